@@ -1,0 +1,200 @@
+"""Prepare LPRNet training samples: plate crops with their text.
+
+Sources:
+
+* ``--ccpd ROOT``: CCPD-named images (any subsets). Two samples per plate: the bbox crop with a
+  margin of context (so training can jitter the box as ONet would), and the crop rectified by the 4
+  vertices (perspective warp).
+* ``--crops DIR``: a folder of plate crops named by their text (``皖A12345.jpg``), e.g.
+  ``../shared/data/plate_crops``.
+
+Output: ``OUT/NAME/*.png`` and the list ``OUT/NAME.txt``, one sample a line:
+``relative/path.png <TAB> text <TAB> x1,y1,x2,y2`` (the plate box inside the stored crop, pixels).
+The list is written last and atomically, so an interrupted run leaves no half list; a re-run
+overwrites. Example::
+
+    python -m LPRNet.prepare --ccpd ../shared/data/ccpd_sample/train --crops ../shared/data/plate_crops \
+        --out data/lprnet --name train
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from functools import partial
+from multiprocessing import Pool
+from typing import List, Optional, Tuple
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from ccpd.annotations import CCPDNameError, parse_name
+from ccpd.imageio import ImageReadError, imread, imwrite
+from ccpd.subsets import list_images
+from LPRNet.chars import is_encodable
+from LPRNet.model import INPUT_SIZE
+
+log = logging.getLogger(__name__)
+
+#: Context kept around the bbox on each side, as a fraction of the bbox width / height.
+MARGIN = (0.15, 0.35)
+#: Size (width, height) of vertex-rectified crops: twice the LPRNet input.
+RECTIFIED_SIZE = (INPUT_SIZE[1] * 2, INPUT_SIZE[0] * 2)
+
+Entry = Tuple[str, str, Tuple[int, int, int, int]]
+
+
+def crop_with_margin(image: np.ndarray, bbox, margin=MARGIN) -> Tuple[np.ndarray, Tuple[int, int, int, int]]:
+    """Crop ``bbox`` (x1, y1, x2, y2 pixels) with context; returns the crop and the bbox inside it."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = bbox
+    mx, my = int(round((x2 - x1) * margin[0])), int(round((y2 - y1) * margin[1]))
+    cx1, cy1 = max(0, x1 - mx), max(0, y1 - my)
+    cx2, cy2 = min(w, x2 + mx), min(h, y2 + my)
+    return image[cy1:cy2, cx1:cx2].copy(), (x1 - cx1, y1 - cy1, min(x2, w) - cx1, min(y2, h) - cy1)
+
+
+def rectify(image: np.ndarray, vertices, size=RECTIFIED_SIZE) -> np.ndarray:
+    """Warp the plate quadrilateral (CCPD order: BR, BL, TL, TR) to an upright ``size = (w, h)`` crop."""
+    br, bl, tl, tr = np.asarray(vertices, dtype=np.float32)
+    w, h = size
+    dst = np.float32([[w, h], [0, h], [0, 0], [w, 0]])
+    m = cv2.getPerspectiveTransform(np.stack([br, bl, tl, tr]), dst)
+    return cv2.warpPerspective(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _from_ccpd(path: str, out_dir: str, key: str, rectified: bool = True) -> Tuple[List[Entry], Optional[str]]:
+    try:
+        rec = parse_name(path)
+        if not is_encodable(rec.text):
+            return [], f"{path}: plate text {rec.text!r} has characters LPRNet cannot encode"
+        image = imread(path)
+    except (CCPDNameError, ImageReadError, FileNotFoundError) as e:
+        return [], str(e)
+    crop, box = crop_with_margin(image, rec.bbox)
+    if crop.size == 0:
+        return [], f"{path}: bbox {rec.bbox} lies outside the image"
+    entries = []
+    variants = [("b", crop, box)]
+    if rectified:
+        variants.append(("r", rectify(image, rec.vertices), (0, 0, *RECTIFIED_SIZE)))
+    for suffix, img, b in variants:
+        rel = f"{key}{suffix}.png"
+        imwrite(os.path.join(out_dir, rel), img)
+        entries.append((rel, rec.text, tuple(int(v) for v in b)))
+    return entries, None
+
+
+def _from_crop(path: str, out_dir: str, key: str) -> Tuple[List[Entry], Optional[str]]:
+    text = os.path.splitext(os.path.basename(path))[0].split("_")[0]
+    if not is_encodable(text) or len(text) not in (7, 8):
+        return [], f"{path}: file name {text!r} is not a plate text"
+    try:
+        image = imread(path)
+    except (ImageReadError, FileNotFoundError) as e:
+        return [], str(e)
+    rel = f"{key}c.png"
+    imwrite(os.path.join(out_dir, rel), image)
+    return [(rel, text, (0, 0, image.shape[1], image.shape[0]))], None
+
+
+def _job(item, out_dir, rectified):
+    kind, path, key = item
+    if kind == "ccpd":
+        return _from_ccpd(path, out_dir, key, rectified)
+    return _from_crop(path, out_dir, key)
+
+
+def write_list(path: str, entries: List[Entry]) -> None:
+    """Write a sample list atomically (temp file + rename)."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for rel, text, box in entries:
+            fh.write(f"{rel}\t{text}\t{','.join(str(v) for v in box)}\n")
+    os.replace(tmp, path)
+
+
+def read_list(path: str) -> List[Tuple[str, str, Tuple[int, int, int, int]]]:
+    """Read a list written by :func:`write_list`; paths come back absolute.
+
+    Raises:
+        FileNotFoundError: no such list. ValueError: a malformed line (the message names it).
+    """
+    base = os.path.dirname(os.path.abspath(path))
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 3:
+                raise ValueError(f"{path}:{n}: expected 'path<TAB>text<TAB>x1,y1,x2,y2'")
+            box = tuple(int(v) for v in parts[2].split(","))
+            out.append((os.path.join(base, parts[0]), parts[1], box))
+    return out
+
+
+def prepare(ccpd: List[str], crops: List[str], out: str, name: str, workers: int = 1,
+            rectified: bool = True) -> List[Entry]:
+    """Write the samples of all sources under ``out/name`` and the list ``out/name.txt``."""
+    image_dir = os.path.join(out, name)
+    os.makedirs(image_dir, exist_ok=True)
+    items = []
+    for root in ccpd:
+        items += [("ccpd", p, f"{len(items) + i:06d}") for i, p in enumerate(list_images(root))]
+    for root in crops:
+        items += [("crop", p, f"{len(items) + i:06d}") for i, p in enumerate(list_images(root))]
+    entries, failures = [], []
+    job = partial(_job, out_dir=image_dir, rectified=rectified)
+    with Pool(workers) if workers > 1 else _Serial() as pool:
+        for got, err in tqdm(pool.imap(job, items, chunksize=16), total=len(items), desc="lprnet samples"):
+            entries += [(os.path.join(name, rel), text, box) for rel, text, box in got]
+            if err:
+                failures.append(err)
+    for f in failures[:10]:
+        log.warning("skipped %s", f)
+    if failures:
+        log.warning("skipped %d of %d sources", len(failures), len(items))
+    write_list(os.path.join(out, f"{name}.txt"), entries)
+    log.info("wrote %d samples to %s", len(entries), os.path.join(out, f"{name}.txt"))
+    return entries
+
+
+class _Serial:
+    """Stand-in for ``multiprocessing.Pool`` with one worker (no processes)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    @staticmethod
+    def imap(fn, items, chunksize=1):
+        return map(fn, items)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m LPRNet.prepare", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--ccpd", nargs="*", default=[], help="folders of CCPD-named images (searched recursively)")
+    p.add_argument("--crops", nargs="*", default=[], help="folders of plate crops named by their text")
+    p.add_argument("--out", required=True, help="output folder (never the source folder)")
+    p.add_argument("--name", default="train", help="list name: writes OUT/NAME.txt and OUT/NAME/ (default: train)")
+    p.add_argument("--no-rectified", action="store_true",
+                   help="CCPD: only the bbox crop, no vertex-rectified crop (for validation lists)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel processes")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    if not args.ccpd and not args.crops:
+        p.error("give at least one --ccpd or --crops folder")
+    for d in args.ccpd + args.crops:
+        if not os.path.isdir(d):
+            p.error(f"{d}: not a folder")
+        if os.path.abspath(args.out).startswith(os.path.abspath(d) + os.sep):
+            p.error(f"--out {args.out} lies inside the source folder {d}")
+    entries = prepare(args.ccpd, args.crops, args.out, args.name, args.workers, not args.no_rectified)
+    return 0 if entries else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

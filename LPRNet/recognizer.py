@@ -1,0 +1,76 @@
+"""Plate reading: pre-processing -> STN -> LPRNet -> greedy CTC, as separate pieces.
+
+:func:`preprocess` turns BGR crops into the nets' input, :class:`PlateRecognizer` runs the nets and
+:func:`LPRNet.ctc.greedy_decode` turns logits into text.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import List, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from lpr.weights import load_weights
+from LPRNet.ctc import Decoded, greedy_decode
+from LPRNet.model import INPUT_SIZE, LPRNet
+from LPRNet.stn import STNet
+
+#: Folder of the weights that ship with the package.
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+STN_WEIGHTS = "stn.pth"
+LPRNET_WEIGHTS = "lprnet.pth"
+
+
+def resize_crop(crop: np.ndarray) -> np.ndarray:
+    """Resize a BGR crop ``ndarray[h, w, 3]`` uint8 to ``ndarray[24, 94, 3]`` (bicubic)."""
+    h, w = INPUT_SIZE
+    if crop.shape[:2] == (h, w):
+        return crop
+    return cv2.resize(crop, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+def preprocess(crops: Sequence[np.ndarray]) -> torch.Tensor:
+    """BGR plate crops (any size) -> ``Tensor[N, 3, 24, 94]`` float32, ``(x - 127.5) * 0.0078125``.
+
+    Raises:
+        ValueError: a crop is empty or not ``[h, w, 3]``.
+    """
+    batch = np.zeros((len(crops), INPUT_SIZE[0], INPUT_SIZE[1], 3), dtype=np.uint8)
+    for i, c in enumerate(crops):
+        if c.ndim != 3 or c.shape[2] != 3 or c.shape[0] == 0 or c.shape[1] == 0:
+            raise ValueError(f"crop {i}: expected a non-empty [h, w, 3] BGR image, got shape {c.shape}")
+        batch[i] = resize_crop(c)
+    t = torch.from_numpy(batch).permute(0, 3, 1, 2).float()
+    return (t - 127.5) * 0.0078125
+
+
+class PlateRecognizer:
+    """STN + LPRNet with weights loaded once.
+
+    Args:
+        weights_dir: folder with ``stn.pth`` and ``lprnet.pth`` (default: the package's weights).
+        device: torch device.
+
+    Raises:
+        lpr.weights.WeightsError: a weight file is missing or does not fit its net.
+    """
+
+    def __init__(self, weights_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu"):
+        weights_dir = Path(weights_dir) if weights_dir else WEIGHTS_DIR
+        self.device = torch.device(device)
+        self.stn = load_weights(STNet(), weights_dir / STN_WEIGHTS, "STNet").to(self.device).eval()
+        self.lprnet = load_weights(LPRNet(), weights_dir / LPRNET_WEIGHTS, "LPRNet").to(self.device).eval()
+
+    @torch.inference_mode()
+    def logits(self, batch: torch.Tensor) -> torch.Tensor:
+        """``Tensor[N, 3, 24, 94]`` (see :func:`preprocess`) -> logits ``Tensor[N, 68, 18]``."""
+        return self.lprnet(self.stn(batch.to(self.device)))
+
+    def recognize(self, crops: Sequence[np.ndarray]) -> List[Decoded]:
+        """Read plate crops (BGR uint8, any size), all in one batch; one result per crop."""
+        if len(crops) == 0:
+            return []
+        return greedy_decode(self.logits(preprocess(crops)))

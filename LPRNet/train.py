@@ -1,0 +1,131 @@
+"""Train STN + LPRNet together with CTC loss (arXiv:1806.10447, Sec. 3).
+
+Example (the command that made the shipped weights is in the README)::
+
+    python -m LPRNet.train --train data/lprnet/train.txt data/lprnet/synth.txt \
+        --val data/lprnet/val.txt --out runs/lprnet --epochs 40 --export LPRNet/weights
+
+``OUT/last.pth`` holds the full state after every epoch (``--resume`` continues from it),
+``OUT/best.pth`` the best model by validation accuracy; ``--export DIR`` writes ``stn.pth`` and
+``lprnet.pth`` from ``best.pth`` with denormal floats zeroed.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+
+from lpr.engine import FitConfig, fit, seed_everything, worker_init_fn
+from lpr.weights import export_weights, read_state_dict
+from LPRNet.chars import BLANK
+from LPRNet.ctc import greedy_decode
+from LPRNet.dataset import PlateTextDataset, collate
+from LPRNet.model import TIME_STEPS, LPRNet
+from LPRNet.recognizer import LPRNET_WEIGHTS, STN_WEIGHTS
+from LPRNet.stn import STNet
+
+log = logging.getLogger(__name__)
+
+
+class Reader(nn.Module):
+    """STN followed by LPRNet, trained as one: ``Tensor[N, 3, 24, 94] -> logits Tensor[N, 68, 18]``."""
+
+    def __init__(self, dropout: float = 0.5):
+        super().__init__()
+        self.stn = STNet()
+        self.lprnet = LPRNet(dropout=dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lprnet(self.stn(x))
+
+
+def ctc_loss(model: nn.Module, batch):
+    """CTC loss of one batch ``(x, targets, lengths)``; also reports the batch's exact-match rate."""
+    x, targets, lengths = batch
+    logits = model(x)                                          # [N, C, T]
+    log_probs = F.log_softmax(logits, dim=1).permute(2, 0, 1)  # [T, N, C]
+    input_lengths = torch.full((x.shape[0],), TIME_STEPS, dtype=torch.long)
+    loss = F.ctc_loss(log_probs, targets, input_lengths, lengths, blank=BLANK, zero_infinity=True)
+    return loss, {}
+
+
+def accuracy(model: nn.Module, dataset: PlateTextDataset, batch_size: int = 256) -> float:
+    """Exact-match rate of greedy-decoded texts on ``dataset`` (no augmentation)."""
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
+    texts = []
+    for x, _, _ in loader:
+        texts += [d.text for d in greedy_decode(model(x))]
+    truth = [dataset.text(i) for i in range(len(dataset))]
+    return sum(t == g for t, g in zip(texts, truth)) / max(len(truth), 1)
+
+
+def export(best_path: str, out_dir: str) -> None:
+    """Split a trained :class:`Reader` state into ``stn.pth`` and ``lprnet.pth`` (denormals zeroed)."""
+    state = read_state_dict(best_path)
+    for prefix, name in (("stn.", STN_WEIGHTS), ("lprnet.", LPRNET_WEIGHTS)):
+        part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        export_weights(part, os.path.join(out_dir, name))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m LPRNet.train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--train", nargs="+", required=True, help="sample lists from LPRNet.prepare")
+    p.add_argument("--train-repeat", nargs="*", type=int, default=[],
+                   help="times each --train list is repeated per epoch (default 1 each)")
+    p.add_argument("--val", nargs="*", default=[], help="validation lists (no augmentation)")
+    p.add_argument("--out", required=True, help="run folder: last.pth, best.pth, log.jsonl")
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (cosine decay)")
+    p.add_argument("--weight-decay", type=float, default=1e-5)
+    p.add_argument("--stn-warmup", type=int, default=3, help="epochs with the STN frozen at identity")
+    p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")
+    p.add_argument("--init", help="start from these Reader weights (e.g. a previous best.pth)")
+    p.add_argument("--export", metavar="DIR", help="after training, write stn.pth and lprnet.pth here")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+
+    repeats = args.train_repeat + [1] * (len(args.train) - len(args.train_repeat))
+    parts = [PlateTextDataset([lst], augment=True, repeat=r) for lst, r in zip(args.train, repeats)]
+    train_set = torch.utils.data.ConcatDataset(parts)
+    val_set = PlateTextDataset(args.val) if args.val else None
+    log.info("train samples per epoch: %d; val: %d", len(train_set), len(val_set) if val_set else 0)
+    loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, drop_last=True,
+                        collate_fn=collate, num_workers=args.workers, worker_init_fn=worker_init_fn,
+                        persistent_workers=args.workers > 0)
+
+    model = Reader()
+    if args.init:
+        model.load_state_dict(read_state_dict(args.init))
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs, eta_min=args.lr * 0.02)
+
+    def on_epoch_start(epoch: int) -> None:
+        for prm in model.stn.parameters():
+            prm.requires_grad_(epoch >= args.stn_warmup)
+
+    def evaluate(m):
+        return {"accuracy": accuracy(m, val_set)} if val_set else {}
+
+    fit(model, optimizer, loader, ctc_loss, evaluate,
+        FitConfig(epochs=args.epochs, out_dir=args.out, seed=args.seed, resume=args.resume, grad_clip=5.0),
+        scheduler=scheduler, on_epoch_start=on_epoch_start)
+    if args.export:
+        export(os.path.join(args.out, "best.pth"), args.export)
+        log.info("exported %s and %s to %s", STN_WEIGHTS, LPRNET_WEIGHTS, args.export)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,146 @@
+"""Vectorised box operations for the detector (NumPy), in the style of ``torchvision.ops.boxes``.
+
+Boxes are ``ndarray[N, 4]`` (or ``[N, 5]`` with a score last) of float ``(x1, y1, x2, y2)`` in pixels,
+``0 <= x1 <= x2`` and ``0 <= y1 <= y2``; width is ``x2 - x1`` (continuous coordinates, no +1).
+"""
+from __future__ import annotations
+
+from typing import Literal, Tuple
+
+import numpy as np
+
+NmsMode = Literal["union", "min"]
+
+
+def box_area(boxes: np.ndarray) -> np.ndarray:
+    """Areas ``ndarray[N]`` of ``boxes[N, >=4]``; degenerate boxes have area 0."""
+    w = np.clip(boxes[:, 2] - boxes[:, 0], 0, None)
+    h = np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+    return w * h
+
+
+def _overlap(a: np.ndarray, b: np.ndarray, mode: NmsMode) -> np.ndarray:
+    ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    area_a, area_b = box_area(a)[:, None], box_area(b)[None, :]
+    if mode == "union":
+        denom = area_a + area_b - inter
+    elif mode == "min":
+        denom = np.minimum(area_a, area_b)
+    else:
+        raise ValueError(f"mode must be 'union' or 'min', got {mode!r}")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(denom > 0, inter / np.where(denom > 0, denom, 1), 0.0)
+    return out
+
+
+def box_iou(a: np.ndarray, b: np.ndarray, mode: NmsMode = "union") -> np.ndarray:
+    """Pairwise overlap ``ndarray[N, M]`` of ``a[N, >=4]`` and ``b[M, >=4]``.
+
+    Args:
+        mode: ``"union"``: intersection over union (IoU); ``"min"``: intersection over the smaller
+            area (MTCNN's final-stage NMS, arXiv:1604.02878 code).
+
+    Raises:
+        ValueError: unknown ``mode``.
+    """
+    a = np.asarray(a, dtype=np.float64).reshape(-1, np.shape(a)[-1] if np.ndim(a) else 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, np.shape(b)[-1] if np.ndim(b) else 4)
+    return _overlap(a, b, mode)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, mode: NmsMode = "union") -> np.ndarray:
+    """Greedy non-maximum suppression.
+
+    Visits boxes by decreasing score (ties: lower index first) and drops every later box whose
+    overlap with a kept box is **greater than** ``iou_threshold`` (a box exactly at the threshold is
+    kept, as in ``torchvision.ops.nms``).
+
+    Args:
+        boxes: ``ndarray[N, >=4]`` pixels.
+        scores: ``ndarray[N]``.
+        iou_threshold: in [0, 1].
+        mode: ``"union"`` (IoU) or ``"min"``, see :func:`box_iou`.
+
+    Returns:
+        ``ndarray[K]`` int64 indices of the kept boxes, by decreasing score.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64)
+    if len(boxes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(-scores, kind="stable")
+    keep = []
+    while len(order):  # one row of overlaps at a time: memory O(N), not O(N^2)
+        i = order[0]
+        keep.append(i)
+        rest = order[1:]
+        overlap = _overlap(boxes[i:i + 1, :4], boxes[rest, :4], mode)[0]
+        order = rest[overlap <= iou_threshold]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def calibrate_boxes(boxes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Apply bbox regression: ``x1 + dx1 * w, y1 + dy1 * h, x2 + dx2 * w, y2 + dy2 * h``.
+
+    Args:
+        boxes: ``ndarray[N, 4]`` or ``[N, 5]`` (score kept as is).
+        offsets: ``ndarray[N, 4]`` (dx1, dy1, dx2, dy2), fractions of the box width/height.
+
+    Returns:
+        New boxes, same shape as ``boxes``.
+    """
+    out = np.array(boxes, dtype=np.float32, copy=True)
+    w = (out[:, 2] - out[:, 0])[:, None]
+    h = (out[:, 3] - out[:, 1])[:, None]
+    scale = np.concatenate([w, h, w, h], axis=1)
+    out[:, :4] += offsets[:, :4] * scale
+    return out
+
+
+def regression_targets(boxes: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`calibrate_boxes`: offsets that move ``boxes[N, 4]`` onto ``gt[N, 4]``."""
+    boxes = np.asarray(boxes, dtype=np.float32)
+    gt = np.asarray(gt, dtype=np.float32)
+    w = np.maximum(boxes[:, 2] - boxes[:, 0], 1e-6)
+    h = np.maximum(boxes[:, 3] - boxes[:, 1], 1e-6)
+    return np.stack([(gt[:, 0] - boxes[:, 0]) / w, (gt[:, 1] - boxes[:, 1]) / h,
+                     (gt[:, 2] - boxes[:, 2]) / w, (gt[:, 3] - boxes[:, 3]) / h], axis=1)
+
+
+def expand_to_aspect(boxes: np.ndarray, aspect: float) -> np.ndarray:
+    """Grow each box about its centre to width / height = ``aspect`` (MTCNN's square-up is 1.0).
+
+    Only the short side grows, so the box still covers what it covered.
+
+    Returns:
+        New boxes, same shape (score column kept).
+    """
+    out = np.array(boxes, dtype=np.float32, copy=True)
+    w = out[:, 2] - out[:, 0]
+    h = out[:, 3] - out[:, 1]
+    cx, cy = out[:, 0] + w / 2, out[:, 1] + h / 2
+    new_w = np.maximum(w, h * aspect)
+    new_h = np.maximum(h, w / aspect)
+    out[:, 0], out[:, 2] = cx - new_w / 2, cx + new_w / 2
+    out[:, 1], out[:, 3] = cy - new_h / 2, cy + new_h / 2
+    return out
+
+
+def clip_boxes(boxes: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """Clip boxes to an image of ``size = (height, width)`` pixels: ``0 <= x <= W``, ``0 <= y <= H``."""
+    out = np.array(boxes, dtype=np.float32, copy=True)
+    h, w = size
+    out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, w)
+    out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, h)
+    return out
+
+
+def remove_small_boxes(boxes: np.ndarray, min_size: float) -> np.ndarray:
+    """Indices ``ndarray[K]`` of boxes whose width and height are both >= ``min_size`` pixels."""
+    w = boxes[:, 2] - boxes[:, 0]
+    h = boxes[:, 3] - boxes[:, 1]
+    return np.nonzero((w >= min_size) & (h >= min_size))[0]

@@ -1,0 +1,218 @@
+"""Plate detection with the PNet -> ONet cascade (MTCNN, Zhang et al. 2016, arXiv:1604.02878, Sec. 2.1).
+
+Data flow: BGR image -> RGB -> image pyramid -> PNet on every scale -> per-scale NMS -> NMS across
+scales -> bbox regression -> clip -> 24x94 crops -> ONet re-scoring and regression -> clip -> NMS.
+Each stage is a plain function; :class:`PlateDetector` holds the nets and a :class:`DetectorConfig`.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Tuple
+
+import cv2
+import numpy as np
+import torch
+
+from lpr.weights import load_weights
+from MTCNN.boxes import NmsMode, calibrate_boxes, clip_boxes, nms, remove_small_boxes
+from MTCNN.nets import ONET_INPUT, PNET_CELL, PNET_STRIDE, ONet, PNet, preprocess
+
+#: Folder of the weights that ship with the package.
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+PNET_WEIGHTS = "pnet.pth"
+ONET_WEIGHTS = "onet.pth"
+
+
+@dataclass
+class DetectorConfig:
+    """Thresholds of the cascade; defaults suit CCPD-like photos (plates >= 40x12 pixels).
+
+    Attributes:
+        min_plate_size: (width, height) in pixels of the smallest plate to find; sets the first
+            pyramid scale so such a plate covers one 12x47 PNet cell.
+        scale_factor: ratio between pyramid scales, in (0, 1).
+        pnet_threshold: plate probability for a PNet cell to become a proposal.
+        pnet_nms: IoU above which proposals are merged, per scale and across scales.
+        pnet_pre_nms: at most this many cells (highest scores) per scale go into NMS, which
+            bounds the time spent on an image where PNet fires everywhere.
+        max_proposals: at most this many PNet proposals (highest score) go to ONet.
+        onet_threshold: plate probability for ONet to keep a box.
+        onet_nms: overlap above which final boxes are merged.
+        onet_nms_mode: ``"union"`` (IoU) or ``"min"`` (intersection over the smaller box).
+    """
+
+    min_plate_size: Tuple[int, int] = (40, 12)
+    scale_factor: float = 0.709
+    pnet_threshold: float = 0.6
+    pnet_nms: float = 0.7
+    pnet_pre_nms: int = 2000
+    max_proposals: int = 400
+    onet_threshold: float = 0.8
+    onet_nms: float = 0.5
+    onet_nms_mode: NmsMode = "min"
+
+    def __post_init__(self):
+        w, h = self.min_plate_size
+        if w <= 0 or h <= 0:
+            raise ValueError(f"min_plate_size must be positive (width, height), got {self.min_plate_size}")
+        if not 0.0 < self.scale_factor < 1.0:
+            raise ValueError(f"scale_factor must be in (0, 1), got {self.scale_factor}")
+        for name in ("pnet_threshold", "pnet_nms", "onet_threshold", "onet_nms"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {v}")
+
+
+def pyramid_scales(size: Tuple[int, int], min_plate_size: Tuple[int, int], factor: float) -> List[float]:
+    """Scales of the image pyramid for an image of ``size = (height, width)`` pixels.
+
+    The first scale maps a ``min_plate_size = (w, h)`` plate onto one PNet cell; each next scale is
+    ``factor`` times smaller, down to where the image no longer holds one cell.
+    """
+    h, w = size
+    cell_h, cell_w = PNET_CELL
+    scale = max(cell_w / min_plate_size[0], cell_h / min_plate_size[1])
+    scales = []
+    while h * scale >= cell_h and w * scale >= cell_w:
+        scales.append(scale)
+        scale *= factor
+    return scales
+
+
+def cells_to_boxes(probs: np.ndarray, offsets: np.ndarray, scale: float, threshold: float) -> np.ndarray:
+    """PNet output at one scale -> candidate boxes in original-image pixels.
+
+    Args:
+        probs: ``ndarray[h, w]`` plate probability per cell.
+        offsets: ``ndarray[4, h, w]`` bbox offsets per cell.
+        scale: the pyramid scale the PNet input was resized by.
+        threshold: minimum probability.
+
+    Returns:
+        ``ndarray[K, 9]`` float32: x1, y1, x2, y2, score, dx1, dy1, dx2, dy2.
+    """
+    ys, xs = np.nonzero(probs > threshold)
+    if len(ys) == 0:
+        return np.zeros((0, 9), dtype=np.float32)
+    sh, sw = PNET_STRIDE
+    ch, cw = PNET_CELL
+    x1, y1 = xs * sw / scale, ys * sh / scale
+    boxes = np.stack([x1, y1, x1 + cw / scale, y1 + ch / scale, probs[ys, xs]], axis=1)
+    return np.concatenate([boxes, offsets[:, ys, xs].T], axis=1).astype(np.float32)
+
+
+def run_pnet(pnet: PNet, rgb: np.ndarray, config: DetectorConfig, device: torch.device) -> np.ndarray:
+    """Stage 1: PNet over the image pyramid.
+
+    Args:
+        rgb: ``ndarray[H, W, 3]`` uint8, RGB.
+
+    Returns:
+        ``ndarray[K, 5]`` float32 boxes (x1, y1, x2, y2, score) in pixels, regressed and clipped,
+        at most ``config.max_proposals``; empty ``[0, 5]`` when nothing passes.
+    """
+    h, w = rgb.shape[:2]
+    per_scale = []
+    for s in pyramid_scales((h, w), config.min_plate_size, config.scale_factor):
+        hs, ws = max(int(round(h * s)), PNET_CELL[0]), max(int(round(w * s)), PNET_CELL[1])
+        img = cv2.resize(rgb, (ws, hs), interpolation=cv2.INTER_LINEAR)
+        logits, offsets = pnet(preprocess(img).to(device))
+        probs = logits.softmax(dim=1)[0, 1].cpu().numpy()
+        cand = cells_to_boxes(probs, offsets[0].cpu().numpy(), s, config.pnet_threshold)
+        if len(cand):
+            cand = cand[np.argsort(-cand[:, 4], kind="stable")[: config.pnet_pre_nms]]
+            per_scale.append(cand[nms(cand[:, :4], cand[:, 4], 0.5)])
+    if not per_scale:
+        return np.zeros((0, 5), dtype=np.float32)
+    cand = np.concatenate(per_scale)
+    cand = cand[nms(cand[:, :4], cand[:, 4], config.pnet_nms)][: config.max_proposals]
+    boxes = clip_boxes(calibrate_boxes(cand[:, :5], cand[:, 5:9]), (h, w))
+    return boxes[remove_small_boxes(boxes, 2.0)]
+
+
+def crop_boxes(image: np.ndarray, boxes: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """Crop and resize boxes of an image.
+
+    Args:
+        image: ``ndarray[H, W, 3]`` uint8 (any channel order; kept).
+        boxes: ``ndarray[N, >=4]`` pixels; parts outside the image are filled with 0 (black).
+        size: (height, width) of each crop.
+
+    Returns:
+        ``ndarray[N, height, width, 3]`` uint8.
+    """
+    out = np.zeros((len(boxes), size[0], size[1], 3), dtype=np.uint8)
+    h, w = image.shape[:2]
+    for i, b in enumerate(np.asarray(boxes)[:, :4]):
+        x1, y1, x2, y2 = (int(round(v)) for v in b)
+        x2, y2 = max(x2, x1 + 1), max(y2, y1 + 1)
+        patch = np.zeros((y2 - y1, x2 - x1, 3), dtype=np.uint8)
+        sx1, sy1, sx2, sy2 = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
+        if sx2 > sx1 and sy2 > sy1:
+            patch[sy1 - y1:sy2 - y1, sx1 - x1:sx2 - x1] = image[sy1:sy2, sx1:sx2]
+        out[i] = cv2.resize(patch, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+    return out
+
+
+def run_onet(onet: ONet, rgb: np.ndarray, boxes: np.ndarray, config: DetectorConfig,
+             device: torch.device) -> np.ndarray:
+    """Stage 2: ONet re-scores and refines candidate boxes.
+
+    Args:
+        rgb: ``ndarray[H, W, 3]`` uint8, RGB.
+        boxes: ``ndarray[N, >=4]`` candidates in pixels.
+
+    Returns:
+        ``ndarray[K, 5]`` float32 final boxes (x1, y1, x2, y2, score), clipped to the image,
+        by decreasing score.
+    """
+    if len(boxes) == 0:
+        return np.zeros((0, 5), dtype=np.float32)
+    crops = crop_boxes(rgb, boxes, ONET_INPUT)
+    logits, offsets = onet(preprocess(crops).to(device))
+    probs = logits.softmax(dim=1)[:, 1].cpu().numpy()
+    keep = probs > config.onet_threshold
+    if not keep.any():
+        return np.zeros((0, 5), dtype=np.float32)
+    out = np.concatenate([boxes[keep, :4], probs[keep, None]], axis=1).astype(np.float32)
+    out = clip_boxes(calibrate_boxes(out, offsets.cpu().numpy()[keep]), rgb.shape[:2])
+    out = out[remove_small_boxes(out, 2.0)]
+    return out[nms(out[:, :4], out[:, 4], config.onet_nms, config.onet_nms_mode)]
+
+
+class PlateDetector:
+    """PNet + ONet plate detector.
+
+    Args:
+        weights_dir: folder holding ``pnet.pth`` and ``onet.pth`` (default: the package's weights).
+        config: thresholds; see :class:`DetectorConfig`.
+        device: torch device, e.g. ``"cpu"`` or ``"cuda"``.
+
+    Raises:
+        lpr.weights.WeightsError: a weight file is missing or does not fit its net.
+    """
+
+    def __init__(self, weights_dir: str | os.PathLike | None = None, config: DetectorConfig | None = None,
+                 device: str | torch.device = "cpu"):
+        weights_dir = Path(weights_dir) if weights_dir else WEIGHTS_DIR
+        self.device = torch.device(device)
+        self.config = config or DetectorConfig()
+        self.pnet = load_weights(PNet(), weights_dir / PNET_WEIGHTS, "PNet").to(self.device).eval()
+        self.onet = load_weights(ONet(), weights_dir / ONET_WEIGHTS, "ONet").to(self.device).eval()
+
+    @torch.inference_mode()
+    def detect(self, image: np.ndarray) -> np.ndarray:
+        """Find plates in one image.
+
+        Args:
+            image: ``ndarray[H, W, 3]`` uint8, **BGR** (as ``cv2.imread`` gives).
+
+        Returns:
+            ``ndarray[K, 5]`` float32: x1, y1, x2, y2 (pixels, inside the image), score in [0, 1];
+            ``[0, 5]`` when no plate is found.
+        """
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        proposals = run_pnet(self.pnet, rgb, self.config, self.device)
+        return run_onet(self.onet, rgb, proposals, self.config, self.device)

@@ -1,0 +1,107 @@
+"""PNet and ONet of the plate MTCNN cascade (Zhang et al. 2016, arXiv:1604.02878, Fig. 2),
+adapted to plates by the MTCNN+LPRNet project (xuexingyu24/License_Plate_Detection_Pytorch).
+
+Parameter names and shapes match that project, so its checkpoints load with ``strict=True``.
+Both nets take ``Tensor[N, 3, H, W]`` float32, **RGB**, scaled by :func:`preprocess`, and return
+logits (no softmax): ``(class_logits, bbox_offsets)``.
+
+This module is the one home of the PNet cell size and stride and of the ONet input size.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+#: Cells of PNet's output step by this many pixels (height, width) of its input: the pooling stride.
+PNET_STRIDE: Tuple[int, int] = (2, 5)
+#: Receptive field of one PNet output cell, (height, width) pixels: PNet trains on crops of this size.
+PNET_CELL: Tuple[int, int] = (12, 47)
+#: ONet input size, (height, width) pixels.
+ONET_INPUT: Tuple[int, int] = (24, 94)
+
+
+def preprocess(images: np.ndarray) -> torch.Tensor:
+    """RGB uint8 images -> the nets' input tensor.
+
+    Args:
+        images: ``ndarray[N, H, W, 3]`` or ``[H, W, 3]`` uint8, RGB.
+
+    Returns:
+        ``Tensor[N, 3, H, W]`` float32, ``(x - 127.5) * 0.0078125`` (about [-1, 1]).
+    """
+    if images.ndim == 3:
+        images = images[None]
+    t = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
+    return (t - 127.5) * 0.0078125
+
+
+class PNet(nn.Module):
+    """Proposal net, fully convolutional.
+
+    ``Tensor[N, 3, H, W]`` (H >= 12, W >= 47) -> ``(Tensor[N, 2, h, w], Tensor[N, 4, h, w])``:
+    plate / not-plate logits (index 1 = plate) and bbox offsets per cell, with
+    ``h = (H - 12) // 2 + 1`` and ``w = (W - 47) // 5 + 1`` (up to ceil-mode rounding).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(OrderedDict([
+            ("conv1", nn.Conv2d(3, 10, 3)),
+            ("prelu1", nn.PReLU(10)),
+            ("pool1", nn.MaxPool2d(PNET_STRIDE, ceil_mode=True)),
+            ("conv2", nn.Conv2d(10, 16, (3, 5))),
+            ("prelu2", nn.PReLU(16)),
+            ("conv3", nn.Conv2d(16, 32, (3, 5))),
+            ("prelu3", nn.PReLU(32)),
+        ]))
+        self.conv4_1 = nn.Conv2d(32, 2, 1)
+        self.conv4_2 = nn.Conv2d(32, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        x = self.features(x)
+        return self.conv4_1(x), self.conv4_2(x)
+
+
+class _TransposeFlatten(nn.Module):
+    """``[N, C, H, W] -> [N, C*W*H]`` after swapping H and W, the order ONet's Linear expects."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.transpose(3, 2).flatten(1)
+
+
+class ONet(nn.Module):
+    """Output net: re-scores and refines candidate boxes.
+
+    ``Tensor[N, 3, 24, 94]`` -> ``(Tensor[N, 2], Tensor[N, 4])``: plate / not-plate logits
+    (index 1 = plate) and bbox offsets relative to the candidate's width and height.
+    """
+
+    def __init__(self, dropout: float = 0.25):
+        super().__init__()
+        self.features = nn.Sequential(OrderedDict([
+            ("conv1", nn.Conv2d(3, 32, 3)),
+            ("prelu1", nn.PReLU(32)),
+            ("pool1", nn.MaxPool2d(3, 2, ceil_mode=True)),
+            ("conv2", nn.Conv2d(32, 64, 3)),
+            ("prelu2", nn.PReLU(64)),
+            ("pool2", nn.MaxPool2d(3, 2, ceil_mode=True)),
+            ("conv3", nn.Conv2d(64, 64, 3)),
+            ("prelu3", nn.PReLU(64)),
+            ("pool3", nn.MaxPool2d(2, 2, ceil_mode=True)),
+            ("conv4", nn.Conv2d(64, 128, 1)),
+            ("prelu4", nn.PReLU(128)),
+            ("flatten", _TransposeFlatten()),
+            ("conv5", nn.Linear(1280, 256)),
+            ("drop5", nn.Dropout(dropout)),
+            ("prelu5", nn.PReLU(256)),
+        ]))
+        self.conv6_1 = nn.Linear(256, 2)
+        self.conv6_2 = nn.Linear(256, 4)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        x = self.features(x)
+        return self.conv6_1(x), self.conv6_2(x)

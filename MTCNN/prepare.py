@@ -1,0 +1,243 @@
+"""Prepare PNet (12x47) and ONet (24x94) training samples from CCPD-named images.
+
+Labels follow MTCNN (arXiv:1604.02878, Sec. 2.3) by IoU of a crop with the nearest plate:
+positive ``IoU >= 0.65`` (label 1), part ``0.4 <= IoU < 0.65`` (label -1), negative ``IoU < 0.3``
+(label 0); crops with IoU in [0.3, 0.4) are not used. Positives and parts carry bbox regression
+targets (see :func:`MTCNN.boxes.regression_targets`).
+
+* ``--net pnet``: random crops around each plate (positives, parts, near negatives) and anywhere in
+  the image (negatives), of the plate's aspect ratio.
+* ``--net onet``: the same, plus hard samples mined by running a trained PNet over each image
+  (``--pnet-weights``): its proposals labelled by IoU (MTCNN's stage-2 recipe).
+
+Output: ``OUT/NAME/*.png`` and ``OUT/NAME.txt`` with lines ``relative/path.png label dx1 dy1 dx2 dy2``;
+the list is written last and atomically. Example::
+
+    python -m MTCNN.prepare --net pnet --ccpd ../shared/data/ccpd_sample/train --out data/pnet --name train
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from functools import partial
+from multiprocessing import Pool
+from typing import List, Optional, Tuple
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ccpd.annotations import CCPDNameError, parse_name
+from ccpd.imageio import ImageReadError, imread, imwrite
+from ccpd.subsets import list_images
+from MTCNN.boxes import box_iou, regression_targets
+from MTCNN.detector import DetectorConfig, crop_boxes, run_pnet
+from MTCNN.nets import ONET_INPUT, PNET_CELL, PNet
+
+log = logging.getLogger(__name__)
+
+#: IoU thresholds of the labels (MTCNN paper, Sec. 2.3).
+POS_IOU, PART_IOU, NEG_IOU = 0.65, 0.4, 0.3
+POSITIVE, NEGATIVE, PART = 1, 0, -1
+#: Crop size (height, width) per net.
+CROP_SIZE = {"pnet": PNET_CELL, "onet": ONET_INPUT}
+#: Samples drawn per image: positives, parts, negatives near the plate, negatives anywhere.
+COUNTS = {"pos": 8, "part": 8, "near_neg": 6, "neg": 24}
+
+#: PNet settings for ONet hard-sample mining: a lower threshold than detection, to mine more.
+MINING_CONFIG = DetectorConfig(min_plate_size=(60, 16), pnet_threshold=0.5)
+
+Entry = Tuple[str, int, Tuple[float, float, float, float]]
+
+
+def label_boxes(boxes: np.ndarray, gts: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Label candidate boxes against ground-truth plates.
+
+    Args:
+        boxes: ``ndarray[N, >=4]`` candidates, pixels.
+        gts: ``ndarray[G, 4]`` plates, pixels.
+
+    Returns:
+        ``labels ndarray[N]`` int (1 positive, -1 part, 0 negative, 2 unused) and
+        ``offsets ndarray[N, 4]`` float32 regression targets to the best-matching plate (0 for negatives).
+    """
+    n = len(boxes)
+    if len(gts) == 0:
+        return np.zeros(n, dtype=np.int64), np.zeros((n, 4), dtype=np.float32)
+    iou = box_iou(boxes[:, :4], gts)
+    best = iou.argmax(axis=1)
+    top = iou[np.arange(n), best]
+    labels = np.full(n, 2, dtype=np.int64)
+    labels[top < NEG_IOU] = NEGATIVE
+    labels[(top >= PART_IOU) & (top < POS_IOU)] = PART
+    labels[top >= POS_IOU] = POSITIVE
+    offsets = regression_targets(boxes[:, :4], gts[best])
+    offsets[labels == NEGATIVE] = 0
+    return labels, offsets.astype(np.float32)
+
+
+def random_boxes_near(gt: np.ndarray, n: int, rng: np.random.Generator, spread: float) -> np.ndarray:
+    """``n`` boxes around plate ``gt`` (x1, y1, x2, y2): size x [0.75, 1.3], centre moved by up to
+    ``spread`` of the plate's width / height, aspect ratio changed by up to 20%."""
+    w, h = gt[2] - gt[0], gt[3] - gt[1]
+    cx, cy = gt[0] + w / 2, gt[1] + h / 2
+    s = rng.uniform(0.75, 1.3, n)
+    a = rng.uniform(0.8, 1.2, n)
+    bw, bh = w * s * np.sqrt(a), h * s / np.sqrt(a)
+    ncx = cx + rng.uniform(-spread, spread, n) * w
+    ncy = cy + rng.uniform(-spread, spread, n) * h
+    return np.stack([ncx - bw / 2, ncy - bh / 2, ncx + bw / 2, ncy + bh / 2], axis=1).astype(np.float32)
+
+
+def random_boxes(size: Tuple[int, int], n: int, rng: np.random.Generator, aspect: float,
+                 min_w: float = 40) -> np.ndarray:
+    """``n`` boxes of width/height ``aspect`` (jittered) anywhere inside an image of ``size = (h, w)``."""
+    h, w = size
+    max_w = max(min_w + 1, min(w, h * aspect) * 0.9)
+    bw = np.exp(rng.uniform(np.log(min_w), np.log(max_w), n))
+    bh = bw / (aspect * rng.uniform(0.8, 1.25, n))
+    x1 = rng.uniform(0, np.maximum(w - bw, 1))
+    y1 = rng.uniform(0, np.maximum(h - bh, 1))
+    return np.stack([x1, y1, x1 + bw, y1 + bh], axis=1).astype(np.float32)
+
+
+def sample_image(image: np.ndarray, gts: np.ndarray, rng: np.random.Generator,
+                 proposals: Optional[np.ndarray] = None, counts=COUNTS) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pick labelled boxes for one image: ``(boxes[K, 4], labels[K], offsets[K, 4])``."""
+    aspect = PNET_CELL[1] / PNET_CELL[0]
+    chosen: List[Tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def take(boxes, want_label, limit):
+        labels, offsets = label_boxes(boxes, gts)
+        idx = np.nonzero(labels == want_label)[0][:limit]
+        chosen.append((boxes[idx], labels[idx], offsets[idx]))
+
+    for gt in gts:
+        take(random_boxes_near(gt, 60, rng, 0.12), POSITIVE, counts["pos"])
+        take(random_boxes_near(gt, 60, rng, 0.35), PART, counts["part"])
+        take(random_boxes_near(gt, 60, rng, 0.9), NEGATIVE, counts["near_neg"])
+    take(random_boxes(image.shape[:2], counts["neg"] * 3, rng, aspect), NEGATIVE, counts["neg"])
+    if proposals is not None and len(proposals):
+        labels, offsets = label_boxes(proposals, gts)
+        for lab, limit in ((POSITIVE, 20), (PART, 20), (NEGATIVE, 30)):
+            idx = np.nonzero(labels == lab)[0]
+            idx = rng.permutation(idx)[:limit]
+            chosen.append((proposals[idx, :4], labels[idx], offsets[idx]))
+    boxes = np.concatenate([c[0] for c in chosen]) if chosen else np.zeros((0, 4), np.float32)
+    return boxes, np.concatenate([c[1] for c in chosen]), np.concatenate([c[2] for c in chosen])
+
+
+_PNET: Optional[PNet] = None
+
+
+def _job(item, net: str, out_dir: str, seed: int, pnet_weights: Optional[str]) -> Tuple[List[Entry], Optional[str]]:
+    global _PNET
+    index, path = item
+    try:
+        rec = parse_name(path)
+        image = imread(path)
+    except (CCPDNameError, ImageReadError, FileNotFoundError) as e:
+        return [], str(e)
+    rng = np.random.default_rng([seed, index])
+    gts = np.asarray([rec.bbox], dtype=np.float32)
+    proposals = None
+    if net == "onet" and pnet_weights:
+        if _PNET is None:
+            from lpr.weights import load_weights
+            torch.set_num_threads(1)
+            _PNET = load_weights(PNet(), pnet_weights, "PNet").eval()
+        with torch.inference_mode():
+            proposals = run_pnet(_PNET, image[:, :, ::-1].copy(), MINING_CONFIG, torch.device("cpu"))
+    boxes, labels, offsets = sample_image(image, gts, rng, proposals)
+    crops = crop_boxes(image, boxes, CROP_SIZE[net])  # stored BGR, like every image file
+    entries = []
+    for k, (crop, lab, off) in enumerate(zip(crops, labels, offsets)):
+        rel = f"{index:06d}_{k:03d}.png"
+        imwrite(os.path.join(out_dir, rel), crop)
+        entries.append((rel, int(lab), tuple(float(v) for v in off)))
+    return entries, None
+
+
+def write_list(path: str, entries: List[Entry]) -> None:
+    """Write a sample list atomically: ``path label dx1 dy1 dx2 dy2`` per line."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for rel, lab, off in entries:
+            fh.write(f"{rel} {lab} " + " ".join(f"{v:.5f}" for v in off) + "\n")
+    os.replace(tmp, path)
+
+
+def read_list(path: str) -> List[Tuple[str, int, Tuple[float, ...]]]:
+    """Read a list written by :func:`write_list`; paths come back absolute.
+
+    Raises:
+        ValueError: a malformed line (the message names file and line).
+    """
+    base = os.path.dirname(os.path.abspath(path))
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            parts = line.split()
+            if len(parts) != 6:
+                raise ValueError(f"{path}:{n}: expected 'path label dx1 dy1 dx2 dy2'")
+            out.append((os.path.join(base, parts[0]), int(parts[1]), tuple(float(v) for v in parts[2:])))
+    return out
+
+
+def prepare(net: str, sources: List[str], out: str, name: str, workers: int = 1, seed: int = 0,
+            pnet_weights: Optional[str] = None) -> List[Entry]:
+    """Write samples for ``net`` from all CCPD images under ``sources``; returns the entries."""
+    image_dir = os.path.join(out, name)
+    os.makedirs(image_dir, exist_ok=True)
+    paths = [p for root in sources for p in list_images(root)]
+    job = partial(_job, net=net, out_dir=image_dir, seed=seed, pnet_weights=pnet_weights)
+    entries, failures = [], []
+    items = list(enumerate(paths))
+    pool = Pool(workers) if workers > 1 else None
+    try:
+        results = pool.imap(job, items, chunksize=4) if pool else map(job, items)
+        for got, err in tqdm(results, total=len(items), desc=f"{net} samples"):
+            entries += [(os.path.join(name, rel), lab, off) for rel, lab, off in got]
+            if err:
+                failures.append(err)
+    finally:
+        if pool:
+            pool.close()
+            pool.join()
+    for f in failures[:10]:
+        log.warning("skipped %s", f)
+    write_list(os.path.join(out, f"{name}.txt"), entries)
+    counts = {lab: sum(e[1] == lab for e in entries) for lab in (POSITIVE, PART, NEGATIVE)}
+    log.info("wrote %d samples (positive %d, part %d, negative %d) to %s; %d images skipped",
+             len(entries), counts[POSITIVE], counts[PART], counts[NEGATIVE],
+             os.path.join(out, f"{name}.txt"), len(failures))
+    return entries
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m MTCNN.prepare", description=__doc__.split("\n\n")[0])
+    p.add_argument("--net", choices=("pnet", "onet"), required=True)
+    p.add_argument("--ccpd", nargs="+", required=True, help="folders of CCPD-named images (recursive)")
+    p.add_argument("--out", required=True, help="output folder (never inside a source folder)")
+    p.add_argument("--name", default="train", help="writes OUT/NAME.txt and OUT/NAME/ (default: train)")
+    p.add_argument("--pnet-weights", help="onet only: trained PNet weights for hard-sample mining")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    for d in args.ccpd:
+        if not os.path.isdir(d):
+            p.error(f"{d}: not a folder")
+        if os.path.abspath(args.out).startswith(os.path.abspath(d) + os.sep):
+            p.error(f"--out {args.out} lies inside the source folder {d}")
+    if args.pnet_weights and not os.path.isfile(args.pnet_weights):
+        p.error(f"--pnet-weights {args.pnet_weights}: no such file")
+    if args.net == "onet" and not args.pnet_weights:
+        log.warning("no --pnet-weights: ONet samples without PNet hard-sample mining")
+    entries = prepare(args.net, args.ccpd, args.out, args.name, args.workers, args.seed, args.pnet_weights)
+    return 0 if entries else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,120 @@
+"""Train PNet or ONet (MTCNN, arXiv:1604.02878, Sec. 2.3) on ``MTCNN.prepare`` samples.
+
+Loss: cross-entropy on positives and negatives with online hard example mining (the hardest 70% of
+each batch), plus ``box_weight`` x MSE of the bbox offsets on positives and parts. Example::
+
+    python -m MTCNN.train --net pnet --train data/pnet/train.txt --val data/pnet/val.txt \
+        --out runs/pnet --epochs 20 --export MTCNN/weights
+
+``OUT/last.pth`` holds the full state after every epoch (``--resume`` continues), ``OUT/best.pth`` the
+best model by validation accuracy; ``--export DIR`` writes ``pnet.pth`` / ``onet.pth`` from it.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+
+from lpr.engine import FitConfig, fit, seed_everything, worker_init_fn
+from lpr.weights import export_weights, read_state_dict
+from MTCNN.dataset import BoxSampleDataset
+from MTCNN.detector import ONET_WEIGHTS, PNET_WEIGHTS
+from MTCNN.nets import ONet, PNet
+
+log = logging.getLogger(__name__)
+
+NETS = {"pnet": (PNet, PNET_WEIGHTS), "onet": (ONet, ONET_WEIGHTS)}
+#: Fraction of the classification losses kept by online hard example mining (MTCNN Sec. 2.3).
+OHEM_KEEP = 0.7
+
+
+def _flat(logits: torch.Tensor, offsets: torch.Tensor):
+    """PNet gives ``[N, C, 1, 1]`` on a training crop; ONet gives ``[N, C]``."""
+    return logits.flatten(1), offsets.flatten(1)
+
+
+def cascade_loss(box_weight: float):
+    """Return ``loss_fn(model, batch)`` for :func:`lpr.engine.fit`."""
+
+    def loss_fn(model: nn.Module, batch):
+        x, labels, offsets = batch
+        logits, pred = _flat(*model(x))
+        cls_mask = labels >= 0
+        per = F.cross_entropy(logits[cls_mask], labels[cls_mask], reduction="none")
+        k = max(1, int(len(per) * OHEM_KEEP))
+        cls_loss = per.topk(k).values.mean() if len(per) else logits.sum() * 0
+        box_mask = labels != 0
+        box_loss = F.mse_loss(pred[box_mask], offsets[box_mask]) if box_mask.any() else pred.sum() * 0
+        return cls_loss + box_weight * box_loss, {"cls": cls_loss.item(), "box": box_loss.item()}
+
+    return loss_fn
+
+
+def evaluate(model: nn.Module, dataset: BoxSampleDataset, batch_size: int = 512) -> dict:
+    """Classification accuracy on positives + negatives, recall of positives, offset MSE."""
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    correct = total = pos_hit = pos_total = 0
+    se, n_box = 0.0, 0
+    for x, labels, offsets in loader:
+        logits, pred = _flat(*model(x))
+        guess = logits.argmax(1)
+        m = labels >= 0
+        correct += int((guess[m] == labels[m]).sum())
+        total += int(m.sum())
+        pos = labels == 1
+        pos_hit += int((guess[pos] == 1).sum())
+        pos_total += int(pos.sum())
+        b = labels != 0
+        se += float(((pred[b] - offsets[b]) ** 2).sum())
+        n_box += int(b.sum()) * 4
+    return {"accuracy": correct / max(total, 1), "recall": pos_hit / max(pos_total, 1),
+            "box_mse": se / max(n_box, 1)}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m MTCNN.train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--net", choices=tuple(NETS), required=True)
+    p.add_argument("--train", nargs="+", required=True, help="sample lists from MTCNN.prepare")
+    p.add_argument("--val", nargs="*", default=[], help="validation lists")
+    p.add_argument("--out", required=True, help="run folder: last.pth, best.pth, log.jsonl")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (cosine decay)")
+    p.add_argument("--box-weight", type=float, default=0.5, help="weight of the bbox loss")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")
+    p.add_argument("--export", metavar="DIR", help="after training, write the net's weights here")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+    net_cls, weights_name = NETS[args.net]
+    train_set = BoxSampleDataset(args.train, augment=True)
+    val_set = BoxSampleDataset(args.val) if args.val else None
+    log.info("%s: %d train samples, %d val", args.net, len(train_set), len(val_set) if val_set else 0)
+    loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, drop_last=True,
+                        num_workers=args.workers, worker_init_fn=worker_init_fn,
+                        persistent_workers=args.workers > 0)
+    model = net_cls()
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs, eta_min=args.lr * 0.02)
+    fit(model, optimizer, loader, cascade_loss(args.box_weight),
+        (lambda m: evaluate(m, val_set)) if val_set else None,
+        FitConfig(epochs=args.epochs, out_dir=args.out, seed=args.seed, resume=args.resume),
+        scheduler=scheduler)
+    if args.export:
+        export_weights(read_state_dict(os.path.join(args.out, "best.pth")), os.path.join(args.export, weights_name))
+        log.info("exported %s to %s", weights_name, args.export)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,157 @@
+"""One training engine for every net: ``train_one_epoch``, ``evaluate`` hooks, atomic checkpoints, resume.
+
+In the manner of torchvision's ``references/detection/engine.py``: the per-net ``train.py`` files
+build the model, the data and a ``loss_fn``, and hand them to :func:`fit`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Iterable, Optional
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+log = logging.getLogger(__name__)
+
+#: ``loss_fn(model, batch) -> (loss, {"name": float, ...})``
+LossFn = Callable[[nn.Module, object], "tuple[torch.Tensor, Dict[str, float]]"]
+#: ``evaluate_fn(model) -> {"metric": float, ...}``, called under ``torch.inference_mode()``
+EvalFn = Callable[[nn.Module], Dict[str, float]]
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss; the message says where."""
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch RNGs."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def worker_init_fn(worker_id: int) -> None:
+    """DataLoader worker init: seed NumPy and ``random`` from the worker's torch seed."""
+    s = torch.initial_seed() % 2**32
+    np.random.seed(s)
+    random.seed(s)
+
+
+def save_atomic(obj, path: str) -> None:
+    """``torch.save`` to ``path + '.tmp'`` then rename, so ``path`` is never half written."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+@dataclass
+class FitConfig:
+    """Settings of :func:`fit`.
+
+    Attributes:
+        epochs: total epochs (a resumed run continues up to this number).
+        out_dir: folder of ``last.pth`` (full state, every epoch), ``best.pth`` (model state with the
+            best ``monitor``) and ``log.jsonl`` (one line of figures per epoch).
+        seed: base seed; epoch ``e`` reseeds with ``seed + e`` so a resumed run repeats exactly.
+        monitor: key of the evaluate figures that selects ``best.pth``; higher is better.
+        resume: continue from ``out_dir/last.pth`` when it exists.
+        grad_clip: max gradient norm (0: off).
+    """
+
+    epochs: int
+    out_dir: str
+    seed: int = 0
+    monitor: str = "accuracy"
+    resume: bool = False
+    grad_clip: float = 0.0
+    history: list = field(default_factory=list)
+
+
+def train_one_epoch(model: nn.Module, loss_fn: LossFn, optimizer: torch.optim.Optimizer,
+                    loader: Iterable, epoch: int, grad_clip: float = 0.0) -> Dict[str, float]:
+    """One pass over ``loader``; returns the mean of ``loss`` and of each figure ``loss_fn`` reports.
+
+    Raises:
+        NonFiniteLossError: a batch gave a NaN or infinite loss.
+    """
+    model.train()
+    sums: Dict[str, float] = {}
+    n = 0
+    bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, dynamic_ncols=True)
+    for step, batch in enumerate(bar):
+        loss, figures = loss_fn(model, batch)
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(f"non-finite loss {loss.item()} at epoch {epoch}, step {step}: "
+                                     "lower the learning rate or check the data")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+        figures = {"loss": loss.item(), **figures}
+        for k, v in figures.items():
+            sums[k] = sums.get(k, 0.0) + v
+        n += 1
+        bar.set_postfix(loss=f"{sums['loss'] / n:.4f}")
+    return {k: v / max(n, 1) for k, v in sums.items()}
+
+
+def fit(model: nn.Module, optimizer: torch.optim.Optimizer, loader: Iterable, loss_fn: LossFn,
+        evaluate_fn: Optional[EvalFn], config: FitConfig,
+        scheduler: Optional[torch.optim.lr_scheduler.LRScheduler] = None,
+        on_epoch_start: Optional[Callable[[int], None]] = None) -> Dict[str, float]:
+    """Train for ``config.epochs`` epochs with a checkpoint after each; returns the last figures.
+
+    Args:
+        on_epoch_start: called with the epoch number before each epoch (e.g. to unfreeze a part).
+    """
+    os.makedirs(config.out_dir, exist_ok=True)
+    last_path = os.path.join(config.out_dir, "last.pth")
+    best_path = os.path.join(config.out_dir, "best.pth")
+    start, best, history = 0, -math.inf, []
+    if config.resume and os.path.isfile(last_path):
+        ckpt = torch.load(last_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        if scheduler is not None and ckpt.get("scheduler") is not None:
+            scheduler.load_state_dict(ckpt["scheduler"])
+        start, best, history = ckpt["epoch"] + 1, ckpt["best"], ckpt["history"]
+        log.info("resumed from %s at epoch %d", last_path, start)
+    figures: Dict[str, float] = history[-1] if history else {}
+    for epoch in range(start, config.epochs):
+        seed_everything(config.seed + epoch)
+        if on_epoch_start is not None:
+            on_epoch_start(epoch)
+        t0 = time.time()
+        figures = {f"train_{k}": v for k, v in
+                   train_one_epoch(model, loss_fn, optimizer, loader, epoch, config.grad_clip).items()}
+        if scheduler is not None:
+            scheduler.step()
+        if evaluate_fn is not None:
+            model.eval()
+            with torch.inference_mode():
+                figures.update(evaluate_fn(model))
+        figures.update(epoch=epoch, seconds=round(time.time() - t0, 1),
+                       lr=optimizer.param_groups[0]["lr"])
+        history.append(figures)
+        score = figures.get(config.monitor, -figures["train_loss"])
+        if score >= best:
+            best = score
+            save_atomic({"model": model.state_dict(), "epoch": epoch, "figures": figures}, best_path)
+        save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                     "epoch": epoch, "best": best, "history": history}, last_path)
+        with open(os.path.join(config.out_dir, "log.jsonl"), "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(figures) + "\n")
+        log.info("epoch %d: %s", epoch, ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                                 for k, v in figures.items()))
+    return figures

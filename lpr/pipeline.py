@@ -1,0 +1,91 @@
+"""The main job: detect plates with MTCNN, read them with STN + LPRNet.
+
+``read_plates(image)`` is the Python API; ``main.py`` is the command line over it.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from typing import List, Tuple
+
+import numpy as np
+import torch
+
+from MTCNN.detector import DetectorConfig, PlateDetector, crop_boxes
+from LPRNet.model import INPUT_SIZE
+from LPRNet.recognizer import PlateRecognizer
+
+
+@dataclass(frozen=True)
+class Plate:
+    """One plate found in an image.
+
+    Attributes:
+        box: (x1, y1, x2, y2) in pixels of the input image, inside it.
+        score: detection score (ONet plate probability), in [0, 1].
+        text: decoded characters, e.g. ``"皖A12345"`` (may be empty).
+        confidence: reading confidence, the lowest character probability, in [0, 1].
+        char_confidences: probability of each character.
+    """
+
+    box: Tuple[float, float, float, float]
+    score: float
+    text: str
+    confidence: float
+    char_confidences: Tuple[float, ...] = ()
+
+    def to_json(self) -> dict:
+        """JSON-ready dict: box rounded to 0.1 pixel, probabilities to 4 digits."""
+        d = asdict(self)
+        d["box"] = [round(float(v), 1) for v in self.box]
+        d["score"] = round(self.score, 4)
+        d["confidence"] = round(self.confidence, 4)
+        d["char_confidences"] = [round(c, 4) for c in self.char_confidences]
+        return d
+
+
+class PlateReader:
+    """Detector and recognizer joined: BGR image -> list of :class:`Plate`.
+
+    Args:
+        detector_weights: folder with ``pnet.pth``/``onet.pth`` (default: ``MTCNN/weights``).
+        recognizer_weights: folder with ``stn.pth``/``lprnet.pth`` (default: ``LPRNet/weights``).
+        config: detector thresholds.
+        device: torch device.
+
+    Raises:
+        lpr.weights.WeightsError: a weight file is missing or does not fit (raised here, before any
+            image is read).
+    """
+
+    def __init__(self, detector_weights=None, recognizer_weights=None,
+                 config: DetectorConfig | None = None, device: str | torch.device = "cpu"):
+        self.detector = PlateDetector(detector_weights, config, device)
+        self.recognizer = PlateRecognizer(recognizer_weights, device)
+
+    def __call__(self, image: np.ndarray) -> List[Plate]:
+        """Read the plates of ``image`` (``ndarray[H, W, 3]`` uint8, BGR); best detection first.
+
+        Raises:
+            ValueError: ``image`` is not an ``[H, W, 3]`` uint8 array.
+        """
+        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError("image must be a BGR uint8 ndarray[H, W, 3]; convert with ccpd.imageio.to_bgr8")
+        boxes = self.detector.detect(image)
+        if len(boxes) == 0:
+            return []
+        crops = crop_boxes(image, boxes, INPUT_SIZE)
+        reads = self.recognizer.recognize(list(crops))
+        return [Plate(tuple(float(v) for v in b[:4]), float(b[4]), r.text, r.confidence, r.char_confidences)
+                for b, r in zip(boxes, reads)]
+
+
+_DEFAULT_READER: PlateReader | None = None
+
+
+def read_plates(image: np.ndarray) -> List[Plate]:
+    """Read the plates of a BGR uint8 ``ndarray[H, W, 3]`` with the shipped weights (loaded once)."""
+    global _DEFAULT_READER
+    if _DEFAULT_READER is None:
+        _DEFAULT_READER = PlateReader()
+    return _DEFAULT_READER(image)

@@ -1,0 +1,67 @@
+"""Detector stages: pyramid, cell-to-box mapping, empty results, boxes inside the image."""
+import numpy as np
+import pytest
+import torch
+
+from MTCNN.detector import (DetectorConfig, PlateDetector, cells_to_boxes, crop_boxes, pyramid_scales,
+                            run_onet, run_pnet)
+from MTCNN.nets import PNET_CELL, PNET_STRIDE, ONet, PNet
+
+
+def test_pyramid_first_scale_maps_min_plate_to_one_cell():
+    scales = pyramid_scales((1160, 720), (94, 24), 0.5)
+    assert scales[0] == pytest.approx(max(PNET_CELL[1] / 94, PNET_CELL[0] / 24))
+    assert all(b == pytest.approx(a * 0.5) for a, b in zip(scales, scales[1:]))
+    assert 720 * scales[-1] >= PNET_CELL[1] and 720 * scales[-1] * 0.5 < PNET_CELL[1]
+    assert pyramid_scales((1, 1), (40, 12), 0.7) == []
+
+
+def test_cells_to_boxes_uses_stride_and_cell():
+    probs = np.zeros((4, 5), np.float32)
+    probs[2, 3] = 0.9
+    offsets = np.zeros((4, 4, 5), np.float32)
+    offsets[:, 2, 3] = [0.1, 0.2, 0.3, 0.4]
+    out = cells_to_boxes(probs, offsets, scale=0.5, threshold=0.5)
+    sh, sw = PNET_STRIDE
+    ch, cw = PNET_CELL
+    np.testing.assert_allclose(out[0, :4], [3 * sw / 0.5, 2 * sh / 0.5, (3 * sw + cw) / 0.5, (2 * sh + ch) / 0.5])
+    np.testing.assert_allclose(out[0, 4:], [0.9, 0.1, 0.2, 0.3, 0.4], rtol=1e-6)
+    assert cells_to_boxes(probs, offsets, 1.0, 0.95).shape == (0, 9)
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="min_plate_size"):
+        DetectorConfig(min_plate_size=(0, 10))
+    with pytest.raises(ValueError, match="scale_factor"):
+        DetectorConfig(scale_factor=1.5)
+    with pytest.raises(ValueError, match="onet_threshold"):
+        DetectorConfig(onet_threshold=2)
+
+
+def test_nothing_found_gives_an_empty_array_not_a_made_up_box():
+    pnet, onet = PNet().eval(), ONet().eval()
+    with torch.no_grad():
+        pnet.conv4_1.bias.copy_(torch.tensor([10.0, -10.0]))  # never a plate
+    img = np.random.default_rng(0).integers(0, 255, (200, 300, 3), dtype=np.uint8)
+    with torch.inference_mode():
+        props = run_pnet(pnet, img, DetectorConfig(), torch.device("cpu"))
+        assert props.shape == (0, 5)
+        assert run_onet(onet, img, props, DetectorConfig(), torch.device("cpu")).shape == (0, 5)
+
+
+def test_boxes_stay_inside_the_image(random_weights):
+    det = PlateDetector(random_weights, DetectorConfig(min_plate_size=(60, 16)))
+    img = np.random.default_rng(1).integers(0, 255, (150, 260, 3), dtype=np.uint8)
+    boxes = det.detect(img)
+    assert boxes.ndim == 2 and boxes.shape[1] == 5 and len(boxes) > 0
+    assert (boxes[:, 0] >= 0).all() and (boxes[:, 1] >= 0).all()
+    assert (boxes[:, 2] <= 260).all() and (boxes[:, 3] <= 150).all()
+    assert (boxes[:, 2] > boxes[:, 0]).all() and (np.diff(boxes[:, 4]) <= 0).all()
+    assert det.detect(np.zeros((1, 1, 3), np.uint8)).shape == (0, 5)
+
+
+def test_crop_boxes_pads_outside_with_black():
+    img = np.full((10, 20, 3), 200, np.uint8)
+    crops = crop_boxes(img, np.array([[-10, 0, 10, 10]], np.float32), (10, 20))
+    assert crops.shape == (1, 10, 20, 3)
+    assert crops[0, :, :8].max() == 0 and crops[0, :, 12:].min() == 200

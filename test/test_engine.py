@@ -1,0 +1,76 @@
+"""The training engine: atomic checkpoints, exact resume, non-finite loss, LPRNet/MTCNN train entry points."""
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from lpr.engine import FitConfig, NonFiniteLossError, fit
+
+
+def _setup():
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    data = [(torch.randn(4, 3), torch.randn(4, 1)) for _ in range(5)]
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    sched = torch.optim.lr_scheduler.StepLR(opt, 1, 0.5)
+
+    def loss_fn(m, batch):
+        x, y = batch
+        return ((m(x) - y) ** 2).mean(), {}
+
+    return model, data, opt, sched, loss_fn
+
+
+def test_resume_continues_exactly(tmp_path):
+    model, data, opt, sched, loss_fn = _setup()
+    fit(model, opt, data, loss_fn, None, FitConfig(epochs=4, out_dir=str(tmp_path / "a")), sched)
+    straight = model.weight.detach().clone()
+
+    model, data, opt, sched, loss_fn = _setup()
+    fit(model, opt, data, loss_fn, None, FitConfig(epochs=2, out_dir=str(tmp_path / "b")), sched)
+    model, _, opt, sched, _ = _setup()  # a fresh process: new model and optimizer
+    fit(model, opt, data, loss_fn, None, FitConfig(epochs=4, out_dir=str(tmp_path / "b"), resume=True), sched)
+    assert torch.equal(model.weight, straight)
+    lines = (tmp_path / "b" / "log.jsonl").read_text().splitlines()
+    assert [json.loads(x)["epoch"] for x in lines] == [0, 1, 2, 3]
+    assert not list((tmp_path / "b").glob("*.tmp"))
+
+
+def test_non_finite_loss_stops_with_a_message(tmp_path):
+    model, data, opt, sched, _ = _setup()
+    with pytest.raises(NonFiniteLossError, match="epoch 0, step 0"):
+        fit(model, opt, data, lambda m, b: (m(b[0]).sum() * float("nan"), {}), None,
+            FitConfig(epochs=1, out_dir=str(tmp_path)))
+
+
+def test_lprnet_train_runs_and_exports(tmp_path, synth_dir):
+    from lpr.weights import load_weights
+    from LPRNet.model import LPRNet
+    from LPRNet.prepare import main as prepare
+    from LPRNet.stn import STNet
+    from LPRNet.train import main as train
+    assert prepare(["--ccpd", str(synth_dir), "--out", str(tmp_path / "d"), "--workers", "1"]) == 0
+    lst = str(tmp_path / "d" / "train.txt")
+    assert train(["--train", lst, "--val", lst, "--out", str(tmp_path / "run"), "--epochs", "1",
+                  "--batch-size", "4", "--workers", "0", "--export", str(tmp_path / "w")]) == 0
+    load_weights(STNet(), tmp_path / "w" / "stn.pth", "STNet")
+    load_weights(LPRNet(), tmp_path / "w" / "lprnet.pth", "LPRNet")
+    log = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert "accuracy" in log[0] and log[0]["train_loss"] > 0
+
+
+def test_mtcnn_train_runs_and_exports(tmp_path, synth_dir):
+    from lpr.weights import load_weights
+    from MTCNN.nets import PNet
+    from MTCNN.prepare import main as prepare
+    from MTCNN.train import main as train
+    assert prepare(["--net", "pnet", "--ccpd", str(synth_dir), "--out", str(tmp_path / "d"), "--workers", "1"]) == 0
+    lst = str(tmp_path / "d" / "train.txt")
+    assert train(["--net", "pnet", "--train", lst, "--val", lst, "--out", str(tmp_path / "run"),
+                  "--epochs", "2", "--batch-size", "32", "--workers", "0", "--export", str(tmp_path / "w")]) == 0
+    load_weights(PNet(), tmp_path / "w" / "pnet.pth", "PNet")
+    assert train(["--net", "pnet", "--train", lst, "--out", str(tmp_path / "run"), "--epochs", "3",
+                  "--batch-size", "32", "--workers", "0", "--resume"]) == 0
+    log = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in log] == [0, 1, 2] and 0 <= log[1]["accuracy"] <= 1

@@ -1,0 +1,98 @@
+"""``main.py`` on a folder of generated good and bad inputs; weight errors; annotated output."""
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import main as cli
+from MTCNN.nets import ONet
+
+
+@pytest.fixture(scope="module")
+def mixed_folder(tmp_path_factory, synth_dir):
+    d = tmp_path_factory.mktemp("mixed")
+    good = sorted(synth_dir.iterdir())[:2]
+    shutil.copy(good[0], d / "good.jpg")
+    shutil.copy(good[1], d / "皖A12345.jpg")                       # Chinese file name
+    data = good[0].read_bytes()
+    (d / "truncated.jpg").write_bytes(data[: len(data) // 3])       # handled or a clear error
+    (d / "empty.jpg").write_bytes(b"")
+    (d / "notes.png").write_text("this is not an image")
+    img = cv2.imread(str(good[0]))
+    cv2.imwrite(str(d / "tiny.png"), img[:1, :1])                    # 1x1 image
+    cv2.imwrite(str(d / "gray.png"), cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
+    cv2.imwrite(str(d / "rgba.png"), cv2.cvtColor(img, cv2.COLOR_BGR2BGRA))
+    cv2.imwrite(str(d / "deep.png"), img.astype(np.uint16) * 257)   # 16-bit
+    (d / "sub").mkdir()
+    shutil.copy(good[0], d / "sub" / "nested.jpg")
+    return d
+
+
+def run(capsys, argv):
+    code = cli.main(argv)
+    out = capsys.readouterr()
+    records = [json.loads(line) for line in out.out.splitlines() if line.strip()]
+    return code, records, out.err
+
+
+def test_folder_of_mixed_files_reports_each(capsys, mixed_folder, random_weights, tmp_path):
+    missing = str(mixed_folder / "missing.jpg")
+    code, records, err = run(capsys, [str(mixed_folder), missing, "--weights-dir", str(random_weights),
+                                      "--min-plate-size", "80", "20", "--save-dir", str(tmp_path / "out")])
+    by_name = {r["image"].replace("\\", "/").split("/")[-1]: r for r in records}
+    assert code == 1 and "failed" in err
+    for ok in ("good.jpg", "皖A12345.jpg", "tiny.png", "gray.png", "rgba.png", "deep.png", "nested.jpg"):
+        assert "plates" in by_name[ok], by_name[ok]
+        assert by_name[ok]["ms"] >= 0
+    assert by_name["tiny.png"]["plates"] == []
+    assert "empty" in by_name["empty.jpg"]["error"]
+    assert "not a readable image" in by_name["notes.png"]["error"]
+    assert "no such file" in by_name["missing.jpg"]["error"]
+    assert "plates" in by_name["truncated.jpg"] or "error" in by_name["truncated.jpg"]
+    plate = by_name["good.jpg"]["plates"][0]
+    assert len(plate["box"]) == 4 and set(plate) >= {"box", "score", "text", "confidence"}
+    saved = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert "good.jpg" in saved and "皖A12345.jpg" in saved and len(saved) == 7
+
+
+def test_all_good_exits_zero_and_glob(capsys, mixed_folder, random_weights):
+    code, records, _ = run(capsys, [str(mixed_folder / "g*.jpg"), "--weights-dir", str(random_weights)])
+    assert code == 0 and [r["image"].split("/")[-1] for r in records] == ["good.jpg"]
+    code, records, _ = run(capsys, [str(mixed_folder / "nothing*.jpg"), "--weights-dir", str(random_weights)])
+    assert code == 1 and "no file matches" in records[0]["error"]
+
+
+def test_weight_errors_stop_before_reading_images(capsys, mixed_folder, random_weights, tmp_path):
+    code, records, err = run(capsys, [str(mixed_folder), "--weights-dir", str(tmp_path)])
+    assert code == 2 and records == [] and "pnet.pth" in err and "not found" in err
+    for name in ("pnet.pth", "stn.pth", "lprnet.pth"):
+        shutil.copy(random_weights / name, tmp_path / name)
+    torch.save(ONet().state_dict(), tmp_path / "onet.pth")
+    (tmp_path / "onet.pth").write_bytes(b"corrupt")
+    code, records, err = run(capsys, [str(mixed_folder), "--weights-dir", str(tmp_path)])
+    assert code == 2 and "onet.pth" in err and "could not be read" in err
+    shutil.copy(random_weights / "pnet.pth", tmp_path / "onet.pth")  # PNet weights where ONet's belong
+    code, records, err = run(capsys, [str(mixed_folder), "--weights-dir", str(tmp_path)])
+    assert code == 2 and "onet.pth" in err and "does not fit ONet" in err
+
+
+def test_bad_options(capsys, random_weights):
+    assert cli.main(["--onet-threshold", "3", "--weights-dir", str(random_weights)]) == 2
+    with pytest.raises(SystemExit):
+        cli.main(["--nms-mode", "max"])
+
+
+def test_video_frames(capsys, synth_dir, random_weights, tmp_path):
+    img = cv2.imread(str(sorted(synth_dir.iterdir())[0]))
+    path = str(tmp_path / "clip.avi")
+    vw = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 5, (img.shape[1], img.shape[0]))
+    if not vw.isOpened():
+        pytest.skip("OpenCV has no MJPG writer here")
+    for _ in range(4):
+        vw.write(img)
+    vw.release()
+    code, records, _ = run(capsys, [path, "--video-step", "2", "--weights-dir", str(random_weights)])
+    assert code == 0 and [r["frame"] for r in records] == [0, 2]

@@ -1,0 +1,61 @@
+"""The Python API and the drawing of plates."""
+import numpy as np
+import pytest
+
+from ccpd.imageio import imread
+from lpr.draw import draw_plates
+from lpr.pipeline import Plate, PlateReader
+from lpr.weights import WeightsError
+from MTCNN.detector import DetectorConfig
+
+
+@pytest.fixture(scope="module")
+def reader(random_weights):
+    return PlateReader(random_weights, random_weights, DetectorConfig(min_plate_size=(80, 20)))
+
+
+def test_reader_returns_plates_inside_the_image(reader, synth_dir):
+    path = sorted(synth_dir.iterdir())[0]
+    image = imread(path)
+    plates = reader(image)
+    assert plates and all(isinstance(p, Plate) for p in plates)
+    h, w = image.shape[:2]
+    for p in plates:
+        x1, y1, x2, y2 = p.box
+        assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h
+        assert 0 <= p.score <= 1 and 0 <= p.confidence <= 1
+        assert len(p.char_confidences) == len(p.text)
+        d = p.to_json()
+        assert set(d) == {"box", "score", "text", "confidence", "char_confidences"}
+
+
+def test_all_plates_of_an_image_read_as_one_batch_match_one_by_one(reader, synth_dir):
+    image = imread(sorted(synth_dir.iterdir())[1])
+    plates = reader(image)
+    assert len(plates) > 1
+    from LPRNet.model import INPUT_SIZE
+    from MTCNN.detector import crop_boxes
+    crops = crop_boxes(image, np.array([p.box for p in plates]), INPUT_SIZE)
+    single = [reader.recognizer.recognize([c])[0] for c in crops]
+    assert [p.text for p in plates] == [s.text for s in single]
+    np.testing.assert_allclose([p.confidence for p in plates], [s.confidence for s in single], atol=1e-4)
+
+
+def test_bad_image_argument(reader):
+    with pytest.raises(ValueError, match="BGR uint8"):
+        reader(np.zeros((10, 10), np.uint8))
+
+
+def test_missing_weights_fail_before_any_image(tmp_path):
+    with pytest.raises(WeightsError, match=r"pnet\.pth not found"):
+        PlateReader(tmp_path, tmp_path)
+
+
+def test_draw_renders_chinese_text():
+    image = np.full((120, 300, 3), 90, np.uint8)
+    a = draw_plates(image, [Plate((20, 60, 200, 100), 0.9, "皖A12345", 0.8)])
+    b = draw_plates(image, [Plate((20, 60, 200, 100), 0.9, "京A12345", 0.8)])
+    assert a.shape == image.shape and not np.array_equal(a, image)
+    label = (slice(0, 60), slice(20, 60))  # the first character sits above the box
+    assert not np.array_equal(a[label], b[label])
+    assert np.array_equal(draw_plates(image, []), image)

@@ -1,0 +1,77 @@
+"""Per-stage data preparation end to end on generated images; IoU labelling."""
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from LPRNet.prepare import main as lpr_prepare, read_list as read_lpr_list
+from MTCNN.prepare import (NEGATIVE, PART, POSITIVE, label_boxes, main as mtcnn_prepare,
+                           read_list as read_box_list)
+
+
+def test_iou_labels():
+    gt = np.array([[100, 100, 200, 130]], np.float32)
+    boxes = np.array([
+        [100, 100, 200, 130],   # IoU 1 -> positive
+        [110, 100, 210, 130],   # IoU 0.818 -> positive
+        [130, 100, 230, 130],   # IoU 0.538 -> part
+        [150, 100, 250, 130],   # IoU 0.333 -> unused
+        [160, 100, 260, 130],   # IoU 0.25 -> negative
+        [400, 400, 500, 430],   # IoU 0 -> negative
+    ], np.float32)
+    labels, offsets = label_boxes(boxes, gt)
+    assert labels.tolist() == [POSITIVE, POSITIVE, PART, 2, NEGATIVE, NEGATIVE]
+    np.testing.assert_allclose(offsets[1], [-0.1, 0, -0.1, 0], atol=1e-6)
+    assert not offsets[4:].any()
+
+
+@pytest.mark.parametrize("net,size", [("pnet", (12, 47)), ("onet", (24, 94))])
+def test_mtcnn_prepare_end_to_end(tmp_path, synth_dir, random_weights, net, size):
+    out = tmp_path / net
+    argv = ["--net", net, "--ccpd", str(synth_dir), "--out", str(out), "--workers", "1"]
+    if net == "onet":
+        argv += ["--pnet-weights", str(random_weights / "pnet.pth")]
+    assert mtcnn_prepare(argv) == 0
+    entries = read_box_list(out / "train.txt")
+    labels = {lab for _, lab, _ in entries}
+    assert labels == {POSITIVE, PART, NEGATIVE}
+    from ccpd.imageio import imread
+    assert imread(entries[0][0]).shape == (*size, 3)
+    assert not list(out.glob("*.tmp"))
+    first = (out / "train.txt").read_text()
+    assert mtcnn_prepare(argv) == 0  # a re-run overwrites cleanly and is deterministic
+    assert (out / "train.txt").read_text() == first
+
+
+def test_prepare_refuses_output_inside_the_source(tmp_path, synth_dir):
+    with pytest.raises(SystemExit):
+        mtcnn_prepare(["--net", "pnet", "--ccpd", str(synth_dir), "--out", str(synth_dir / "x")])
+
+
+def test_lprnet_prepare_from_ccpd_and_crops(tmp_path, synth_dir):
+    crops = tmp_path / "crops"
+    crops.mkdir()
+    from ccpd.imageio import imwrite
+    imwrite(crops / "皖A12345.jpg", np.full((40, 140, 3), 120, np.uint8))
+    imwrite(crops / "not-a-plate.jpg", np.full((40, 140, 3), 120, np.uint8))
+    out = tmp_path / "lpr"
+    assert lpr_prepare(["--ccpd", str(synth_dir), "--crops", str(crops), "--out", str(out), "--workers", "1"]) == 0
+    entries = read_lpr_list(out / "train.txt")
+    n_ccpd = len(list(synth_dir.iterdir()))
+    assert len(entries) == 2 * n_ccpd + 1  # bbox crop + rectified crop per plate, one crop
+    assert ("皖A12345" in [t for _, t, _ in entries])
+    for path, text, (x1, y1, x2, y2) in entries:
+        assert os.path.isfile(path) and len(text) in (7, 8) and x2 > x1 and y2 > y1
+
+
+def test_lprnet_prepare_real_sample(tmp_path, shared_data):
+    import shutil
+    src = tmp_path / "src"
+    src.mkdir()
+    for f in sorted((shared_data / "ccpd_sample" / "val").iterdir())[:3]:
+        shutil.copy(f, src / f.name)
+    assert lpr_prepare(["--ccpd", str(src), "--crops", str(shared_data / "plate_crops"), "--out",
+                        str(tmp_path / "o"), "--workers", "2", "--no-rectified"]) == 0
+    entries = read_lpr_list(tmp_path / "o" / "train.txt")
+    assert len(entries) >= 3 + 1900
