@@ -11,7 +11,6 @@ every input was read, 1 when any failed, 2 for bad options or weights.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import glob
 import json
 import logging

@@ -7,7 +7,7 @@ Each stage is a plain function; :class:`PlateDetector` holds the nets and a :cla
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Tuple
 

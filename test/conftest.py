@@ -1,7 +1,6 @@
 """Shared fixtures: untrained weights in a temp folder, synthetic CCPD images, the shared data."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest

@@ -1,5 +1,4 @@
 """Image reading: odd formats become BGR uint8; unreadable files give errors that name them."""
-import cv2
 import numpy as np
 import pytest
 

@@ -3,7 +3,6 @@ import os
 
 import numpy as np
 import pytest
-import torch
 
 from LPRNet.prepare import main as lpr_prepare, read_list as read_lpr_list
 from MTCNN.prepare import (NEGATIVE, PART, POSITIVE, label_boxes, main as mtcnn_prepare,

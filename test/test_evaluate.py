@@ -1,0 +1,57 @@
+"""The benchmark scripts print per-subset tables (weights here are untrained: behaviour, not accuracy)."""
+import shutil
+
+import numpy as np
+import pytest
+
+from lpr.evaluate import main as e2e_main
+from lpr.report import format_table, pct
+from LPRNet.evaluate import main as lpr_main
+from MTCNN.evaluate import main as det_main, match
+
+
+@pytest.fixture(scope="module")
+def ccpd_root(tmp_path_factory, synth_dir):
+    root = tmp_path_factory.mktemp("ccpd")
+    files = sorted(synth_dir.iterdir())
+    for sub, chunk in (("ccpd_base", files[:2]), ("ccpd_weather", files[2:3])):
+        (root / sub).mkdir()
+        for f in chunk:
+            shutil.copy(f, root / sub / f.name)
+    return root
+
+
+def test_match_is_one_to_one():
+    gts = np.array([[0, 0, 100, 30]], np.float32)
+    boxes = np.array([[0, 0, 100, 30, 0.9], [2, 0, 100, 30, 0.8], [300, 0, 400, 30, 0.7]], np.float32)
+    assert match(boxes, gts) == 1
+    assert match(boxes[2:], gts) == 0 and match(boxes[:0], gts) == 0
+
+
+def test_table_format():
+    t = format_table({"acc": {"a": "1.0", "b": "2.5"}}, ["a", "b", "c"], "x")
+    lines = t.splitlines()
+    assert lines[0].split("|")[1:-1] == [" x   ", " a   ", " b   ", " c "]
+    assert "-" in lines[2] and pct(1, 3) == "33.3" and pct(1, 0) == "-"
+
+
+def test_detection_benchmark_table(capsys, ccpd_root, random_weights):
+    assert det_main([str(ccpd_root), "--weights-dir", str(random_weights), "--min-plate-size", "80", "20"]) == 0
+    out = capsys.readouterr().out
+    header = out.splitlines()[1]
+    assert "ccpd_base" in header and "ccpd_weather" in header and "all" in header
+    assert "recall %" in out and "precision %" in out and "ms/image" in out
+
+
+def test_recognition_benchmark_table(capsys, ccpd_root, random_weights):
+    assert lpr_main([str(ccpd_root), "--weights-dir", str(random_weights)]) == 0
+    out = capsys.readouterr().out
+    assert "ccpd_base" in out and "per character position" in out and "crops/s" in out
+
+
+def test_end_to_end_benchmark_table(capsys, ccpd_root, random_weights):
+    assert e2e_main([str(ccpd_root), "--weights-dir", str(random_weights), "--min-plate-size", "80", "20",
+                     "--show-errors"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| images"))
+    assert [c.strip() for c in row.split("|")[2:-1]] == ["2", "1", "3"]
