@@ -7,7 +7,8 @@ Example (the command that made the shipped weights is in the README)::
 
 ``OUT/last.pth`` holds the full state after every epoch (``--resume`` continues from it),
 ``OUT/best.pth`` the best model by validation accuracy; ``--export DIR`` writes ``stn.pth`` and
-``lprnet.pth`` from ``best.pth`` with denormal floats zeroed.
+``lprnet.pth`` from ``best.pth`` with denormal floats zeroed (with ``--resume`` on a finished run it
+only re-exports).
 """
 from __future__ import annotations
 
