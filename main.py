@@ -159,6 +159,11 @@ def main(argv=None) -> int:
         os.makedirs(args.save_dir, exist_ok=True)
     used: dict = {}
     failed = len(failures)
+    show = [args.show]
+    if args.show and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        # OpenCV's Qt backend aborts the whole process without a display: refuse up front
+        print("warning: --show ignored: no display (DISPLAY is not set)", file=sys.stderr)
+        show[0] = False
 
     def handle(path: str, image: np.ndarray, frame: int | None) -> None:
         t0 = time.perf_counter()
@@ -167,14 +172,18 @@ def main(argv=None) -> int:
         rec = {"image": path, **({"frame": frame} if frame is not None else {}),
                "plates": [p.to_json() for p in plates], "ms": round(ms, 1)}
         print(json.dumps(rec, ensure_ascii=False), flush=True)
-        if args.save_dir or args.show:
+        if args.save_dir or show[0]:
             drawn = draw_plates(image, plates)
             if args.save_dir:
                 imwrite(os.path.join(args.save_dir, _save_name(path, frame, used)), drawn)
-            if args.show:
+            if show[0]:
                 import cv2
-                cv2.imshow("plates", drawn)
-                cv2.waitKey(0)
+                try:
+                    cv2.imshow("plates", drawn)
+                    cv2.waitKey(0)
+                except cv2.error as e:  # no display: keep reading, stop showing
+                    print(f"warning: --show disabled, cannot open a window: {e}", file=sys.stderr)
+                    show[0] = False
 
     for path in tqdm(files, desc="images", unit="img", disable=len(files) <= PROGRESS_MIN, file=sys.stderr):
         try:
