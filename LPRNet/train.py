@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from lpr.engine import FitConfig, fit, seed_everything, worker_init_fn
+from lpr.engine import FitConfig, add_training_args, fit, setup_training, worker_init_fn
 from lpr.weights import export_weights, read_state_dict
 from LPRNet.chars import BLANK
 from LPRNet.ctc import greedy_decode
@@ -79,23 +79,13 @@ def main(argv=None) -> int:
     p.add_argument("--train-repeat", nargs="*", type=int, default=[],
                    help="times each --train list is repeated per epoch (default 1 each)")
     p.add_argument("--val", nargs="*", default=[], help="validation lists (no augmentation)")
-    p.add_argument("--out", required=True, help="run folder: last.pth, best.pth, log.jsonl")
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (cosine decay)")
+    add_training_args(p, epochs=40, batch_size=64, lr=1e-3, workers=2,
+                      export_help="after training, write stn.pth and lprnet.pth here")
     p.add_argument("--weight-decay", type=float, default=1e-5)
     p.add_argument("--stn-warmup", type=int, default=3, help="epochs with the STN frozen at identity")
-    p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")
     p.add_argument("--init", help="start from these Reader weights (e.g. a previous best.pth)")
-    p.add_argument("--export", metavar="DIR", help="after training, write stn.pth and lprnet.pth here")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    seed_everything(args.seed)
+    setup_training(args)
 
     repeats = args.train_repeat + [1] * (len(args.train) - len(args.train_repeat))
     parts = [PlateTextDataset([lst], augment=True, repeat=r) for lst, r in zip(args.train, repeats)]

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from lpr.engine import FitConfig, fit, seed_everything, worker_init_fn
+from lpr.engine import FitConfig, add_training_args, fit, setup_training, worker_init_fn
 from lpr.weights import export_weights, read_state_dict
 from MTCNN.dataset import BoxSampleDataset
 from MTCNN.detector import ONET_WEIGHTS, PNET_WEIGHTS
@@ -81,21 +81,11 @@ def main(argv=None) -> int:
     p.add_argument("--net", choices=tuple(NETS), required=True)
     p.add_argument("--train", nargs="+", required=True, help="sample lists from MTCNN.prepare")
     p.add_argument("--val", nargs="*", default=[], help="validation lists")
-    p.add_argument("--out", required=True, help="run folder: last.pth, best.pth, log.jsonl")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (cosine decay)")
+    add_training_args(p, epochs=20, batch_size=256, lr=1e-3, workers=1,
+                      export_help="after training, write the net's weights (pnet.pth / onet.pth) here")
     p.add_argument("--box-weight", type=float, default=0.5, help="weight of the bbox loss")
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")
-    p.add_argument("--export", metavar="DIR", help="after training, write the net's weights here")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    seed_everything(args.seed)
+    setup_training(args)
     net_cls, weights_name = NETS[args.net]
     train_set = BoxSampleDataset(args.train, augment=True)
     val_set = BoxSampleDataset(args.val) if args.val else None

@@ -155,3 +155,24 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, loader: Iterable, lo
         log.info("epoch %d: %s", epoch, ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                                  for k, v in figures.items()))
     return figures
+
+
+def add_training_args(parser, epochs: int, batch_size: int, lr: float, workers: int, export_help: str) -> None:
+    """Add the options every ``train.py`` shares, with that net's defaults."""
+    parser.add_argument("--out", required=True, help="run folder: last.pth, best.pth, log.jsonl")
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--lr", type=float, default=lr, help="Adam learning rate (cosine decay)")
+    parser.add_argument("--workers", type=int, default=workers, help="DataLoader worker processes")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")
+    parser.add_argument("--export", metavar="DIR", help=export_help)
+
+
+def setup_training(args) -> None:
+    """Log to stderr with times, set the torch thread count, seed every RNG."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
