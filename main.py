@@ -148,8 +148,11 @@ def main(argv=None) -> int:
 
     try:  # weights are checked before any image is read
         reader = PlateReader(args.weights_dir, args.weights_dir, config, args.device)
-    except (WeightsError, RuntimeError) as e:
+    except WeightsError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except (RuntimeError, AssertionError) as e:  # unknown or unavailable --device
+        print(f"error: --device {args.device}: {e}", file=sys.stderr)
         return 2
     paths = args.paths or [str(DEMO_DIR)]
     files, failures = expand_inputs(paths)

@@ -81,6 +81,8 @@ def test_weight_errors_stop_before_reading_images(capsys, mixed_folder, random_w
 
 def test_bad_options(capsys, random_weights):
     assert cli.main(["--onet-threshold", "3", "--weights-dir", str(random_weights)]) == 2
+    assert cli.main(["--device", "banana", "--weights-dir", str(random_weights)]) == 2
+    assert "--device banana" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["--nms-mode", "max"])
 
