@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import List, Sequence, Tuple
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -11,9 +10,8 @@ from torch.utils.data import Dataset
 from ccpd.augment import photometric
 from ccpd.imageio import imread
 from LPRNet.chars import encode
-from LPRNet.model import INPUT_SIZE
 from LPRNet.prepare import read_list
-from LPRNet.recognizer import preprocess
+from LPRNet.recognizer import preprocess, warp_to_input
 
 
 def jitter_quad(box, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
@@ -32,14 +30,6 @@ def jitter_quad(box, rng: np.random.Generator, strength: float = 1.0) -> np.ndar
     quad = np.float32([[x1, y1], [x2, y1], [x2, y2], [x1, y2]])
     quad += (rng.uniform(-0.03, 0.03, (4, 2)) * [w, h] * s).astype(np.float32)
     return quad
-
-
-def warp_to_input(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
-    """Warp the quadrilateral ``quad`` (TL, TR, BR, BL) of ``image`` onto a 94x24 crop."""
-    h, w = INPUT_SIZE
-    dst = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    m = cv2.getPerspectiveTransform(quad.astype(np.float32), dst)
-    return cv2.warpPerspective(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 class PlateTextDataset(Dataset):

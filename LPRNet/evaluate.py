@@ -22,7 +22,7 @@ from tqdm import tqdm
 from ccpd.imageio import ImageReadError, imread
 from ccpd.subsets import list_images, scan_root
 from lpr.report import add_runtime_args, format_table, pct, read_samples, setup_runtime
-from LPRNet.recognizer import PlateRecognizer
+from LPRNet.recognizer import PlateRecognizer, crop_plates
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,7 @@ def load_crops(root: str, crops: bool) -> Tuple[Dict[str, List[Tuple[np.ndarray,
     skipped += [f"{p}: {why}" for p, why in scan.skipped]
     for subset, samples in scan.by_subset().items():
         for s, image in read_samples([s for s in samples if s.record is not None], subset):
-            x1, y1, x2, y2 = s.record.bbox
-            groups.setdefault(subset, []).append((image[y1:y2 + 1, x1:x2 + 1], s.record.text))
+            groups.setdefault(subset, []).append((crop_plates(image, np.asarray([s.record.bbox]))[0], s.record.text))
     return groups, skipped
 
 

@@ -10,8 +10,7 @@ from typing import List, Tuple
 import numpy as np
 import torch
 
-from MTCNN.detector import DetectorConfig, PlateDetector, crop_boxes
-from LPRNet.model import INPUT_SIZE
+from MTCNN.detector import DetectorConfig, PlateDetector
 from LPRNet.recognizer import PlateRecognizer
 
 
@@ -73,8 +72,7 @@ class PlateReader:
         boxes = self.detector.detect(image)
         if len(boxes) == 0:
             return []
-        crops = crop_boxes(image, boxes, INPUT_SIZE)
-        reads = self.recognizer.recognize(list(crops))
+        reads = self.recognizer.read_boxes(image, boxes)
         return [Plate(tuple(float(v) for v in b[:4]), float(b[4]), r.text, r.confidence, r.char_confidences)
                 for b, r in zip(boxes, reads)]
 

@@ -33,9 +33,8 @@ def test_all_plates_of_an_image_read_as_one_batch_match_one_by_one(reader, synth
     image = imread(sorted(synth_dir.iterdir())[1])
     plates = reader(image)
     assert len(plates) > 1
-    from LPRNet.model import INPUT_SIZE
-    from MTCNN.detector import crop_boxes
-    crops = crop_boxes(image, np.array([p.box for p in plates]), INPUT_SIZE)
+    from LPRNet.recognizer import crop_plates
+    crops = crop_plates(image, np.array([p.box for p in plates]))
     single = [reader.recognizer.recognize([c])[0] for c in crops]
     assert [p.text for p in plates] == [s.text for s in single]
     np.testing.assert_allclose([p.confidence for p in plates], [s.confidence for s in single], atol=1e-4)
