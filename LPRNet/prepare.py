@@ -22,15 +22,14 @@ import argparse
 import logging
 import os
 from functools import partial
-from multiprocessing import Pool
 from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from ccpd.annotations import CCPDNameError, parse_name
 from ccpd.imageio import ImageReadError, imread, imwrite
+from ccpd.parallel import imap_progress
 from ccpd.subsets import list_images
 from LPRNet.chars import is_encodable
 from LPRNet.model import INPUT_SIZE
@@ -145,11 +144,10 @@ def prepare(ccpd: List[str], crops: List[str], out: str, name: str, workers: int
         items += [("crop", p, f"{len(items) + i:06d}") for i, p in enumerate(list_images(root))]
     entries, failures = [], []
     job = partial(_job, out_dir=image_dir, rectified=rectified)
-    with Pool(workers) if workers > 1 else _Serial() as pool:
-        for got, err in tqdm(pool.imap(job, items, chunksize=16), total=len(items), desc="lprnet samples"):
-            entries += [(os.path.join(name, rel), text, box) for rel, text, box in got]
-            if err:
-                failures.append(err)
+    for got, err in imap_progress(job, items, workers, "lprnet samples", chunksize=16):
+        entries += [(os.path.join(name, rel), text, box) for rel, text, box in got]
+        if err:
+            failures.append(err)
     for f in failures[:10]:
         log.warning("skipped %s", f)
     if failures:
@@ -157,20 +155,6 @@ def prepare(ccpd: List[str], crops: List[str], out: str, name: str, workers: int
     write_list(os.path.join(out, f"{name}.txt"), entries)
     log.info("wrote %d samples to %s", len(entries), os.path.join(out, f"{name}.txt"))
     return entries
-
-
-class _Serial:
-    """Stand-in for ``multiprocessing.Pool`` with one worker (no processes)."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    @staticmethod
-    def imap(fn, items, chunksize=1):
-        return map(fn, items)
 
 
 def main(argv=None) -> int:

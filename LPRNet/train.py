@@ -46,7 +46,7 @@ class Reader(nn.Module):
 
 
 def ctc_loss(model: nn.Module, batch):
-    """CTC loss of one batch ``(x, targets, lengths)``; also reports the batch's exact-match rate."""
+    """Mean CTC loss of one batch ``(x[N,3,24,94], targets[sum L], lengths[N])``; no extra figures."""
     x, targets, lengths = batch
     logits = model(x)                                          # [N, C, T]
     log_probs = F.log_softmax(logits, dim=1).permute(2, 0, 1)  # [T, N, C]

@@ -21,15 +21,14 @@ import argparse
 import logging
 import os
 from functools import partial
-from multiprocessing import Pool
 from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ccpd.annotations import CCPDNameError, parse_name
 from ccpd.imageio import ImageReadError, imread, imwrite
+from ccpd.parallel import imap_progress
 from ccpd.subsets import list_images
 from MTCNN.boxes import box_iou, regression_targets
 from MTCNN.detector import DetectorConfig, crop_boxes, run_pnet
@@ -193,18 +192,10 @@ def prepare(net: str, sources: List[str], out: str, name: str, workers: int = 1,
     paths = [p for root in sources for p in list_images(root)]
     job = partial(_job, net=net, out_dir=image_dir, seed=seed, pnet_weights=pnet_weights)
     entries, failures = [], []
-    items = list(enumerate(paths))
-    pool = Pool(workers) if workers > 1 else None
-    try:
-        results = pool.imap(job, items, chunksize=4) if pool else map(job, items)
-        for got, err in tqdm(results, total=len(items), desc=f"{net} samples"):
-            entries += [(os.path.join(name, rel), lab, off) for rel, lab, off in got]
-            if err:
-                failures.append(err)
-    finally:
-        if pool:
-            pool.close()
-            pool.join()
+    for got, err in imap_progress(job, list(enumerate(paths)), workers, f"{net} samples", chunksize=4):
+        entries += [(os.path.join(name, rel), lab, off) for rel, lab, off in got]
+        if err:
+            failures.append(err)
     for f in failures[:10]:
         log.warning("skipped %s", f)
     write_list(os.path.join(out, f"{name}.txt"), entries)

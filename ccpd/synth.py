@@ -21,17 +21,16 @@ import logging
 import os
 from dataclasses import dataclass
 from functools import partial
-from multiprocessing import Pool
 from typing import Tuple
 
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw
-from tqdm import tqdm
 
 from ccpd.annotations import ADS, ALPHABETS, PROVINCES, CCPDRecord, format_name
 from ccpd.fonts import load_font
 from ccpd.imageio import imwrite
+from ccpd.parallel import imap_progress
 
 log = logging.getLogger(__name__)
 
@@ -290,11 +289,7 @@ def generate(out: str, count: int, seed: int = 0, green_ratio: float = 0.2,
     """
     os.makedirs(out, exist_ok=True)
     job = partial(_write_one, out=out, seed=seed, green_ratio=green_ratio, size=size)
-    indices = range(start, start + count)
-    if workers > 1:
-        with Pool(workers) as pool:
-            return list(tqdm(pool.imap(job, indices, chunksize=8), total=count, desc="synth"))
-    return [job(i) for i in tqdm(indices, desc="synth")]
+    return list(imap_progress(job, range(start, start + count), workers, "synth"))
 
 
 def _size(text: str) -> Tuple[int, int]:

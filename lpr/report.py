@@ -1,7 +1,14 @@
 """Plain-text tables for the benchmark scripts (subsets as columns, as the CCPD papers report)."""
 from __future__ import annotations
 
+import logging
+import sys
 from typing import Dict, Sequence
+
+import torch
+from tqdm import tqdm
+
+from ccpd.imageio import ImageReadError, imread
 
 
 def format_table(rows: Dict[str, Dict[str, str]], columns: Sequence[str], corner: str = "") -> str:
@@ -37,10 +44,6 @@ def add_runtime_args(parser, weights_help: str) -> None:
 
 def setup_runtime(args) -> None:
     """Logging to stderr and the torch thread count from ``args.threads``."""
-    import logging
-
-    import torch
-
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -49,13 +52,6 @@ def setup_runtime(args) -> None:
 def read_samples(samples, desc: str):
     """Yield ``(sample, BGR image)`` for the readable images of ``samples`` with a progress bar on
     stderr; unreadable files are logged and skipped."""
-    import logging
-    import sys
-
-    from tqdm import tqdm
-
-    from ccpd.imageio import ImageReadError, imread
-
     for s in tqdm(samples, desc=desc, leave=False, file=sys.stderr):
         try:
             yield s, imread(s.path)
