@@ -5,7 +5,7 @@ load: 31 provinces, 10 digits, 24 letters, ``I``, ``O``, and the CTC blank ``-``
 """
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import List
 
 PROVINCE_CHARS = "京沪津渝冀晋蒙辽吉黑苏浙皖闽赣鲁豫鄂湘粤桂琼川贵云藏陕甘青宁新"
 DIGITS = "0123456789"
@@ -32,11 +32,6 @@ def encode(text: str) -> List[int]:
         return [CHAR_TO_INDEX[c] for c in text]
     except KeyError as e:
         raise ValueError(f"plate text {text!r}: character {e.args[0]!r} is not in the LPRNet table") from None
-
-
-def decode(indices: Sequence[int]) -> str:
-    """Class indices (no blanks expected) -> text."""
-    return "".join(CHARS[i] for i in indices)
 
 
 def is_encodable(text: str) -> bool:

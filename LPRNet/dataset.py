@@ -7,11 +7,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ccpd.augment import photometric
-from ccpd.imageio import imread
+from lprcore.augment import photometric
+from lprcore.imageio import imread
 from LPRNet.chars import encode
+from LPRNet.crops import box_to_quad, warp_to_input
+from LPRNet.model import crops_to_input
 from LPRNet.prepare import read_list
-from LPRNet.recognizer import preprocess, warp_to_input
 
 
 def jitter_quad(box, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
@@ -58,15 +59,13 @@ class PlateTextDataset(Dataset):
         """BGR uint8 ``[24, 94, 3]`` crop of sample ``i`` (augmented when ``rng`` is given)."""
         image, _, box, _ = self.items[i % len(self.items)]
         if rng is None:
-            x1, y1, x2, y2 = box
-            quad = np.float32([[x1, y1], [x2, y1], [x2, y2], [x1, y2]])
-            return warp_to_input(image, quad)
+            return warp_to_input(image, box_to_quad(box))
         return photometric(warp_to_input(image, jitter_quad(box, rng)), rng)
 
     def __getitem__(self, i: int):
         rng = np.random.default_rng(np.random.randint(0, 2**31)) if self.augment else None
         crop = self.crop(i, rng)
-        return preprocess([crop])[0], torch.tensor(self.items[i % len(self.items)][1], dtype=torch.long)
+        return crops_to_input([crop])[0], torch.tensor(self.items[i % len(self.items)][1], dtype=torch.long)
 
     def text(self, i: int) -> str:
         return self.items[i % len(self.items)][3]

@@ -19,10 +19,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ccpd.imageio import ImageReadError, imread
-from ccpd.subsets import list_images, scan_root
-from lpr.report import add_runtime_args, format_table, pct, read_samples, setup_runtime
-from LPRNet.recognizer import PlateRecognizer, crop_plates
+from ccpd.subsets import scan_root
+from lprcore.imageio import ImageReadError, imread, list_images
+from lprcore.report import add_runtime_args, format_table, pct, read_samples, setup_runtime
+from LPRNet.crops import crop_plates
+from LPRNet.recognizer import RecognitionPredictor
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def load_crops(root: str, crops: bool) -> Tuple[Dict[str, List[Tuple[np.ndarray,
     return groups, skipped
 
 
-def evaluate(recognizer: PlateRecognizer, groups, batch_size: int = 64):
+def evaluate(recognizer: RecognitionPredictor, groups, batch_size: int = 64):
     """Returns (per-subset rows, per-position rows, crops per second)."""
     rows, pos_hits, pos_total = {}, {}, {}
     n_all = hit_all = 0
@@ -57,7 +58,7 @@ def evaluate(recognizer: PlateRecognizer, groups, batch_size: int = 64):
         for i in tqdm(range(0, len(items), batch_size), desc=subset, leave=False, file=sys.stderr):
             batch = items[i:i + batch_size]
             t0 = time.perf_counter()
-            reads = recognizer.recognize([c for c, _ in batch])
+            reads = recognizer([c for c, _ in batch])
             seconds += time.perf_counter() - t0
             for r, (_, truth) in zip(reads, batch):
                 hit += r.text == truth
@@ -82,7 +83,7 @@ def main(argv=None) -> int:
     setup_runtime(args)
     if not os.path.isdir(args.root):
         p.error(f"{args.root}: not a folder")
-    recognizer = PlateRecognizer(args.weights_dir, args.device)
+    recognizer = RecognitionPredictor(args.weights_dir, args.device)
     groups, skipped = load_crops(args.root, args.crops)
     for s in skipped[:5]:
         log.warning("skipped %s", s)

@@ -1,6 +1,8 @@
 """LPRNet: segmentation-free plate recognition (Zherzdev & Gruzdev 2018, arXiv:1806.10447).
 
-Input: ``Tensor[N, 3, 24, 94]`` float32, BGR, scaled as ``(x - 127.5) * 0.0078125`` (about [-1, 1]).
+**Input contract of the STN and LPRNet** (stated here only): ``Tensor[N, 3, 24, 94]`` float32,
+channels in **BGR** order, values ``(x - 127.5) * 0.0078125`` (about [-1, 1]); :func:`crops_to_input`
+is the one function that makes it from BGR uint8 crops (cut by :mod:`LPRNet.crops`).
 Output: logits ``Tensor[N, 68, 18]``: a score per class (see :mod:`LPRNet.chars`) for 18 time steps,
 decoded with CTC (:mod:`LPRNet.ctc`).
 
@@ -16,8 +18,9 @@ Two deliberate differences, neither touching the parameters:
 """
 from __future__ import annotations
 
-from typing import List
+from typing import List, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -25,8 +28,33 @@ from LPRNet.chars import NUM_CLASSES
 
 #: Input size of LPRNet and the STN, (height, width) in pixels.
 INPUT_SIZE = (24, 94)
+#: Scaling of the input: ``(x - INPUT_MEAN) * INPUT_SCALE``.
+INPUT_MEAN, INPUT_SCALE = 127.5, 0.0078125
 #: Number of CTC time steps of the output.
 TIME_STEPS = 18
+
+
+def crops_to_input(crops: Sequence[np.ndarray] | np.ndarray) -> torch.Tensor:
+    """BGR uint8 plate crops of the input size -> the STN/LPRNet input tensor.
+
+    Args:
+        crops: ``N`` arrays ``[24, 94, 3]`` uint8 BGR (or one ``ndarray[N, 24, 94, 3]``); crops of
+            other sizes go through :func:`LPRNet.crops.resize_crop` first.
+
+    Returns:
+        ``Tensor[N, 3, 24, 94]`` float32, BGR, ``(x - 127.5) * 0.0078125``.
+
+    Raises:
+        ValueError: a crop is not uint8 ``[24, 94, 3]``.
+    """
+    batch = np.zeros((len(crops), INPUT_SIZE[0], INPUT_SIZE[1], 3), dtype=np.uint8)
+    for i, c in enumerate(crops):
+        if c.shape != (*INPUT_SIZE, 3) or c.dtype != np.uint8:
+            raise ValueError(f"crop {i}: expected uint8 [{INPUT_SIZE[0]}, {INPUT_SIZE[1]}, 3] BGR, "
+                             f"got {c.dtype} {c.shape} (cut crops with LPRNet.crops)")
+        batch[i] = c
+    t = torch.from_numpy(batch).permute(0, 3, 1, 2).float()
+    return (t - INPUT_MEAN) * INPUT_SCALE
 
 
 class SmallBasicBlock(nn.Module):

@@ -28,9 +28,9 @@ import cv2
 import numpy as np
 
 from ccpd.annotations import CCPDNameError, parse_name
-from ccpd.imageio import ImageReadError, imread, imwrite
-from ccpd.parallel import imap_progress
-from ccpd.subsets import list_images
+from lprcore.files import atomic_write
+from lprcore.imageio import ImageReadError, imread, imwrite, list_images
+from lprcore.parallel import imap_progress
 from LPRNet.chars import is_encodable
 from LPRNet.model import INPUT_SIZE
 
@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 
 #: Context kept around the bbox on each side, as a fraction of the bbox width / height.
 MARGIN = (0.15, 0.35)
-#: Size (width, height) of vertex-rectified crops: twice the LPRNet input.
-RECTIFIED_SIZE = (INPUT_SIZE[1] * 2, INPUT_SIZE[0] * 2)
+#: Size (height, width) of vertex-rectified crops: twice the LPRNet input.
+RECTIFIED_SIZE = (INPUT_SIZE[0] * 2, INPUT_SIZE[1] * 2)
 
 Entry = Tuple[str, str, Tuple[int, int, int, int]]
 
@@ -55,9 +55,9 @@ def crop_with_margin(image: np.ndarray, bbox, margin=MARGIN) -> Tuple[np.ndarray
 
 
 def rectify(image: np.ndarray, vertices, size=RECTIFIED_SIZE) -> np.ndarray:
-    """Warp the plate quadrilateral (CCPD order: BR, BL, TL, TR) to an upright ``size = (w, h)`` crop."""
+    """Warp the plate quadrilateral (CCPD order: BR, BL, TL, TR) to an upright crop of ``size = (h, w)``."""
     br, bl, tl, tr = np.asarray(vertices, dtype=np.float32)
-    w, h = size
+    h, w = size
     dst = np.float32([[w, h], [0, h], [0, 0], [w, 0]])
     m = cv2.getPerspectiveTransform(np.stack([br, bl, tl, tr]), dst)
     return cv2.warpPerspective(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -77,7 +77,7 @@ def _from_ccpd(path: str, out_dir: str, key: str, rectified: bool = True) -> Tup
     entries = []
     variants = [("b", crop, box)]
     if rectified:
-        variants.append(("r", rectify(image, rec.vertices), (0, 0, *RECTIFIED_SIZE)))
+        variants.append(("r", rectify(image, rec.vertices), (0, 0, RECTIFIED_SIZE[1], RECTIFIED_SIZE[0])))
     for suffix, img, b in variants:
         rel = f"{key}{suffix}.png"
         imwrite(os.path.join(out_dir, rel), img)
@@ -106,12 +106,10 @@ def _job(item, out_dir, rectified):
 
 
 def write_list(path: str, entries: List[Entry]) -> None:
-    """Write a sample list atomically (temp file + rename)."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
+    """Write a sample list atomically (:func:`lprcore.files.atomic_write`)."""
+    with atomic_write(path, "w") as fh:
         for rel, text, box in entries:
             fh.write(f"{rel}\t{text}\t{','.join(str(v) for v in box)}\n")
-    os.replace(tmp, path)
 
 
 def read_list(path: str) -> List[Tuple[str, str, Tuple[int, int, int, int]]]:

@@ -1,7 +1,14 @@
-"""Plate reading: pre-processing -> STN -> LPRNet -> greedy CTC, as separate pieces.
+"""Plate reading: STN + LPRNet assembled once, and the predictor that reads BGR crops with it.
 
-:func:`preprocess` turns BGR crops into the nets' input, :class:`PlateRecognizer` runs the nets and
-:func:`LPRNet.ctc.greedy_decode` turns logits into text.
+In the manner of doctr's recognition predictor, three separate pieces:
+
+* pre-processing: :mod:`LPRNet.crops` cuts plates to 24 x 94 and :func:`LPRNet.model.crops_to_input`
+  makes the input tensor;
+* the model: :class:`PlateRecognizer`, STN then LPRNet, returning logits, the same module in
+  training (:mod:`LPRNet.train`), evaluation and the pipeline;
+* post-processing: :func:`LPRNet.ctc.greedy_decode` turns logits into text and confidences.
+
+:class:`RecognitionPredictor` joins them with weights loaded once (``weights_only=True``).
 """
 from __future__ import annotations
 
@@ -9,13 +16,14 @@ import os
 from pathlib import Path
 from typing import List, Sequence
 
-import cv2
 import numpy as np
 import torch
+from torch import nn
 
-from lpr.weights import load_weights
+from lprcore.weights import load_weights
+from LPRNet.crops import crop_plates, resize_crop
 from LPRNet.ctc import Decoded, greedy_decode
-from LPRNet.model import INPUT_SIZE, LPRNet
+from LPRNet.model import LPRNet, crops_to_input
 from LPRNet.stn import STNet
 
 #: Folder of the weights that ship with the package.
@@ -24,86 +32,78 @@ STN_WEIGHTS = "stn.pth"
 LPRNET_WEIGHTS = "lprnet.pth"
 
 
-def warp_to_input(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
-    """Warp the quadrilateral ``quad`` (``[4, 2]`` pixels: TL, TR, BR, BL) of a BGR image onto a
-    ``[24, 94, 3]`` crop, bilinear; the corners land on the crop's outer corners.
+class PlateRecognizer(nn.Module):
+    """STN followed by LPRNet: ``Tensor[N, 3, 24, 94]`` (see :mod:`LPRNet.model`) -> logits
+    ``Tensor[N, 68, 18]``.
 
-    This is how every training crop is made, so inference must cut plates the same way: the
-    half-pixel convention of ``cv2.resize`` shifts a crop by about 2 pixels and cost 3 points of
-    exact-match accuracy on real CCPD crops.
-    """
-    h, w = INPUT_SIZE
-    dst = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    m = cv2.getPerspectiveTransform(np.asarray(quad, np.float32), dst)
-    return cv2.warpPerspective(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def crop_plates(image: np.ndarray, boxes: np.ndarray) -> List[np.ndarray]:
-    """Cut LPRNet inputs from a BGR image: one ``[24, 94, 3]`` uint8 crop per box.
+    Parameter names are ``stn.*`` and ``lprnet.*``; the shipped weights keep the two nets in two
+    files (``stn.pth``, ``lprnet.pth``, see :func:`load_recognizer`) so that the original project's
+    checkpoints load.
 
     Args:
-        image: ``ndarray[H, W, 3]`` uint8, BGR.
-        boxes: ``ndarray[N, >=4]`` (x1, y1, x2, y2) pixels; parts outside the image repeat the edge.
+        dropout: LPRNet's dropout rate in training.
     """
-    crops = []
-    for x1, y1, x2, y2 in np.asarray(boxes, np.float32)[:, :4]:
-        x2, y2 = max(x2, x1 + 1), max(y2, y1 + 1)
-        crops.append(warp_to_input(image, np.float32([[x1, y1], [x2, y1], [x2, y2], [x1, y2]])))
-    return crops
+
+    def __init__(self, dropout: float = 0.5):
+        super().__init__()
+        self.stn = STNet()
+        self.lprnet = LPRNet(dropout=dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lprnet(self.stn(x))
 
 
-def resize_crop(crop: np.ndarray) -> np.ndarray:
-    """Fit a whole BGR crop ``ndarray[h, w, 3]`` uint8 to ``ndarray[24, 94, 3]`` with
-    :func:`warp_to_input`, the sampling of the training crops."""
-    h, w = crop.shape[:2]
-    if (h, w) == INPUT_SIZE:
-        return crop
-    return warp_to_input(crop, np.float32([[0, 0], [w, 0], [w, h], [0, h]]))
-
-
-def preprocess(crops: Sequence[np.ndarray]) -> torch.Tensor:
-    """BGR plate crops (any size) -> ``Tensor[N, 3, 24, 94]`` float32, ``(x - 127.5) * 0.0078125``.
-
-    Raises:
-        ValueError: a crop is empty or not ``[h, w, 3]``.
-    """
-    batch = np.zeros((len(crops), INPUT_SIZE[0], INPUT_SIZE[1], 3), dtype=np.uint8)
-    for i, c in enumerate(crops):
-        if c.ndim != 3 or c.shape[2] != 3 or c.shape[0] == 0 or c.shape[1] == 0:
-            raise ValueError(f"crop {i}: expected a non-empty [h, w, 3] BGR image, got shape {c.shape}")
-        batch[i] = resize_crop(c)
-    t = torch.from_numpy(batch).permute(0, 3, 1, 2).float()
-    return (t - 127.5) * 0.0078125
-
-
-class PlateRecognizer:
-    """STN + LPRNet with weights loaded once.
+def load_recognizer(weights_dir: str | os.PathLike | None = None,
+                    device: str | torch.device = "cpu") -> PlateRecognizer:
+    """A :class:`PlateRecognizer` in eval mode with ``stn.pth`` and ``lprnet.pth`` of ``weights_dir``.
 
     Args:
         weights_dir: folder with ``stn.pth`` and ``lprnet.pth`` (default: the package's weights).
         device: torch device.
 
     Raises:
-        lpr.weights.WeightsError: a weight file is missing or does not fit its net.
+        lprcore.weights.WeightsError: a weight file is missing, damaged or does not fit its net.
+    """
+    weights_dir = Path(weights_dir) if weights_dir else WEIGHTS_DIR
+    model = PlateRecognizer()
+    load_weights(model.stn, weights_dir / STN_WEIGHTS, "STNet")
+    load_weights(model.lprnet, weights_dir / LPRNET_WEIGHTS, "LPRNet")
+    return model.to(torch.device(device)).eval()
+
+
+class RecognitionPredictor:
+    """Reads plate crops: crops -> input tensor -> :class:`PlateRecognizer` -> greedy CTC decoding.
+
+    Args:
+        weights_dir: folder with ``stn.pth`` and ``lprnet.pth`` (default: the package's weights).
+        device: torch device.
+
+    Raises:
+        lprcore.weights.WeightsError: a weight file is missing, damaged or does not fit its net.
     """
 
     def __init__(self, weights_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu"):
-        weights_dir = Path(weights_dir) if weights_dir else WEIGHTS_DIR
         self.device = torch.device(device)
-        self.stn = load_weights(STNet(), weights_dir / STN_WEIGHTS, "STNet").to(self.device).eval()
-        self.lprnet = load_weights(LPRNet(), weights_dir / LPRNET_WEIGHTS, "LPRNet").to(self.device).eval()
+        self.model = load_recognizer(weights_dir, self.device)
 
     @torch.inference_mode()
     def logits(self, batch: torch.Tensor) -> torch.Tensor:
-        """``Tensor[N, 3, 24, 94]`` (see :func:`preprocess`) -> logits ``Tensor[N, 68, 18]``."""
-        return self.lprnet(self.stn(batch.to(self.device)))
+        """``Tensor[N, 3, 24, 94]`` (see :func:`LPRNet.model.crops_to_input`) -> logits ``Tensor[N, 68, 18]``."""
+        return self.model(batch.to(self.device))
 
-    def read_boxes(self, image: np.ndarray, boxes: np.ndarray) -> List[Decoded]:
-        """Read the plates at ``boxes[N, >=4]`` (pixels) of a BGR image, in one batch."""
-        return self.recognize(crop_plates(image, boxes)) if len(boxes) else []
+    def __call__(self, crops: Sequence[np.ndarray]) -> List[Decoded]:
+        """Read plate crops (``ndarray[h, w, 3]`` uint8 BGR, any size), all in one batch.
 
-    def recognize(self, crops: Sequence[np.ndarray]) -> List[Decoded]:
-        """Read plate crops (BGR uint8, any size), all in one batch; one result per crop."""
+        Returns:
+            One :class:`LPRNet.ctc.Decoded` per crop.
+
+        Raises:
+            ValueError: a crop is empty or not ``[h, w, 3]``.
+        """
         if len(crops) == 0:
             return []
-        return greedy_decode(self.logits(preprocess(crops)))
+        return greedy_decode(self.logits(crops_to_input([resize_crop(c) for c in crops])))
+
+    def read_boxes(self, image: np.ndarray, boxes: np.ndarray) -> List[Decoded]:
+        """Read the plates at ``boxes[N, >=4]`` (x1, y1, x2, y2 pixels) of a BGR uint8 image, in one batch."""
+        return self(crop_plates(image, boxes)) if len(boxes) else []

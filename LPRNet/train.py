@@ -14,35 +14,21 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from lpr.engine import FitConfig, add_training_args, fit, setup_training, worker_init_fn
-from lpr.weights import export_weights, read_state_dict
-from LPRNet.chars import BLANK
+from lprcore.engine import FitConfig, add_training_args, export_run, fit, setup_training, worker_init_fn
+from lprcore.weights import read_state_dict
+from LPRNet.chars import BLANK, CHARS
 from LPRNet.ctc import greedy_decode
 from LPRNet.dataset import PlateTextDataset, collate
-from LPRNet.model import TIME_STEPS, LPRNet
-from LPRNet.recognizer import LPRNET_WEIGHTS, STN_WEIGHTS
-from LPRNet.stn import STNet
+from LPRNet.model import TIME_STEPS
+from LPRNet.recognizer import LPRNET_WEIGHTS, STN_WEIGHTS, PlateRecognizer
 
 log = logging.getLogger(__name__)
-
-
-class Reader(nn.Module):
-    """STN followed by LPRNet, trained as one: ``Tensor[N, 3, 24, 94] -> logits Tensor[N, 68, 18]``."""
-
-    def __init__(self, dropout: float = 0.5):
-        super().__init__()
-        self.stn = STNet()
-        self.lprnet = LPRNet(dropout=dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.lprnet(self.stn(x))
 
 
 def ctc_loss(model: nn.Module, batch):
@@ -65,12 +51,11 @@ def accuracy(model: nn.Module, dataset: PlateTextDataset, batch_size: int = 256)
     return sum(t == g for t, g in zip(texts, truth)) / max(len(truth), 1)
 
 
-def export(best_path: str, out_dir: str) -> None:
-    """Split a trained :class:`Reader` state into ``stn.pth`` and ``lprnet.pth`` (denormals zeroed)."""
-    state = read_state_dict(best_path)
-    for prefix, name in (("stn.", STN_WEIGHTS), ("lprnet.", LPRNET_WEIGHTS)):
-        part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-        export_weights(part, os.path.join(out_dir, name))
+def export(run_dir: str, out_dir: str) -> None:
+    """Split the run's best :class:`PlateRecognizer` into ``stn.pth`` and ``lprnet.pth`` (denormals
+    zeroed) and record both in ``OUT/MANIFEST.json``, the character table with ``lprnet.pth``."""
+    export_run(run_dir, out_dir, {STN_WEIGHTS: "stn.", LPRNET_WEIGHTS: "lprnet."},
+               extra={LPRNET_WEIGHTS: {"charset": "".join(CHARS)}})
 
 
 def main(argv=None) -> int:
@@ -83,9 +68,9 @@ def main(argv=None) -> int:
                       export_help="after training, write stn.pth and lprnet.pth here")
     p.add_argument("--weight-decay", type=float, default=1e-5)
     p.add_argument("--stn-warmup", type=int, default=3, help="epochs with the STN frozen at identity")
-    p.add_argument("--init", help="start from these Reader weights (e.g. a previous best.pth)")
+    p.add_argument("--init", help="start from these PlateRecognizer weights (e.g. a previous best.pth)")
     args = p.parse_args(argv)
-    setup_training(args)
+    setup_training(args, "python -m LPRNet.train", args.train + args.val + ([args.init] if args.init else []), argv)
 
     repeats = args.train_repeat + [1] * (len(args.train) - len(args.train_repeat))
     parts = [PlateTextDataset([lst], augment=True, repeat=r) for lst, r in zip(args.train, repeats)]
@@ -96,7 +81,7 @@ def main(argv=None) -> int:
                         collate_fn=collate, num_workers=args.workers, worker_init_fn=worker_init_fn,
                         persistent_workers=args.workers > 0)
 
-    model = Reader()
+    model = PlateRecognizer()
     if args.init:
         model.load_state_dict(read_state_dict(args.init))
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
@@ -113,8 +98,7 @@ def main(argv=None) -> int:
         FitConfig(epochs=args.epochs, out_dir=args.out, seed=args.seed, resume=args.resume, grad_clip=5.0),
         scheduler=scheduler, on_epoch_start=on_epoch_start)
     if args.export:
-        export(os.path.join(args.out, "best.pth"), args.export)
-        log.info("exported %s and %s to %s", STN_WEIGHTS, LPRNET_WEIGHTS, args.export)
+        export(args.out, args.export)
     return 0
 
 

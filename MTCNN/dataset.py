@@ -3,22 +3,21 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ccpd.augment import photometric
-from ccpd.imageio import imread
-from MTCNN.nets import preprocess
+from lprcore.augment import photometric
+from lprcore.imageio import imread
+from MTCNN.nets import images_to_input
 from MTCNN.prepare import read_list
 
 
 class BoxSampleDataset(Dataset):
     """Labelled crops for PNet (12x47) or ONet (24x94).
 
-    ``__getitem__`` returns ``(Tensor[3, h, w] float32 RGB scaled, label int64, offsets Tensor[4])``
-    with label 1 positive, 0 negative, -1 part.
+    ``__getitem__`` returns ``(Tensor[3, h, w] float32, label int64, offsets Tensor[4])``: the net
+    input of :func:`MTCNN.nets.images_to_input`, label 1 positive, 0 negative, -1 part.
 
     Args:
         lists: list files from ``MTCNN.prepare``.
@@ -28,7 +27,7 @@ class BoxSampleDataset(Dataset):
 
     def __init__(self, lists: Sequence[str], augment: bool = False):
         items = [e for lst in lists for e in read_list(lst)]
-        self.images = np.stack([cv2.cvtColor(imread(p), cv2.COLOR_BGR2RGB) for p, _, _ in items]) \
+        self.images = np.stack([imread(p) for p, _, _ in items]) \
             if items else np.zeros((0, 1, 1, 3), np.uint8)
         self.labels = torch.tensor([lab for _, lab, _ in items], dtype=torch.long)
         self.offsets = torch.tensor([off for _, _, off in items], dtype=torch.float32).reshape(-1, 4)
@@ -41,8 +40,8 @@ class BoxSampleDataset(Dataset):
         img, off = self.images[i], self.offsets[i]
         if self.augment:
             rng = np.random.default_rng(np.random.randint(0, 2**31))
-            img = photometric(img, rng)  # channel order does not matter to it
+            img = photometric(img, rng)
             if rng.random() < 0.5:
                 img = img[:, ::-1]
                 off = torch.stack([-off[2], off[1], -off[0], off[3]])
-        return preprocess(np.ascontiguousarray(img))[0], self.labels[i], off
+        return images_to_input(np.ascontiguousarray(img))[0], self.labels[i], off

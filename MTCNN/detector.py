@@ -1,13 +1,16 @@
 """Plate detection with the PNet -> ONet cascade (MTCNN, Zhang et al. 2016, arXiv:1604.02878, Sec. 2.1).
 
-Data flow: BGR image -> RGB -> image pyramid -> PNet on every scale -> per-scale NMS -> NMS across
-scales -> bbox regression -> clip -> 24x94 crops -> ONet re-scoring and regression -> clip -> NMS.
-Each stage is a plain function; :class:`PlateDetector` holds the nets and a :class:`DetectorConfig`.
+Data flow: BGR image -> image pyramid -> PNet on every scale -> per-scale NMS -> NMS across scales ->
+bbox regression -> clip -> 24x94 crops -> ONet re-scoring and regression -> clip -> NMS. Images stay
+BGR; :func:`MTCNN.nets.images_to_input` makes the nets' RGB input. Each stage is a plain function;
+:class:`PlateDetector` holds the nets and a :class:`DetectorConfig`, whose options every script
+adds with :meth:`DetectorConfig.add_arguments`.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import argparse
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import List, Tuple
 
@@ -15,9 +18,9 @@ import cv2
 import numpy as np
 import torch
 
-from lpr.weights import load_weights
+from lprcore.weights import load_weights
 from MTCNN.boxes import NmsMode, calibrate_boxes, clip_boxes, nms, remove_small_boxes
-from MTCNN.nets import ONET_INPUT, PNET_CELL, PNET_STRIDE, ONet, PNet, preprocess
+from MTCNN.nets import ONET_INPUT, PNET_CELL, PNET_STRIDE, ONet, PNet, images_to_input
 
 #: Folder of the weights that ship with the package.
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -29,16 +32,17 @@ ONET_WEIGHTS = "onet.pth"
 class DetectorConfig:
     """Thresholds of the cascade.
 
-    Defaults find plates 60x16 pixels and larger; a smaller ``min_plate_size`` finds smaller plates
-    at a cost that grows with the square of the first pyramid scale (40x12 costs about 2.5x the
-    PNet time of 60x16 on a 720x1160 photo).
+    Defaults find plates 16 pixels high and 60 wide and larger; a smaller ``min_plate_size`` finds
+    smaller plates at a cost that grows with the square of the first pyramid scale ((12, 40) costs
+    about 2.5x the PNet time of (16, 60) on a 1160x720 photo).
 
     Attributes:
-        min_plate_size: (width, height) in pixels of the smallest plate to find; sets the first
+        min_plate_size: (height, width) in pixels of the smallest plate to find; sets the first
             pyramid scale so such a plate covers one 12x47 PNet cell.
         scale_factor: ratio between pyramid scales, in (0, 1).
         pnet_threshold: plate probability for a PNet cell to become a proposal.
-        pnet_nms: IoU above which proposals are merged, per scale and across scales.
+        pnet_scale_nms: IoU above which proposals of one pyramid scale are merged.
+        pnet_nms: IoU above which proposals are merged across scales.
         pnet_pre_nms: at most this many cells (highest scores) per scale go into NMS, which
             bounds the time spent on an image where PNet fires everywhere.
         max_proposals: at most this many PNet proposals (highest score) go to ONet.
@@ -47,9 +51,10 @@ class DetectorConfig:
         onet_nms_mode: ``"union"`` (IoU) or ``"min"`` (intersection over the smaller box).
     """
 
-    min_plate_size: Tuple[int, int] = (60, 16)
+    min_plate_size: Tuple[int, int] = (16, 60)
     scale_factor: float = 0.709
     pnet_threshold: float = 0.7
+    pnet_scale_nms: float = 0.5
     pnet_nms: float = 0.6
     pnet_pre_nms: int = 2000
     max_proposals: int = 300
@@ -58,26 +63,75 @@ class DetectorConfig:
     onet_nms_mode: NmsMode = "min"
 
     def __post_init__(self):
-        w, h = self.min_plate_size
-        if w <= 0 or h <= 0:
-            raise ValueError(f"min_plate_size must be positive (width, height), got {self.min_plate_size}")
+        h, w = self.min_plate_size
+        if h <= 0 or w <= 0:
+            raise ValueError(f"min_plate_size must be positive (height, width), got {self.min_plate_size}")
+        if h > w:
+            raise ValueError(f"min_plate_size is (height, width) and plates are wider than high; got "
+                             f"{tuple(self.min_plate_size)}: did you mean {tuple(self.min_plate_size)[::-1]}?")
         if not 0.0 < self.scale_factor < 1.0:
             raise ValueError(f"scale_factor must be in (0, 1), got {self.scale_factor}")
-        for name in ("pnet_threshold", "pnet_nms", "onet_threshold", "onet_nms"):
+        for name in ("pnet_threshold", "pnet_scale_nms", "pnet_nms", "onet_threshold", "onet_nms"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
+        for name in ("pnet_pre_nms", "max_proposals"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.onet_nms_mode not in ("union", "min"):
+            raise ValueError(f"onet_nms_mode must be 'union' or 'min', got {self.onet_nms_mode!r}")
+
+    #: option name and help of each field (``--min-plate-size`` etc.), for :meth:`add_arguments`.
+    _OPTIONS = {
+        "min_plate_size": ("--min-plate-size", "smallest plate to find: height and width, pixels"),
+        "scale_factor": ("--scale-factor", "ratio between image-pyramid scales, in (0, 1)"),
+        "pnet_threshold": ("--pnet-threshold", "PNet plate probability for a proposal"),
+        "pnet_scale_nms": ("--pnet-scale-nms", "IoU above which PNet proposals of one pyramid scale merge"),
+        "pnet_nms": ("--pnet-nms", "IoU above which PNet proposals of all scales merge"),
+        "pnet_pre_nms": ("--pnet-pre-nms", "at most this many PNet cells per scale enter NMS"),
+        "max_proposals": ("--max-proposals", "at most this many PNet proposals go to ONet"),
+        "onet_threshold": ("--onet-threshold", "ONet plate probability to keep a box"),
+        "onet_nms": ("--nms", "overlap above which final boxes merge"),
+        "onet_nms_mode": ("--nms-mode", "final NMS overlap: IoU ('union') or intersection over the smaller box ('min')"),
+    }
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser, title: str = "detector") -> None:
+        """Add one option per field (defaults from this class) as an argument group of ``parser``."""
+        d = cls()
+        group = parser.add_argument_group(title, "thresholds of the PNet/ONet cascade (MTCNN.detector.DetectorConfig)")
+        for f in fields(cls):
+            flag, help_ = cls._OPTIONS[f.name]
+            value = getattr(d, f.name)
+            kw = dict(dest=f"det_{f.name}", help=f"{help_} (default: {' '.join(map(str, value)) if isinstance(value, tuple) else value})")
+            if f.name == "min_plate_size":
+                group.add_argument(flag, nargs=2, type=int, metavar=("H", "W"), default=list(value), **kw)
+            elif f.name == "onet_nms_mode":
+                group.add_argument(flag, choices=("union", "min"), default=value, **kw)
+            else:
+                group.add_argument(flag, type=type(value), default=value, **kw)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "DetectorConfig":
+        """The config of options added by :meth:`add_arguments`.
+
+        Raises:
+            ValueError: a value out of its range (the message names the field).
+        """
+        values = {f.name: getattr(args, f"det_{f.name}") for f in fields(cls)}
+        values["min_plate_size"] = tuple(values["min_plate_size"])
+        return cls(**values)
 
 
 def pyramid_scales(size: Tuple[int, int], min_plate_size: Tuple[int, int], factor: float) -> List[float]:
     """Scales of the image pyramid for an image of ``size = (height, width)`` pixels.
 
-    The first scale maps a ``min_plate_size = (w, h)`` plate onto one PNet cell; each next scale is
-    ``factor`` times smaller, down to where the image no longer holds one cell.
+    The first scale maps a ``min_plate_size = (height, width)`` plate onto one PNet cell; each next
+    scale is ``factor`` times smaller, down to where the image no longer holds one cell.
     """
     h, w = size
     cell_h, cell_w = PNET_CELL
-    scale = max(cell_w / min_plate_size[0], cell_h / min_plate_size[1])
+    scale = max(cell_h / min_plate_size[0], cell_w / min_plate_size[1])
     scales = []
     while h * scale >= cell_h and w * scale >= cell_w:
         scales.append(scale)
@@ -107,27 +161,27 @@ def cells_to_boxes(probs: np.ndarray, offsets: np.ndarray, scale: float, thresho
     return np.concatenate([boxes, offsets[:, ys, xs].T], axis=1).astype(np.float32)
 
 
-def run_pnet(pnet: PNet, rgb: np.ndarray, config: DetectorConfig, device: torch.device) -> np.ndarray:
+def run_pnet(pnet: PNet, image: np.ndarray, config: DetectorConfig, device: torch.device) -> np.ndarray:
     """Stage 1: PNet over the image pyramid.
 
     Args:
-        rgb: ``ndarray[H, W, 3]`` uint8, RGB.
+        image: ``ndarray[H, W, 3]`` uint8, BGR.
 
     Returns:
         ``ndarray[K, 5]`` float32 boxes (x1, y1, x2, y2, score) in pixels, regressed and clipped,
         at most ``config.max_proposals``; empty ``[0, 5]`` when nothing passes.
     """
-    h, w = rgb.shape[:2]
+    h, w = image.shape[:2]
     per_scale = []
     for s in pyramid_scales((h, w), config.min_plate_size, config.scale_factor):
         hs, ws = max(int(round(h * s)), PNET_CELL[0]), max(int(round(w * s)), PNET_CELL[1])
-        img = cv2.resize(rgb, (ws, hs), interpolation=cv2.INTER_LINEAR)
-        logits, offsets = pnet(preprocess(img).to(device))
+        img = cv2.resize(image, (ws, hs), interpolation=cv2.INTER_LINEAR)
+        logits, offsets = pnet(images_to_input(img).to(device))
         probs = logits.softmax(dim=1)[0, 1].cpu().numpy()
         cand = cells_to_boxes(probs, offsets[0].cpu().numpy(), s, config.pnet_threshold)
         if len(cand):
             cand = cand[np.argsort(-cand[:, 4], kind="stable")[: config.pnet_pre_nms]]
-            per_scale.append(cand[nms(cand[:, :4], cand[:, 4], 0.5)])
+            per_scale.append(cand[nms(cand[:, :4], cand[:, 4], config.pnet_scale_nms)])
     if not per_scale:
         return np.zeros((0, 5), dtype=np.float32)
     cand = np.concatenate(per_scale)
@@ -160,12 +214,12 @@ def crop_boxes(image: np.ndarray, boxes: np.ndarray, size: Tuple[int, int]) -> n
     return out
 
 
-def run_onet(onet: ONet, rgb: np.ndarray, boxes: np.ndarray, config: DetectorConfig,
+def run_onet(onet: ONet, image: np.ndarray, boxes: np.ndarray, config: DetectorConfig,
              device: torch.device) -> np.ndarray:
     """Stage 2: ONet re-scores and refines candidate boxes.
 
     Args:
-        rgb: ``ndarray[H, W, 3]`` uint8, RGB.
+        image: ``ndarray[H, W, 3]`` uint8, BGR.
         boxes: ``ndarray[N, >=4]`` candidates in pixels.
 
     Returns:
@@ -174,14 +228,14 @@ def run_onet(onet: ONet, rgb: np.ndarray, boxes: np.ndarray, config: DetectorCon
     """
     if len(boxes) == 0:
         return np.zeros((0, 5), dtype=np.float32)
-    crops = crop_boxes(rgb, boxes, ONET_INPUT)
-    logits, offsets = onet(preprocess(crops).to(device))
+    crops = crop_boxes(image, boxes, ONET_INPUT)
+    logits, offsets = onet(images_to_input(crops).to(device))
     probs = logits.softmax(dim=1)[:, 1].cpu().numpy()
     keep = probs > config.onet_threshold
     if not keep.any():
         return np.zeros((0, 5), dtype=np.float32)
     out = np.concatenate([boxes[keep, :4], probs[keep, None]], axis=1).astype(np.float32)
-    out = clip_boxes(calibrate_boxes(out, offsets.cpu().numpy()[keep]), rgb.shape[:2])
+    out = clip_boxes(calibrate_boxes(out, offsets.cpu().numpy()[keep]), image.shape[:2])
     out = out[remove_small_boxes(out, 2.0)]
     return out[nms(out[:, :4], out[:, 4], config.onet_nms, config.onet_nms_mode)]
 
@@ -195,7 +249,7 @@ class PlateDetector:
         device: torch device, e.g. ``"cpu"`` or ``"cuda"``.
 
     Raises:
-        lpr.weights.WeightsError: a weight file is missing or does not fit its net.
+        lprcore.weights.WeightsError: a weight file is missing or does not fit its net.
     """
 
     def __init__(self, weights_dir: str | os.PathLike | None = None, config: DetectorConfig | None = None,
@@ -217,6 +271,5 @@ class PlateDetector:
             ``ndarray[K, 5]`` float32: x1, y1, x2, y2 (pixels, inside the image), score in [0, 1];
             ``[0, 5]`` when no plate is found.
         """
-        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        proposals = run_pnet(self.pnet, rgb, self.config, self.device)
-        return run_onet(self.onet, rgb, proposals, self.config, self.device)
+        proposals = run_pnet(self.pnet, image, self.config, self.device)
+        return run_onet(self.onet, image, proposals, self.config, self.device)

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from ccpd.subsets import scan_root
-from lpr.report import add_runtime_args, format_table, pct, read_samples, setup_runtime
+from lprcore.report import add_runtime_args, format_table, pct, read_samples, setup_runtime
 from MTCNN.boxes import box_iou
 from MTCNN.detector import DetectorConfig, PlateDetector
 
@@ -41,11 +41,13 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m MTCNN.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("root", help="CCPD root (see ccpd/README.md)")
     add_runtime_args(p, "folder with pnet.pth and onet.pth (default: shipped)")
-    p.add_argument("--min-plate-size", nargs=2, type=int, metavar=("W", "H"), default=list(DetectorConfig().min_plate_size))
-    p.add_argument("--onet-threshold", type=float, default=DetectorConfig().onet_threshold)
+    DetectorConfig.add_arguments(p)
     args = p.parse_args(argv)
     setup_runtime(args)
-    config = DetectorConfig(min_plate_size=tuple(args.min_plate_size), onet_threshold=args.onet_threshold)
+    try:
+        config = DetectorConfig.from_args(args)
+    except ValueError as e:
+        p.error(str(e))
     detector = PlateDetector(args.weights_dir, config, args.device)
     scan = scan_root(args.root)
     recall, precision, ms = {}, {}, {}

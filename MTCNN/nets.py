@@ -2,8 +2,12 @@
 adapted to plates by the MTCNN+LPRNet project (xuexingyu24/License_Plate_Detection_Pytorch).
 
 Parameter names and shapes match that project, so its checkpoints load with ``strict=True``.
-Both nets take ``Tensor[N, 3, H, W]`` float32, **RGB**, scaled by :func:`preprocess`, and return
-logits (no softmax): ``(class_logits, bbox_offsets)``.
+
+**Input contract of both nets** (stated here only): ``Tensor[N, 3, H, W]`` float32, channels in
+**RGB** order (the original project trained on RGB), values ``(x - 127.5) * 0.0078125`` (about
+[-1, 1]); :func:`images_to_input` is the one function that makes it from BGR uint8 images. PNet takes
+any ``H >= 12, W >= 47``; ONet takes ``24 x 94``. Both return logits (no softmax):
+``(class_logits, bbox_offsets)``.
 
 This module is the one home of the PNet cell size and stride and of the ONet input size.
 """
@@ -24,19 +28,28 @@ PNET_CELL: Tuple[int, int] = (12, 47)
 ONET_INPUT: Tuple[int, int] = (24, 94)
 
 
-def preprocess(images: np.ndarray) -> torch.Tensor:
-    """RGB uint8 images -> the nets' input tensor.
+#: Scaling of the input: ``(x - INPUT_MEAN) * INPUT_SCALE``.
+INPUT_MEAN, INPUT_SCALE = 127.5, 0.0078125
+
+
+def images_to_input(images: np.ndarray) -> torch.Tensor:
+    """BGR uint8 images -> the PNet/ONet input tensor (RGB, scaled; see the module docstring).
 
     Args:
-        images: ``ndarray[N, H, W, 3]`` or ``[H, W, 3]`` uint8, RGB.
+        images: ``ndarray[N, H, W, 3]`` or ``[H, W, 3]`` uint8, **BGR** (as ``cv2.imread`` gives).
 
     Returns:
-        ``Tensor[N, 3, H, W]`` float32, ``(x - 127.5) * 0.0078125`` (about [-1, 1]).
+        ``Tensor[N, 3, H, W]`` float32, RGB, ``(x - 127.5) * 0.0078125`` (about [-1, 1]).
+
+    Raises:
+        ValueError: ``images`` is not uint8 with 3 channels last.
     """
     if images.ndim == 3:
         images = images[None]
-    t = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
-    return (t - 127.5) * 0.0078125
+    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+        raise ValueError(f"expected uint8 BGR images [N, H, W, 3], got {images.dtype} {images.shape}")
+    t = torch.from_numpy(np.ascontiguousarray(images[..., ::-1])).permute(0, 3, 1, 2).float()
+    return (t - INPUT_MEAN) * INPUT_SCALE
 
 
 class PNet(nn.Module):

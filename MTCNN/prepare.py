@@ -27,9 +27,10 @@ import numpy as np
 import torch
 
 from ccpd.annotations import CCPDNameError, parse_name
-from ccpd.imageio import ImageReadError, imread, imwrite
-from ccpd.parallel import imap_progress
-from ccpd.subsets import list_images
+from lprcore.files import atomic_write
+from lprcore.imageio import ImageReadError, imread, imwrite, list_images
+from lprcore.parallel import imap_progress
+from lprcore.weights import load_weights
 from MTCNN.boxes import box_iou, regression_targets
 from MTCNN.detector import DetectorConfig, crop_boxes, run_pnet
 from MTCNN.nets import ONET_INPUT, PNET_CELL, PNet
@@ -39,13 +40,13 @@ log = logging.getLogger(__name__)
 #: IoU thresholds of the labels (MTCNN paper, Sec. 2.3).
 POS_IOU, PART_IOU, NEG_IOU = 0.65, 0.4, 0.3
 POSITIVE, NEGATIVE, PART = 1, 0, -1
-#: Crop size (height, width) per net.
+#: Crop size (height, width) per net: PNet's cell, ONet's input (one home: MTCNN.nets).
 CROP_SIZE = {"pnet": PNET_CELL, "onet": ONET_INPUT}
 #: Samples drawn per image: positives, parts, negatives near the plate, negatives anywhere.
 COUNTS = {"pos": 8, "part": 8, "near_neg": 6, "neg": 24}
 
 #: PNet settings for ONet hard-sample mining: a lower threshold than detection, to mine more.
-MINING_CONFIG = DetectorConfig(min_plate_size=(60, 16), pnet_threshold=0.5)
+MINING_CONFIG = DetectorConfig(min_plate_size=(16, 60), pnet_threshold=0.5)
 
 Entry = Tuple[str, int, Tuple[float, float, float, float]]
 
@@ -143,11 +144,10 @@ def _job(item, net: str, out_dir: str, seed: int, pnet_weights: Optional[str]) -
     proposals = None
     if net == "onet" and pnet_weights:
         if _PNET is None:
-            from lpr.weights import load_weights
             torch.set_num_threads(1)
             _PNET = load_weights(PNet(), pnet_weights, "PNet").eval()
         with torch.inference_mode():
-            proposals = run_pnet(_PNET, image[:, :, ::-1].copy(), MINING_CONFIG, torch.device("cpu"))
+            proposals = run_pnet(_PNET, image, MINING_CONFIG, torch.device("cpu"))
     boxes, labels, offsets = sample_image(image, gts, rng, proposals)
     crops = crop_boxes(image, boxes, CROP_SIZE[net])  # stored BGR, like every image file
     entries = []
@@ -160,11 +160,9 @@ def _job(item, net: str, out_dir: str, seed: int, pnet_weights: Optional[str]) -
 
 def write_list(path: str, entries: List[Entry]) -> None:
     """Write a sample list atomically: ``path label dx1 dy1 dx2 dy2`` per line."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_write(path, "w") as fh:
         for rel, lab, off in entries:
             fh.write(f"{rel} {lab} " + " ".join(f"{v:.5f}" for v in off) + "\n")
-    os.replace(tmp, path)
 
 
 def read_list(path: str) -> List[Tuple[str, int, Tuple[float, ...]]]:

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from lpr.engine import FitConfig, add_training_args, fit, setup_training, worker_init_fn
-from lpr.weights import export_weights, read_state_dict
+from lprcore.engine import FitConfig, add_training_args, export_run, fit, setup_training, worker_init_fn
 from MTCNN.dataset import BoxSampleDataset
 from MTCNN.detector import ONET_WEIGHTS, PNET_WEIGHTS
 from MTCNN.nets import ONet, PNet
@@ -39,7 +37,7 @@ def _flat(logits: torch.Tensor, offsets: torch.Tensor):
 
 
 def cascade_loss(box_weight: float):
-    """Return ``loss_fn(model, batch)`` for :func:`lpr.engine.fit`."""
+    """Return ``loss_fn(model, batch)`` for :func:`lprcore.engine.fit`."""
 
     def loss_fn(model: nn.Module, batch):
         x, labels, offsets = batch
@@ -85,7 +83,7 @@ def main(argv=None) -> int:
                       export_help="after training, write the net's weights (pnet.pth / onet.pth) here")
     p.add_argument("--box-weight", type=float, default=0.5, help="weight of the bbox loss")
     args = p.parse_args(argv)
-    setup_training(args)
+    setup_training(args, "python -m MTCNN.train", args.train + args.val, argv)
     net_cls, weights_name = NETS[args.net]
     train_set = BoxSampleDataset(args.train, augment=True)
     val_set = BoxSampleDataset(args.val) if args.val else None
@@ -101,8 +99,7 @@ def main(argv=None) -> int:
         FitConfig(epochs=args.epochs, out_dir=args.out, seed=args.seed, resume=args.resume),
         scheduler=scheduler)
     if args.export:
-        export_weights(read_state_dict(os.path.join(args.out, "best.pth")), os.path.join(args.export, weights_name))
-        log.info("exported %s to %s", weights_name, args.export)
+        export_run(args.out, args.export, {weights_name: ""})
     return 0
 
 

@@ -1,6 +1,6 @@
-"""CCPD data layer: file-name annotations, subsets and splits, image reading, synthetic CCPD.
+"""CCPD data set formats: file-name annotations, subsets and splits, synthetic CCPD.
 
-This package imports nothing else of the project; ``MTCNN``, ``LPRNet`` and ``lpr`` build on it.
+This package imports only the base layer :mod:`lprcore`; ``MTCNN``, ``LPRNet`` and ``lpr`` build on it.
 """
 from ccpd.annotations import (
     ADS,

@@ -23,6 +23,8 @@ import os
 from dataclasses import dataclass
 from typing import Tuple
 
+from lprcore.imageio import IMAGE_EXTENSIONS
+
 #: Province table of CCPD (index -> character). ``O`` (last) marks "no character".
 PROVINCES: Tuple[str, ...] = tuple("皖沪津渝冀晋蒙辽吉黑苏浙京闽赣鲁豫鄂湘粤桂琼川贵云藏陕甘青宁新警学O")
 #: Letter table of CCPD for the second plate character. ``O`` (last) marks "no character".
@@ -33,8 +35,6 @@ ADS: Tuple[str, ...] = tuple("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789O")
 NO_CHAR = "O"
 #: Number of characters: CCPD2019 blue plates and CCPD2020 green new-energy plates.
 PLATE_LENGTHS = (7, 8)
-#: File extensions read as images by scans of CCPD folders.
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 class CCPDNameError(ValueError):

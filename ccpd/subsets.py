@@ -16,7 +16,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Sequence, Tuple
 
-from ccpd.annotations import IMAGE_EXTENSIONS, CCPDNameError, CCPDRecord, parse_name
+from ccpd.annotations import CCPDNameError, CCPDRecord, parse_name
+from lprcore.imageio import is_image, list_images
 
 log = logging.getLogger(__name__)
 
@@ -50,23 +51,6 @@ class ScanResult:
             groups.setdefault(s.subset, []).append(s)
         order = {name: i for i, name in enumerate(KNOWN_SUBSETS)}
         return dict(sorted(groups.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
-
-
-def is_image(name: str) -> bool:
-    """True when ``name`` has an image extension (case-insensitive)."""
-    return name.lower().endswith(IMAGE_EXTENSIONS)
-
-
-def list_images(folder: str, recursive: bool = True) -> List[str]:
-    """Sorted paths of the image files in ``folder`` (and below it when ``recursive``)."""
-    out = []
-    if recursive:
-        for dirpath, dirnames, filenames in os.walk(folder):
-            dirnames.sort()
-            out.extend(os.path.join(dirpath, f) for f in filenames if is_image(f))
-    else:
-        out = [os.path.join(folder, f) for f in os.listdir(folder) if is_image(f)]
-    return sorted(out)
 
 
 def discover_subsets(root: str) -> Dict[str, str]:

@@ -28,9 +28,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ccpd.annotations import ADS, ALPHABETS, PROVINCES, CCPDRecord, format_name
-from ccpd.fonts import load_font
-from ccpd.imageio import imwrite
-from ccpd.parallel import imap_progress
+from lprcore.fonts import load_font
+from lprcore.imageio import imwrite
+from lprcore.parallel import imap_progress
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,8 @@ SYNTH_PROVINCES = PROVINCES[:31]
 LETTERS = "".join(ALPHABETS[:-1])
 DIGITS = "0123456789"
 ALNUM = "".join(ADS[:-1])
-#: Default scene size (width, height) in pixels: that of CCPD2019 photos.
-SCENE_SIZE = (720, 1160)
+#: Default scene size (height, width) in pixels: that of CCPD2019 photos.
+SCENE_SIZE = (1160, 720)
 
 
 @dataclass(frozen=True)
@@ -140,8 +140,8 @@ def render_plate(text: str, rng: np.random.Generator, scale: float = 1.0) -> np.
 
 
 def random_scene(size: Tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """Background ``ndarray[h, w, 3]`` BGR for ``size = (w, h)``: gradient, blobs, lines, noise."""
-    w, h = size
+    """Background ``ndarray[h, w, 3]`` BGR for ``size = (h, w)``: gradient, blobs, lines, noise."""
+    h, w = size
     c1, c2 = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
     t = np.linspace(0, 1, h)[:, None, None]
     img = (c1 * (1 - t) + c2 * t) * np.ones((1, w, 1))
@@ -164,9 +164,9 @@ def random_scene(size: Tuple[int, int], rng: np.random.Generator) -> np.ndarray:
 
 
 def plate_quad(size: Tuple[int, int], plate_w: float, aspect: float, rng: np.random.Generator) -> np.ndarray:
-    """4 destination corners (TL, TR, BR, BL) of a plate ``plate_w`` pixels wide in a scene ``(w, h)``:
+    """4 destination corners (TL, TR, BR, BL) of a plate ``plate_w`` pixels wide in a scene of ``size = (h, w)``:
     rotation up to about 20 degrees, perspective (one side shorter), position inside the scene."""
-    w, h = size
+    h, w = size
     ph = plate_w / aspect
     quad = np.float32([[-plate_w / 2, -ph / 2], [plate_w / 2, -ph / 2], [plate_w / 2, ph / 2], [-plate_w / 2, ph / 2]])
     yaw = rng.uniform(-0.35, 0.35)       # one vertical side shorter than the other
@@ -236,7 +236,7 @@ def synth_image(index: int, seed: int = 0, green_ratio: float = 0.2,
         plate was drawn (vertices in CCPD order: BR, BL, TL, TR).
     """
     rng = np.random.default_rng([seed, index])
-    w, h = size
+    h, w = size
     green = rng.random() < green_ratio
     text = random_text(rng, green)
     plate = render_plate(text, rng, scale=rng.uniform(0.6, 1.0))
@@ -250,8 +250,8 @@ def synth_image(index: int, seed: int = 0, green_ratio: float = 0.2,
                   tuple(int(v) for v in rng.integers(0, 256, 3)), -1)
     src = np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]])
     m = cv2.getPerspectiveTransform(src, quad)
-    warped = cv2.warpPerspective(plate, m, size, flags=cv2.INTER_LINEAR)
-    mask = cv2.warpPerspective(np.full((ph, pw), 255, np.uint8), m, size, flags=cv2.INTER_LINEAR)
+    warped = cv2.warpPerspective(plate, m, (w, h), flags=cv2.INTER_LINEAR)
+    mask = cv2.warpPerspective(np.full((ph, pw), 255, np.uint8), m, (w, h), flags=cv2.INTER_LINEAR)
     alpha = (mask.astype(np.float32) / 255)[:, :, None]
     scene = (scene * (1 - alpha) + warped * alpha).astype(np.uint8)
     image = degrade(scene, rng)
@@ -292,16 +292,6 @@ def generate(out: str, count: int, seed: int = 0, green_ratio: float = 0.2,
     return list(imap_progress(job, range(start, start + count), workers, "synth"))
 
 
-def _size(text: str) -> Tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size {text!r}: expected WIDTHxHEIGHT, e.g. 720x1160") from None
-    if w < 64 or h < 64:
-        raise argparse.ArgumentTypeError("size must be at least 64x64")
-    return w, h
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m ccpd.synth", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="output folder")
@@ -309,14 +299,17 @@ def main(argv=None) -> int:
     p.add_argument("--green-ratio", type=float, default=0.2, help="share of green 8-character plates (0..1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--start", type=int, default=0, help="first image index (to add to a set)")
-    p.add_argument("--size", type=_size, default=SCENE_SIZE, help="scene WIDTHxHEIGHT (default 720x1160)")
+    p.add_argument("--size", nargs=2, type=int, metavar=("H", "W"), default=list(SCENE_SIZE),
+                   help=f"scene height and width, pixels (default: {SCENE_SIZE[0]} {SCENE_SIZE[1]})")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = p.parse_args(argv)
     if not 0 <= args.green_ratio <= 1:
         p.error("--green-ratio must be in [0, 1]")
     if args.count < 0:
         p.error("--count must be >= 0")
-    generate(args.out, args.count, args.seed, args.green_ratio, args.size, args.workers, args.start)
+    if min(args.size) < 64:
+        p.error("--size must be at least 64 64")
+    generate(args.out, args.count, args.seed, args.green_ratio, tuple(args.size), args.workers, args.start)
     return 0
 
 

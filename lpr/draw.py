@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ccpd.fonts import load_font
+from lprcore.fonts import load_font
 
 
 def draw_plates(image: np.ndarray, plates: Sequence, color=(0, 255, 0)) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ccpd.subsets import scan_root
 from lpr.pipeline import PlateReader
-from lpr.report import add_runtime_args, format_table, pct, read_samples, setup_runtime
+from lprcore.report import add_runtime_args, format_table, pct, read_samples, setup_runtime
 from MTCNN.boxes import box_iou
 from MTCNN.detector import DetectorConfig
 from MTCNN.evaluate import MATCH_IOU
@@ -24,12 +24,15 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m lpr.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("root", help="CCPD root (see ccpd/README.md)")
     add_runtime_args(p, "folder with the 4 weight files (default: shipped)")
-    p.add_argument("--min-plate-size", nargs=2, type=int, metavar=("W", "H"), default=list(DetectorConfig().min_plate_size))
+    DetectorConfig.add_arguments(p)
     p.add_argument("--show-errors", action="store_true", help="list the plates not read, with what was read")
     args = p.parse_args(argv)
     setup_runtime(args)
-    reader = PlateReader(args.weights_dir, args.weights_dir,
-                         DetectorConfig(min_plate_size=tuple(args.min_plate_size)), args.device)
+    try:
+        config = DetectorConfig.from_args(args)
+    except ValueError as e:
+        p.error(str(e))
+    reader = PlateReader(args.weights_dir, args.weights_dir, config, args.device)
     scan = scan_root(args.root)
     acc, det_recall, ms, counts = {}, {}, {}, {}
     total = {"read": 0, "found": 0, "n": 0, "sec": 0.0}

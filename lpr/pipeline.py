@@ -1,6 +1,7 @@
 """The main job: detect plates with MTCNN, read them with STN + LPRNet.
 
-``read_plates(image)`` is the Python API; ``main.py`` is the command line over it.
+``read_plates(image)`` and :class:`PlateReader` are the Python API; :mod:`lpr.cli` (``python -m lpr``,
+``python main.py``) is the command line over it.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import torch
 
 from MTCNN.detector import DetectorConfig, PlateDetector
-from LPRNet.recognizer import PlateRecognizer
+from LPRNet.recognizer import RecognitionPredictor
 
 
 @dataclass(frozen=True)
@@ -52,14 +53,14 @@ class PlateReader:
         device: torch device.
 
     Raises:
-        lpr.weights.WeightsError: a weight file is missing or does not fit (raised here, before any
-            image is read).
+        lprcore.weights.WeightsError: a weight file is missing, damaged or does not fit (raised here,
+            before any image is read).
     """
 
     def __init__(self, detector_weights=None, recognizer_weights=None,
                  config: DetectorConfig | None = None, device: str | torch.device = "cpu"):
         self.detector = PlateDetector(detector_weights, config, device)
-        self.recognizer = PlateRecognizer(recognizer_weights, device)
+        self.recognizer = RecognitionPredictor(recognizer_weights, device)
 
     def __call__(self, image: np.ndarray) -> List[Plate]:
         """Read the plates of ``image`` (``ndarray[H, W, 3]`` uint8, BGR); best detection first.
@@ -68,7 +69,7 @@ class PlateReader:
             ValueError: ``image`` is not an ``[H, W, 3]`` uint8 array.
         """
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError("image must be a BGR uint8 ndarray[H, W, 3]; convert with ccpd.imageio.to_bgr8")
+            raise ValueError("image must be a BGR uint8 ndarray[H, W, 3]; convert with lprcore.imageio.to_bgr8")
         boxes = self.detector.detect(image)
         if len(boxes) == 0:
             return []

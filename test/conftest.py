@@ -46,5 +46,5 @@ def random_weights(tmp_path_factory) -> Path:
 def synth_dir(tmp_path_factory) -> Path:
     """Six small synthetic CCPD images (two green plates likely), 360x580."""
     d = tmp_path_factory.mktemp("synth")
-    generate(str(d), 6, seed=7, green_ratio=0.34, size=(360, 580), workers=1)
+    generate(str(d), 6, seed=7, green_ratio=0.34, size=(580, 360), workers=1)
     return d

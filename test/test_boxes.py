@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from MTCNN.boxes import (box_iou, calibrate_boxes, clip_boxes, expand_to_aspect, nms,
+from MTCNN.boxes import (box_iou, calibrate_boxes, clip_boxes, nms,
                          regression_targets, remove_small_boxes)
 
 
@@ -88,11 +88,7 @@ def test_calibrate_keeps_score_column():
     np.testing.assert_allclose(out, [[11, 10, 19, 40, 0.7]], rtol=1e-6)
 
 
-def test_clip_and_expand_and_small():
+def test_clip_and_small():
     b = np.array([[-5, -5, 50, 20], [90, 40, 120, 70]], dtype=np.float32)
     np.testing.assert_array_equal(clip_boxes(b, (60, 100)), [[0, 0, 50, 20], [90, 40, 100, 60]])
-    sq = expand_to_aspect(np.array([[0, 0, 40, 10]], np.float32), 1.0)
-    np.testing.assert_allclose(sq, [[0, -15, 40, 25]])
-    plate = expand_to_aspect(np.array([[0, 0, 10, 10]], np.float32), 4.0)
-    np.testing.assert_allclose(plate, [[-15, 0, 25, 10]])
     assert remove_small_boxes(np.array([[0, 0, 1, 5], [0, 0, 5, 5]], np.float32), 2).tolist() == [1]

@@ -9,11 +9,11 @@ from MTCNN.nets import PNET_CELL, PNET_STRIDE, ONet, PNet
 
 
 def test_pyramid_first_scale_maps_min_plate_to_one_cell():
-    scales = pyramid_scales((1160, 720), (94, 24), 0.5)
+    scales = pyramid_scales((1160, 720), (24, 94), 0.5)  # (height, width) both
     assert scales[0] == pytest.approx(max(PNET_CELL[1] / 94, PNET_CELL[0] / 24))
     assert all(b == pytest.approx(a * 0.5) for a, b in zip(scales, scales[1:]))
     assert 720 * scales[-1] >= PNET_CELL[1] and 720 * scales[-1] * 0.5 < PNET_CELL[1]
-    assert pyramid_scales((1, 1), (40, 12), 0.7) == []
+    assert pyramid_scales((1, 1), (12, 40), 0.7) == []
 
 
 def test_cells_to_boxes_uses_stride_and_cell():
@@ -32,6 +32,8 @@ def test_cells_to_boxes_uses_stride_and_cell():
 def test_config_validation():
     with pytest.raises(ValueError, match="min_plate_size"):
         DetectorConfig(min_plate_size=(0, 10))
+    with pytest.raises(ValueError, match=r"\(height, width\).*did you mean \(16, 60\)"):
+        DetectorConfig(min_plate_size=(60, 16))  # the old (width, height) order
     with pytest.raises(ValueError, match="scale_factor"):
         DetectorConfig(scale_factor=1.5)
     with pytest.raises(ValueError, match="onet_threshold"):
@@ -50,7 +52,7 @@ def test_nothing_found_gives_an_empty_array_not_a_made_up_box():
 
 
 def test_boxes_stay_inside_the_image(random_weights):
-    det = PlateDetector(random_weights, DetectorConfig(min_plate_size=(60, 16)))
+    det = PlateDetector(random_weights, DetectorConfig(min_plate_size=(16, 60)))
     img = np.random.default_rng(1).integers(0, 255, (150, 260, 3), dtype=np.uint8)
     boxes = det.detect(img)
     assert boxes.ndim == 2 and boxes.shape[1] == 5 and len(boxes) > 0

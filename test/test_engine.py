@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from lpr.engine import FitConfig, NonFiniteLossError, fit
+from lprcore.engine import FitConfig, NonFiniteLossError, fit
 
 
 def _setup():
@@ -45,7 +45,7 @@ def test_non_finite_loss_stops_with_a_message(tmp_path):
 
 
 def test_lprnet_train_runs_and_exports(tmp_path, synth_dir):
-    from lpr.weights import load_weights
+    from lprcore.weights import load_weights
     from LPRNet.model import LPRNet
     from LPRNet.prepare import main as prepare
     from LPRNet.stn import STNet
@@ -61,7 +61,7 @@ def test_lprnet_train_runs_and_exports(tmp_path, synth_dir):
 
 
 def test_mtcnn_train_runs_and_exports(tmp_path, synth_dir):
-    from lpr.weights import load_weights
+    from lprcore.weights import load_weights
     from MTCNN.nets import PNet
     from MTCNN.prepare import main as prepare
     from MTCNN.train import main as train

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from lpr.evaluate import main as e2e_main
-from lpr.report import format_table, pct
+from lprcore.report import format_table, pct
 from LPRNet.evaluate import main as lpr_main
 from MTCNN.evaluate import main as det_main, match
 
@@ -36,7 +36,7 @@ def test_table_format():
 
 
 def test_detection_benchmark_table(capsys, ccpd_root, random_weights):
-    assert det_main([str(ccpd_root), "--weights-dir", str(random_weights), "--min-plate-size", "80", "20"]) == 0
+    assert det_main([str(ccpd_root), "--weights-dir", str(random_weights), "--min-plate-size", "20", "80"]) == 0
     out = capsys.readouterr().out
     header = out.splitlines()[1]
     assert "ccpd_base" in header and "ccpd_weather" in header and "all" in header
@@ -50,7 +50,7 @@ def test_recognition_benchmark_table(capsys, ccpd_root, random_weights):
 
 
 def test_end_to_end_benchmark_table(capsys, ccpd_root, random_weights):
-    assert e2e_main([str(ccpd_root), "--weights-dir", str(random_weights), "--min-plate-size", "80", "20",
+    assert e2e_main([str(ccpd_root), "--weights-dir", str(random_weights), "--min-plate-size", "20", "80",
                      "--show-errors"]) == 0
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("| images"))

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from ccpd.imageio import ImageReadError, imread, imwrite, to_bgr8
+from lprcore.imageio import ImageReadError, imread, imwrite, to_bgr8
 
 
 def test_conversions():

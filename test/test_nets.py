@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from lpr.weights import WeightsError, load_weights
+from lprcore.weights import WeightsError, load_weights
 from LPRNet.chars import BLANK, CHARS, NUM_CLASSES
-from LPRNet.model import LPRNet
+from LPRNet.model import LPRNet, crops_to_input
 from LPRNet.stn import STNet
-from MTCNN.nets import ONET_INPUT, PNET_CELL, PNET_STRIDE, ONet, PNet, preprocess
+from MTCNN.nets import ONET_INPUT, PNET_CELL, PNET_STRIDE, ONet, PNet, images_to_input
 
 # The original project's layout (xuexingyu24/License_Plate_Detection_Pytorch), written out by hand.
 PNET_LAYOUT = {
@@ -119,11 +119,23 @@ def test_char_table():
     assert CHARS[31:41] == tuple("0123456789") and CHARS[65:67] == ("I", "O")
 
 
-def test_preprocess_scaling():
-    img = np.array([[[0, 127, 255]]], dtype=np.uint8)
-    t = preprocess(img)
+def test_mtcnn_input_is_rgb_scaled_from_bgr():
+    img = np.array([[[0, 127, 255]]], dtype=np.uint8)  # one BGR pixel
+    t = images_to_input(img)
     assert t.shape == (1, 3, 1, 1)
-    assert torch.allclose(t.flatten(), torch.tensor([-127.5, -0.5, 127.5]) * 0.0078125)
+    assert torch.allclose(t.flatten(), torch.tensor([127.5, -0.5, -127.5]) * 0.0078125)
+    with pytest.raises(ValueError, match="uint8 BGR"):
+        images_to_input(img.astype(np.float32))
+
+
+def test_lprnet_input_is_bgr_scaled_and_checks_its_size():
+    crop = np.zeros((24, 94, 3), np.uint8)
+    crop[..., 0] = 255  # blue channel first, as read
+    t = crops_to_input([crop])
+    assert t.shape == (1, 3, 24, 94)
+    assert torch.allclose(t[0, :, 0, 0], torch.tensor([127.5, -127.5, -127.5]) * 0.0078125)
+    with pytest.raises(ValueError, match=r"\[24, 94, 3\]"):
+        crops_to_input([np.zeros((20, 94, 3), np.uint8)])
 
 
 @pytest.mark.parametrize("align_corners", [False, True])

@@ -2,16 +2,16 @@
 import numpy as np
 import pytest
 
-from ccpd.imageio import imread
+from lprcore.imageio import imread
 from lpr.draw import draw_plates
 from lpr.pipeline import Plate, PlateReader
-from lpr.weights import WeightsError
+from lprcore.weights import WeightsError
 from MTCNN.detector import DetectorConfig
 
 
 @pytest.fixture(scope="module")
 def reader(random_weights):
-    return PlateReader(random_weights, random_weights, DetectorConfig(min_plate_size=(80, 20)))
+    return PlateReader(random_weights, random_weights, DetectorConfig(min_plate_size=(20, 80)))
 
 
 def test_reader_returns_plates_inside_the_image(reader, synth_dir):
@@ -33,9 +33,9 @@ def test_all_plates_of_an_image_read_as_one_batch_match_one_by_one(reader, synth
     image = imread(sorted(synth_dir.iterdir())[1])
     plates = reader(image)
     assert len(plates) > 1
-    from LPRNet.recognizer import crop_plates
+    from LPRNet.crops import crop_plates
     crops = crop_plates(image, np.array([p.box for p in plates]))
-    single = [reader.recognizer.recognize([c])[0] for c in crops]
+    single = [reader.recognizer([c])[0] for c in crops]
     assert [p.text for p in plates] == [s.text for s in single]
     np.testing.assert_allclose([p.confidence for p in plates], [s.confidence for s in single], atol=1e-4)
 

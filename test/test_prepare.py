@@ -35,7 +35,7 @@ def test_mtcnn_prepare_end_to_end(tmp_path, synth_dir, random_weights, net, size
     entries = read_box_list(out / "train.txt")
     labels = {lab for _, lab, _ in entries}
     assert labels == {POSITIVE, PART, NEGATIVE}
-    from ccpd.imageio import imread
+    from lprcore.imageio import imread
     assert imread(entries[0][0]).shape == (*size, 3)
     assert not list(out.glob("*.tmp"))
     first = (out / "train.txt").read_text()
@@ -51,7 +51,7 @@ def test_prepare_refuses_output_inside_the_source(tmp_path, synth_dir):
 def test_lprnet_prepare_from_ccpd_and_crops(tmp_path, synth_dir):
     crops = tmp_path / "crops"
     crops.mkdir()
-    from ccpd.imageio import imwrite
+    from lprcore.imageio import imwrite
     imwrite(crops / "皖A12345.jpg", np.full((40, 140, 3), 120, np.uint8))
     imwrite(crops / "not-a-plate.jpg", np.full((40, 140, 3), 120, np.uint8))
     out = tmp_path / "lpr"

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-import main as cli
+from lpr import cli
 from ccpd.annotations import parse_name
-from lpr.weights import read_state_dict
+from lprcore.weights import read_state_dict
 from LPRNet.recognizer import LPRNET_WEIGHTS, STN_WEIGHTS
 from LPRNet.recognizer import WEIGHTS_DIR as LPR_DIR
 from MTCNN.boxes import box_iou

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ccpd.annotations import PROVINCES, parse_name
-from ccpd.imageio import imread
+from lprcore.imageio import imread
 from ccpd.synth import BLUE, GREEN, main as synth_main, random_text, render_plate, synth_image
 
 
@@ -37,8 +37,8 @@ def test_blue_and_green_colours():
 
 def test_names_agree_with_the_drawn_plate():
     for index in range(4):
-        image, rec = synth_image(index, seed=3, green_ratio=0.5, size=(360, 580))
-        again, rec2 = synth_image(index, seed=3, green_ratio=0.5, size=(360, 580))
+        image, rec = synth_image(index, seed=3, green_ratio=0.5, size=(580, 360))
+        again, rec2 = synth_image(index, seed=3, green_ratio=0.5, size=(580, 360))
         assert rec == rec2 and np.array_equal(image, again)  # deterministic
         x1, y1, x2, y2 = rec.bbox
         assert 0 <= x1 < x2 < 360 and 0 <= y1 < y2 < 580
@@ -55,7 +55,7 @@ def test_names_agree_with_the_drawn_plate():
 
 
 def test_cli_writes_parseable_ccpd_names(tmp_path):
-    assert synth_main(["--out", str(tmp_path), "--count", "3", "--seed", "1", "--size", "300x400",
+    assert synth_main(["--out", str(tmp_path), "--count", "3", "--seed", "1", "--size", "400", "300",
                        "--workers", "1", "--green-ratio", "1"]) == 0
     files = sorted(tmp_path.iterdir())
     assert len(files) == 3

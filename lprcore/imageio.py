@@ -1,14 +1,22 @@
-"""Robust image reading and writing for paths with non-ASCII (Chinese) names.
+"""Image files: finding, reading and writing them, for paths with non-ASCII (Chinese) names.
 
 ``cv2.imread`` cannot open paths with Chinese characters on every platform and returns ``None``
 without saying why; these helpers decode bytes read by NumPy and raise errors that name the file.
+Every image the project hands around is ``ndarray[H, W, 3]`` uint8 in **BGR** order (OpenCV's).
 """
 from __future__ import annotations
 
 import os
+from typing import List
 
 import cv2
 import numpy as np
+from imutils.paths import list_files
+
+from lprcore.files import write_bytes_atomic
+
+#: File extensions read as images (lower case) by folder scans.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 class ImageReadError(ValueError):
@@ -88,6 +96,22 @@ def imwrite(path: str | os.PathLike, image: np.ndarray) -> None:
     ok, buf = cv2.imencode(ext, image)
     if not ok:
         raise ValueError(f"{path}: could not encode image as {ext}")
-    tmp = f"{path}.tmp{os.getpid()}"
-    buf.tofile(tmp)
-    os.replace(tmp, path)
+    write_bytes_atomic(path, buf.tobytes())
+
+
+def is_image(name: str) -> bool:
+    """True when ``name`` ends with one of :data:`IMAGE_EXTENSIONS` (case-insensitive)."""
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def list_images(folder: str | os.PathLike, recursive: bool = True) -> List[str]:
+    """Sorted paths of the image files in ``folder`` (and below it when ``recursive``).
+
+    Recursive listing is ``imutils.paths.list_files`` (an ``os.walk``), sorted here so that every
+    run sees the same order.
+    """
+    folder = os.fspath(folder)
+    if recursive:
+        return sorted(list_files(folder, validExts=IMAGE_EXTENSIONS))
+    return sorted(os.path.join(folder, f) for f in os.listdir(folder)
+                  if is_image(f) and os.path.isfile(os.path.join(folder, f)))

@@ -1,4 +1,9 @@
-"""Load weight files into nets with errors that name the file and what was expected."""
+"""Load weight files into nets with errors that name the file and what was expected.
+
+Every load is ``weights_only=True`` (a weight file cannot run code), checks the file against the
+SHA-256 its folder's ``MANIFEST.json`` records (see :mod:`lprcore.manifest`), and zeroes denormal
+floats, which make CPU inference several times slower.
+"""
 from __future__ import annotations
 
 import os
@@ -6,6 +11,9 @@ from typing import Dict
 
 import torch
 from torch import nn
+
+from lprcore.files import atomic_write, sha256_file
+from lprcore.manifest import ManifestError, expected_sha256
 
 
 class WeightsError(RuntimeError):
@@ -36,11 +44,21 @@ def read_state_dict(path: str | os.PathLike) -> Dict[str, torch.Tensor]:
     Accepts a bare state dict, or a training checkpoint holding one under ``"model"`` or ``"state_dict"``.
 
     Raises:
-        WeightsError: missing file, or not a torch weight file.
+        WeightsError: missing or empty file, a SHA-256 that differs from the folder's
+            ``MANIFEST.json``, or not a torch weight file.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise WeightsError(f"weight file {path} not found")
+    if os.path.getsize(path) == 0:
+        raise WeightsError(f"weight file {path} is empty (0 bytes)")
+    try:
+        want = expected_sha256(path)
+    except ManifestError as e:
+        raise WeightsError(f"weight file {path}: {e}") from None
+    if want is not None and sha256_file(path) != want:
+        raise WeightsError(f"weight file {path}: its SHA-256 differs from the one in MANIFEST.json "
+                           "beside it (the file was changed or damaged; re-export it or fix the manifest)")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # corrupt zip, pickle with code, truncated file ...
@@ -92,8 +110,6 @@ def export_weights(state: Dict[str, torch.Tensor], path: str | os.PathLike) -> i
     path = os.fspath(path)
     state = {k: v.detach().clone().cpu() for k, v in state.items()}
     n = flush_denormals_(state)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path, "wb") as fh:
+        torch.save(state, fh)
     return n

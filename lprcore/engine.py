@@ -1,4 +1,5 @@
-"""One training engine for every net: ``train_one_epoch``, ``evaluate`` hooks, atomic checkpoints, resume.
+"""One training engine for every net: ``train_one_epoch``, ``evaluate`` hooks, atomic checkpoints, resume,
+``args.json`` and the export of shipping weights with their ``MANIFEST.json``.
 
 In the manner of torchvision's ``references/detection/engine.py``: the per-net ``train.py`` files
 build the model, the data and a ``loss_fn``, and hand them to :func:`fit`.
@@ -11,13 +12,17 @@ import math
 import os
 import random
 import time
-from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, Optional
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
+
+from lprcore.files import atomic_write
+from lprcore.manifest import RUN_ARGS_NAME, command_line, update_manifest, write_run_args
+from lprcore.weights import export_weights, read_state_dict
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +51,9 @@ def worker_init_fn(worker_id: int) -> None:
 
 
 def save_atomic(obj, path: str) -> None:
-    """``torch.save`` to ``path + '.tmp'`` then rename, so ``path`` is never half written."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    """``torch.save`` through :func:`lprcore.files.atomic_write`, so ``path`` is never half written."""
+    with atomic_write(path, "wb") as fh:
+        torch.save(obj, fh)
 
 
 @dataclass
@@ -73,7 +76,6 @@ class FitConfig:
     monitor: str = "accuracy"
     resume: bool = False
     grad_clip: float = 0.0
-    history: list = field(default_factory=list)
 
 
 def train_one_epoch(model: nn.Module, loss_fn: LossFn, optimizer: torch.optim.Optimizer,
@@ -119,7 +121,7 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, loader: Iterable, lo
     best_path = os.path.join(config.out_dir, "best.pth")
     start, best, history = 0, -math.inf, []
     if config.resume and os.path.isfile(last_path):
-        ckpt = torch.load(last_path, map_location="cpu", weights_only=False)
+        ckpt = torch.load(last_path, map_location="cpu", weights_only=True)  # a checkpoint runs no code
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         if scheduler is not None and ckpt.get("scheduler") is not None:
@@ -170,9 +172,56 @@ def add_training_args(parser, epochs: int, batch_size: int, lr: float, workers: 
     parser.add_argument("--export", metavar="DIR", help=export_help)
 
 
-def setup_training(args) -> None:
-    """Log to stderr with times, set the torch thread count, seed every RNG."""
+def setup_training(args, prog: str, data: Sequence[str], argv: Optional[list] = None) -> None:
+    """Start a run: log to stderr with times, set the torch thread count, seed every RNG, and write
+    ``OUT/args.json`` (see :func:`lprcore.manifest.write_run_args`).
+
+    Args:
+        args: parsed options of :func:`add_training_args` (``out``, ``threads``, ``seed`` ...).
+        prog: the command, e.g. ``"python -m LPRNet.train"``.
+        data: every data list the run reads (recorded with its SHA-256).
+        argv: the arguments the script was given (default ``sys.argv[1:]``).
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
     seed_everything(args.seed)
+    write_run_args(args.out, args, data, command_line(prog, argv))
+
+
+def export_run(run_dir: str, export_dir: str, files: Mapping[str, str],
+               extra: Optional[Mapping[str, dict]] = None) -> None:
+    """Write shipping weights from ``RUN/best.pth`` and record them in ``EXPORT/MANIFEST.json``.
+
+    Each file gets the state of ``best.pth`` under a key prefix (prefix removed), denormal floats
+    zeroed (:func:`lprcore.weights.export_weights`), and a manifest entry holding its SHA-256, the
+    run's command, git commit and data lists (from ``RUN/args.json``), the best epoch and its
+    validation figures.
+
+    Args:
+        run_dir: a finished run folder (``best.pth``, ideally ``args.json``).
+        export_dir: where the weight files and ``MANIFEST.json`` go.
+        files: weight file name -> state-dict key prefix (``""``: the whole state), e.g.
+            ``{"stn.pth": "stn.", "lprnet.pth": "lprnet."}``.
+        extra: more manifest fields per file name (e.g. the character table).
+
+    Raises:
+        lprcore.weights.WeightsError: ``best.pth`` is missing or unreadable.
+    """
+    best_path = os.path.join(run_dir, "best.pth")
+    state = read_state_dict(best_path)
+    meta = torch.load(best_path, map_location="cpu", weights_only=True)
+    args_path = os.path.join(run_dir, RUN_ARGS_NAME)
+    run = {}
+    if os.path.isfile(args_path):
+        with open(args_path, encoding="utf-8") as fh:
+            run = json.load(fh)
+    for name, prefix in files.items():
+        part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        export_weights(part, os.path.join(export_dir, name))
+        update_manifest(export_dir, name, command=run.get("command"), git_commit=run.get("git_commit"),
+                        data=run.get("data", []), run=os.path.abspath(run_dir),
+                        epoch=meta.get("epoch") if isinstance(meta, dict) else None,
+                        figures=meta.get("figures", {}) if isinstance(meta, dict) else {},
+                        **(extra or {}).get(name, {}))
+        log.info("exported %s to %s", name, export_dir)

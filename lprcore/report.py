@@ -1,4 +1,5 @@
-"""Plain-text tables for the benchmark scripts (subsets as columns, as the CCPD papers report)."""
+"""Benchmark helpers: Markdown tables (subsets as columns, as the CCPD papers report), the runtime
+options every inference script shares, and reading sample images with a progress bar."""
 from __future__ import annotations
 
 import logging
@@ -8,7 +9,7 @@ from typing import Dict, Sequence
 import torch
 from tqdm import tqdm
 
-from ccpd.imageio import ImageReadError, imread
+from lprcore.imageio import ImageReadError, imread
 
 
 def format_table(rows: Dict[str, Dict[str, str]], columns: Sequence[str], corner: str = "") -> str:
