@@ -112,15 +112,25 @@ class DetectorConfig:
                 group.add_argument(flag, type=type(value), default=value, **kw)
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> "DetectorConfig":
+    def from_args(cls, args: argparse.Namespace,
+                  parser: argparse.ArgumentParser | None = None) -> "DetectorConfig":
         """The config of options added by :meth:`add_arguments`.
 
+        Args:
+            parser: when given, a value out of range ends the program through ``parser.error``
+                (usage message, exit status 2) instead of raising.
+
         Raises:
-            ValueError: a value out of its range (the message names the field).
+            ValueError: a value out of its range (the message names the field), without ``parser``.
         """
         values = {f.name: getattr(args, f"det_{f.name}") for f in fields(cls)}
         values["min_plate_size"] = tuple(values["min_plate_size"])
-        return cls(**values)
+        try:
+            return cls(**values)
+        except ValueError as e:
+            if parser is None:
+                raise
+            parser.error(str(e))
 
 
 def pyramid_scales(size: Tuple[int, int], min_plate_size: Tuple[int, int], factor: float) -> List[float]:

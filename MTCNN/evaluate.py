@@ -44,10 +44,7 @@ def main(argv=None) -> int:
     DetectorConfig.add_arguments(p)
     args = p.parse_args(argv)
     setup_runtime(args)
-    try:
-        config = DetectorConfig.from_args(args)
-    except ValueError as e:
-        p.error(str(e))
+    config = DetectorConfig.from_args(args, p)
     detector = PlateDetector(args.weights_dir, config, args.device)
     scan = scan_root(args.root)
     recall, precision, ms = {}, {}, {}

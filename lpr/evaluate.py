@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Tuple
 
 import numpy as np
 
@@ -20,6 +22,59 @@ from MTCNN.detector import DetectorConfig
 from MTCNN.evaluate import MATCH_IOU
 
 
+@dataclass
+class SubsetCounts:
+    """End-to-end counts of one CCPD subset.
+
+    Attributes:
+        n: annotated images read.
+        read: plates with a detection at IoU >= 0.5 whose text is exact.
+        found: plates with a detection at IoU >= 0.5.
+        seconds: time spent in the reader.
+        errors: ``(path, true text, texts read at the plate)`` of every plate not read.
+    """
+
+    n: int = 0
+    read: int = 0
+    found: int = 0
+    seconds: float = 0.0
+    errors: List[Tuple[str, str, List[str]]] = field(default_factory=list)
+
+    @property
+    def accuracy(self) -> float:
+        """``read / n`` in [0, 1] (0 for no images)."""
+        return self.read / self.n if self.n else 0.0
+
+
+def evaluate_end_to_end(reader: PlateReader, root: str) -> Dict[str, SubsetCounts]:
+    """Read every annotated image of a CCPD root; counts per subset plus ``"all"``.
+
+    Raises:
+        FileNotFoundError: ``root`` is not a folder.
+    """
+    out: Dict[str, SubsetCounts] = {}
+    total = SubsetCounts()
+    for subset, samples in scan_root(root).by_subset().items():
+        c = out.setdefault(subset, SubsetCounts())
+        for s, image in read_samples([s for s in samples if s.record is not None], subset):
+            t0 = time.perf_counter()
+            plates = reader(image)
+            c.seconds += time.perf_counter() - t0
+            c.n += 1
+            gt = np.asarray([s.record.bbox], np.float32)
+            hits = [pl for pl in plates if box_iou(np.asarray([pl.box], np.float32), gt)[0, 0] >= MATCH_IOU]
+            c.found += bool(hits)
+            ok = any(pl.text == s.record.text for pl in hits)
+            c.read += ok
+            if not ok:
+                c.errors.append((s.path, s.record.text, [pl.text for pl in hits]))
+        for k in ("n", "read", "found", "seconds"):
+            setattr(total, k, getattr(total, k) + getattr(c, k))
+        total.errors += c.errors
+    out["all"] = total
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m lpr.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("root", help="CCPD root (see ccpd/README.md)")
@@ -28,41 +83,16 @@ def main(argv=None) -> int:
     p.add_argument("--show-errors", action="store_true", help="list the plates not read, with what was read")
     args = p.parse_args(argv)
     setup_runtime(args)
-    try:
-        config = DetectorConfig.from_args(args)
-    except ValueError as e:
-        p.error(str(e))
-    reader = PlateReader(args.weights_dir, args.weights_dir, config, args.device)
-    scan = scan_root(args.root)
-    acc, det_recall, ms, counts = {}, {}, {}, {}
-    total = {"read": 0, "found": 0, "n": 0, "sec": 0.0}
-    errors = []
-    for subset, samples in scan.by_subset().items():
-        read = found = n = 0
-        sec = 0.0
-        for s, image in read_samples([s for s in samples if s.record is not None], subset):
-            t0 = time.perf_counter()
-            plates = reader(image)
-            sec += time.perf_counter() - t0
-            n += 1
-            gt = np.asarray([s.record.bbox], np.float32)
-            hits = [pl for pl in plates if box_iou(np.asarray([pl.box], np.float32), gt)[0, 0] >= MATCH_IOU]
-            found += bool(hits)
-            ok = any(pl.text == s.record.text for pl in hits)
-            read += ok
-            if not ok:
-                errors.append((s.path, s.record.text, [pl.text for pl in hits]))
-        acc[subset], det_recall[subset] = pct(read, n), pct(found, n)
-        ms[subset], counts[subset] = f"{1000 * sec / max(n, 1):.0f}", str(n)
-        for k, v in (("read", read), ("found", found), ("n", n), ("sec", sec)):
-            total[k] += v
-    acc["all"], det_recall["all"] = pct(total["read"], total["n"]), pct(total["found"], total["n"])
-    ms["all"], counts["all"] = f"{1000 * total['sec'] / max(total['n'], 1):.0f}", str(total["n"])
+    reader = PlateReader(args.weights_dir, args.weights_dir, DetectorConfig.from_args(args, p), args.device)
+    counts = evaluate_end_to_end(reader, args.root)
+    cols = list(counts)
     print(f"End-to-end (IoU >= {MATCH_IOU} and exact text), {args.root}")
-    print(format_table({"accuracy %": acc, "detection recall %": det_recall, "ms/image": ms, "images": counts},
-                       list(acc)))
+    print(format_table({"accuracy %": {k: pct(c.read, c.n) for k, c in counts.items()},
+                        "detection recall %": {k: pct(c.found, c.n) for k, c in counts.items()},
+                        "ms/image": {k: f"{1000 * c.seconds / max(c.n, 1):.0f}" for k, c in counts.items()},
+                        "images": {k: str(c.n) for k, c in counts.items()}}, cols))
     if args.show_errors:
-        for path, truth, got in errors:
+        for path, truth, got in counts["all"].errors:
             print(f"{truth}\t{'/'.join(got) or '(no box)'}\t{path}")
     return 0
 

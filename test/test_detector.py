@@ -67,3 +67,37 @@ def test_crop_boxes_pads_outside_with_black():
     crops = crop_boxes(img, np.array([[-10, 0, 10, 10]], np.float32), (10, 20))
     assert crops.shape == (1, 10, 20, 3)
     assert crops[0, :, :8].max() == 0 and crops[0, :, 12:].min() == 200
+
+
+def test_options_are_defined_once_and_round_trip():
+    import argparse
+    from dataclasses import asdict, fields
+
+    p = argparse.ArgumentParser()
+    DetectorConfig.add_arguments(p)
+    assert DetectorConfig.from_args(p.parse_args([])) == DetectorConfig()
+    args = p.parse_args(["--min-plate-size", "12", "40", "--pnet-scale-nms", "0.3", "--nms-mode", "union",
+                         "--max-proposals", "50"])
+    config = DetectorConfig.from_args(args)
+    assert config.min_plate_size == (12, 40) and config.pnet_scale_nms == 0.3
+    assert config.onet_nms_mode == "union" and config.max_proposals == 50
+    assert len([a for a in p._actions if a.dest.startswith("det_")]) == len(fields(DetectorConfig))
+    assert set(asdict(config)) == {f.name for f in fields(DetectorConfig)}
+    with pytest.raises(ValueError, match="pnet_scale_nms"):
+        DetectorConfig.from_args(p.parse_args(["--pnet-scale-nms", "1.5"]))
+
+
+def test_per_scale_nms_follows_its_option():
+    """The NMS inside each pyramid scale uses ``pnet_scale_nms`` (it was a hard-coded 0.5)."""
+    pnet = PNet().eval()
+    with torch.no_grad():
+        pnet.conv4_1.bias.copy_(torch.tensor([-5.0, 5.0]))  # every cell is a plate
+    img = np.random.default_rng(2).integers(0, 255, (120, 200, 3), dtype=np.uint8)
+
+    def count(scale_nms):
+        config = DetectorConfig(min_plate_size=(20, 80), pnet_scale_nms=scale_nms, pnet_nms=1.0,
+                                max_proposals=100000, pnet_pre_nms=100000)
+        with torch.inference_mode():
+            return len(run_pnet(pnet, img, config, torch.device("cpu")))
+
+    assert count(0.05) < count(0.5) < count(1.0)

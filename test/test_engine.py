@@ -34,7 +34,7 @@ def test_resume_continues_exactly(tmp_path):
     assert torch.equal(model.weight, straight)
     lines = (tmp_path / "b" / "log.jsonl").read_text().splitlines()
     assert [json.loads(x)["epoch"] for x in lines] == [0, 1, 2, 3]
-    assert not list((tmp_path / "b").glob("*.tmp"))
+    assert not list((tmp_path / "b").glob("*.tmp*"))
 
 
 def test_non_finite_loss_stops_with_a_message(tmp_path):
@@ -58,6 +58,20 @@ def test_lprnet_train_runs_and_exports(tmp_path, synth_dir):
     load_weights(LPRNet(), tmp_path / "w" / "lprnet.pth", "LPRNet")
     log = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert "accuracy" in log[0] and log[0]["train_loss"] > 0
+    # the run describes itself, and the exported weights say where they came from
+    from LPRNet.chars import CHARS
+    from lprcore.files import sha256_file
+    run = json.loads((tmp_path / "run" / "args.json").read_text())
+    assert run["command"].startswith("python -m LPRNet.train --train ")
+    assert run["options"]["epochs"] == 1 and run["options"]["batch_size"] == 4
+    assert "git_commit" in run and run["data"] == [{"path": lst, "sha256": sha256_file(lst)}] * 2
+    manifest = json.loads((tmp_path / "w" / "MANIFEST.json").read_text())["files"]
+    assert set(manifest) == {"stn.pth", "lprnet.pth"}
+    for name, entry in manifest.items():
+        assert entry["sha256"] == sha256_file(tmp_path / "w" / name)
+        assert entry["command"] == run["command"] and entry["data"] == run["data"]
+        assert entry["epoch"] == 0 and "accuracy" in entry["figures"]
+    assert manifest["lprnet.pth"]["charset"] == "".join(CHARS)
 
 
 def test_mtcnn_train_runs_and_exports(tmp_path, synth_dir):
@@ -74,3 +88,19 @@ def test_mtcnn_train_runs_and_exports(tmp_path, synth_dir):
                   "--batch-size", "32", "--workers", "0", "--resume"]) == 0
     log = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [e["epoch"] for e in log] == [0, 1, 2] and 0 <= log[1]["accuracy"] <= 1
+    manifest = json.loads((tmp_path / "w" / "MANIFEST.json").read_text())["files"]
+    assert list(manifest) == ["pnet.pth"] and manifest["pnet.pth"]["command"].startswith("python -m MTCNN.train")
+
+
+def test_resume_reads_the_checkpoint_with_weights_only(tmp_path, monkeypatch):
+    """``--resume`` must not unpickle arbitrary objects: every torch.load of the engine is weights_only."""
+    model, data, opt, sched, _ = _setup()
+    fit(model, opt, data, lambda m, b: (m(b[0]).pow(2).mean(), {}), None,
+        FitConfig(epochs=1, out_dir=str(tmp_path)), scheduler=sched)
+    calls = []
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **k: calls.append(k.get("weights_only")) or real_load(*a, **k))
+    model, data, opt, sched, _ = _setup()
+    fit(model, opt, data, lambda m, b: (m(b[0]).pow(2).mean(), {}), None,
+        FitConfig(epochs=2, out_dir=str(tmp_path), resume=True), scheduler=sched)
+    assert calls == [True]

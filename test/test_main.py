@@ -98,3 +98,35 @@ def test_video_frames(capsys, synth_dir, random_weights, tmp_path):
     vw.release()
     code, records, _ = run(capsys, [path, "--video-step", "2", "--weights-dir", str(random_weights)])
     assert code == 0 and [r["frame"] for r in records] == [0, 2]
+
+
+def test_the_command_line_runs_as_a_module_and_through_main_py():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    for argv, prog in ((["-m", "lpr"], "python -m lpr"), (["main.py"], "python main.py")):
+        r = subprocess.run([sys.executable, *argv, "--help"], cwd=root, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith(f"usage: {prog} ") and "--pnet-scale-nms" in r.stdout and "--weights-dir" in r.stdout
+
+
+def test_demo_images_and_weights_are_package_data():
+    """``lpr-read`` with no argument works from any folder once installed: the demo images, the weights
+    and their manifests are declared package data of the installed packages."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    data = project["tool"]["setuptools"]["package-data"]
+    assert project["project"]["scripts"]["lpr-read"] == "lpr.cli:main"
+    assert cli.DEMO_DIR.parent == root / "lpr" and list(cli.DEMO_DIR.glob("*.jpg"))
+    wanted = list(cli.DEMO_DIR.glob("*.jpg")) + list((root / "MTCNN" / "weights").iterdir()) \
+        + list((root / "LPRNet" / "weights").iterdir())
+    for f in wanted:
+        pkg, rel = f.relative_to(root).parts[0], "/".join(f.relative_to(root).parts[1:])
+        assert any(fnmatch.fnmatch(rel, pat) for pat in data.get(pkg, [])), f"{f} is not package data"
+    assert set(project["tool"]["setuptools"]["packages"]) == {p.parent.name for p in root.glob("*/__init__.py")}

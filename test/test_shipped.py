@@ -1,7 +1,9 @@
-"""The weights that ship in the packages: they load strictly, hold no denormal floats, and
-``python main.py`` with no argument finds and reads the plates of the bundled demo images
-(accuracy is measured by the benchmark scripts, not here)."""
+"""The weights that ship in the packages: they load strictly, hold no denormal floats, match their
+MANIFEST.json, ``python -m lpr`` with no argument reads the bundled demo images, and end-to-end
+accuracy on ``ccpd_sample/val`` does not fall below its floor (the full tables are the benchmark
+scripts' job)."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -9,7 +11,11 @@ import torch
 
 from lpr import cli
 from ccpd.annotations import parse_name
-from lprcore.weights import read_state_dict
+from lpr.evaluate import evaluate_end_to_end
+from lpr.pipeline import PlateReader
+from lprcore.files import sha256_file
+from lprcore.manifest import read_manifest
+from lprcore.weights import WeightsError, read_state_dict
 from LPRNet.recognizer import LPRNET_WEIGHTS, STN_WEIGHTS
 from LPRNet.recognizer import WEIGHTS_DIR as LPR_DIR
 from MTCNN.boxes import box_iou
@@ -36,3 +42,33 @@ def test_main_without_arguments_reads_the_demo_images(capsys):
         boxes = np.asarray([p["box"] for p in r["plates"]], np.float32).reshape(-1, 4)
         assert len(boxes) and box_iou(boxes, truth).max() >= 0.5, r
         assert all(p["text"] for p in r["plates"]), r
+
+
+#: End-to-end exact accuracy of the shipped weights on ccpd_sample/val when this floor was set
+#: (``python -m lpr.evaluate ../shared/data/ccpd_sample/val``: 95.0 %), minus 2 points.
+E2E_FLOOR = 0.95 - 0.02
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_shipped_weights_match_their_manifest(path):
+    entry = read_manifest(path.parent)[path.name]
+    assert entry["sha256"] == sha256_file(path)
+    assert entry["command"] and entry["figures"] and entry["data"]
+    if path.name == LPRNET_WEIGHTS:
+        from LPRNet.chars import CHARS
+        assert entry["charset"] == "".join(CHARS)
+
+
+def test_a_changed_weight_file_is_refused_with_its_name(tmp_path):
+    shutil.copy(DET_DIR / "MANIFEST.json", tmp_path / "MANIFEST.json")
+    state = read_state_dict(DET_DIR / PNET_WEIGHTS)
+    state["conv4_1.bias"] = state["conv4_1.bias"] + 1  # same shapes, other numbers
+    torch.save(state, tmp_path / PNET_WEIGHTS)
+    with pytest.raises(WeightsError, match=r"pnet\.pth.*SHA-256 differs from the one in MANIFEST\.json"):
+        read_state_dict(tmp_path / PNET_WEIGHTS)
+
+
+def test_end_to_end_accuracy_floor_on_ccpd_sample_val(shared_data):
+    counts = evaluate_end_to_end(PlateReader(), str(shared_data / "ccpd_sample" / "val"))
+    assert counts["all"].n == 100
+    assert counts["all"].accuracy >= E2E_FLOOR, counts["all"].errors
