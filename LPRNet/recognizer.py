@@ -20,7 +20,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from lprcore.weights import load_weights
+from lprcore.manifest import ManifestError, read_manifest
+from lprcore.weights import WeightsError, load_weights
+from LPRNet.chars import CHARS
 from LPRNet.crops import crop_plates, resize_crop
 from LPRNet.ctc import Decoded, greedy_decode
 from LPRNet.model import LPRNet, crops_to_input
@@ -50,6 +52,7 @@ class PlateRecognizer(nn.Module):
         self.lprnet = LPRNet(dropout=dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``Tensor[N, 3, 24, 94]`` (BGR, scaled) -> logits ``Tensor[N, 68, 18]``."""
         return self.lprnet(self.stn(x))
 
 
@@ -62,9 +65,17 @@ def load_recognizer(weights_dir: str | os.PathLike | None = None,
         device: torch device.
 
     Raises:
-        lprcore.weights.WeightsError: a weight file is missing, damaged or does not fit its net.
+        lprcore.weights.WeightsError: a weight file is missing, damaged or does not fit its net, or
+            the folder's MANIFEST.json gives ``lprnet.pth`` another character table.
     """
     weights_dir = Path(weights_dir) if weights_dir else WEIGHTS_DIR
+    try:
+        charset = read_manifest(weights_dir).get(LPRNET_WEIGHTS, {}).get("charset")
+    except ManifestError as e:
+        raise WeightsError(str(e)) from None
+    if charset is not None and charset != "".join(CHARS):
+        raise WeightsError(f"weight file {weights_dir / LPRNET_WEIGHTS} was trained on another character "
+                           f"table ({len(charset)} classes in its MANIFEST.json, {len(CHARS)} here)")
     model = PlateRecognizer()
     load_weights(model.stn, weights_dir / STN_WEIGHTS, "STNet")
     load_weights(model.lprnet, weights_dir / LPRNET_WEIGHTS, "LPRNet")

@@ -1,4 +1,4 @@
-"""Spatial transformer (Jaderberg et al. 2015, arXiv:1506.02025) that rectifies 94x24 plate crops.
+"""Spatial transformer (Jaderberg et al. 2015, arXiv:1506.02025) that rectifies 24x94 plate crops.
 
 Layout as the original MTCNN+LPRNet project (``localization.*``, ``fc_loc.*``), so its STN
 checkpoints load. Input and output: ``Tensor[N, 3, 24, 94]``, the LPRNet input (BGR, scaled).

@@ -111,25 +111,6 @@ def regression_targets(boxes: np.ndarray, gt: np.ndarray) -> np.ndarray:
                      (gt[:, 2] - boxes[:, 2]) / w, (gt[:, 3] - boxes[:, 3]) / h], axis=1)
 
 
-def expand_to_aspect(boxes: np.ndarray, aspect: float) -> np.ndarray:
-    """Grow each box about its centre to width / height = ``aspect`` (MTCNN's square-up is 1.0).
-
-    Only the short side grows, so the box still covers what it covered.
-
-    Returns:
-        New boxes, same shape (score column kept).
-    """
-    out = np.array(boxes, dtype=np.float32, copy=True)
-    w = out[:, 2] - out[:, 0]
-    h = out[:, 3] - out[:, 1]
-    cx, cy = out[:, 0] + w / 2, out[:, 1] + h / 2
-    new_w = np.maximum(w, h * aspect)
-    new_h = np.maximum(h, w / aspect)
-    out[:, 0], out[:, 2] = cx - new_w / 2, cx + new_w / 2
-    out[:, 1], out[:, 3] = cy - new_h / 2, cy + new_h / 2
-    return out
-
-
 def clip_boxes(boxes: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
     """Clip boxes to an image of ``size = (height, width)`` pixels: ``0 <= x <= W``, ``0 <= y <= H``."""
     out = np.array(boxes, dtype=np.float32, copy=True)

@@ -34,7 +34,7 @@ class DetectorConfig:
 
     Defaults find plates 16 pixels high and 60 wide and larger; a smaller ``min_plate_size`` finds
     smaller plates at a cost that grows with the square of the first pyramid scale ((12, 40) costs
-    about 2.5x the PNet time of (16, 60) on a 1160x720 photo).
+    about 2.5x the PNet time of (16, 60) on a 1160x720 (height x width) photo).
 
     Attributes:
         min_plate_size: (height, width) in pixels of the smallest plate to find; sets the first
@@ -109,7 +109,7 @@ class DetectorConfig:
             elif f.name == "onet_nms_mode":
                 group.add_argument(flag, choices=("union", "min"), default=value, **kw)
             else:
-                group.add_argument(flag, type=type(value), default=value, **kw)
+                group.add_argument(flag, type=type(value), default=value, metavar=type(value).__name__.upper(), **kw)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace,

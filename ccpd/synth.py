@@ -231,6 +231,9 @@ def synth_image(index: int, seed: int = 0, green_ratio: float = 0.2,
                 size: Tuple[int, int] = SCENE_SIZE) -> Tuple[np.ndarray, CCPDRecord]:
     """Make synthetic CCPD image number ``index`` (deterministic in ``seed`` and ``index``).
 
+    Args:
+        size: scene (height, width) in pixels.
+
     Returns:
         ``(image ndarray[h, w, 3] uint8 BGR, record)``; the record's bbox and vertices are where the
         plate was drawn (vertices in CCPD order: BR, BL, TL, TR).
@@ -283,6 +286,8 @@ def _write_one(index: int, out: str, seed: int, green_ratio: float, size) -> str
 def generate(out: str, count: int, seed: int = 0, green_ratio: float = 0.2,
              size: Tuple[int, int] = SCENE_SIZE, workers: int = 1, start: int = 0) -> list:
     """Write images ``start .. start+count-1`` into ``out``; returns their file names.
+
+    ``size`` is the scene's (height, width) in pixels.
 
     Images are written whole (temp file + rename); a re-run with the same arguments rewrites the same
     files. The index is part of the area field, so names never collide.

@@ -37,3 +37,25 @@ def test_errors_name_the_file(tmp_path):
     (tmp_path / "t.jpg").write_bytes(b"GIF89a broken")
     with pytest.raises(ImageReadError, match=r"t\.jpg: not a readable image"):
         imread(tmp_path / "t.jpg")
+
+
+def test_list_images_is_recursive_sorted_and_filters_extensions(tmp_path):
+    from lprcore.imageio import list_images
+
+    (tmp_path / "b").mkdir()
+    for name in ("b/2.JPG", "a.png", "b/1.jpg", "notes.txt", "c.webp"):
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.replace(str(tmp_path), "") for p in list_images(tmp_path)] == ["/a.png", "/b/1.jpg", "/b/2.JPG", "/c.webp"]
+    assert [p.replace(str(tmp_path), "") for p in list_images(tmp_path, recursive=False)] == ["/a.png", "/c.webp"]
+
+
+def test_atomic_write_leaves_the_old_file_and_no_temp_file_on_error(tmp_path):
+    from lprcore.files import atomic_write
+
+    target = tmp_path / "list.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_write(target, "w") as fh:
+            fh.write("half")
+            raise RuntimeError("disk full")
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["list.txt"]

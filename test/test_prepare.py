@@ -37,7 +37,7 @@ def test_mtcnn_prepare_end_to_end(tmp_path, synth_dir, random_weights, net, size
     assert labels == {POSITIVE, PART, NEGATIVE}
     from lprcore.imageio import imread
     assert imread(entries[0][0]).shape == (*size, 3)
-    assert not list(out.glob("*.tmp"))
+    assert not list(out.glob("*.tmp*"))
     first = (out / "train.txt").read_text()
     assert mtcnn_prepare(argv) == 0  # a re-run overwrites cleanly and is deterministic
     assert (out / "train.txt").read_text() == first

@@ -34,6 +34,8 @@ def test_shipped_weights_have_no_denormals(path):
 
 
 def test_main_without_arguments_reads_the_demo_images(capsys):
+    """Boxes are found and texts read; whether the texts are right is the benchmarks' job (the shipped
+    weights read 2 of the 4 demo plates exactly: other provinces are their known weakness)."""
     assert cli.main([]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(records) == len(list(cli.DEMO_DIR.iterdir())) >= 3
@@ -66,6 +68,19 @@ def test_a_changed_weight_file_is_refused_with_its_name(tmp_path):
     torch.save(state, tmp_path / PNET_WEIGHTS)
     with pytest.raises(WeightsError, match=r"pnet\.pth.*SHA-256 differs from the one in MANIFEST\.json"):
         read_state_dict(tmp_path / PNET_WEIGHTS)
+
+
+def test_a_recognizer_trained_on_another_character_table_is_refused(tmp_path):
+    import json
+
+    for name in (STN_WEIGHTS, LPRNET_WEIGHTS):
+        shutil.copy(LPR_DIR / name, tmp_path / name)
+    manifest = json.loads((LPR_DIR / "MANIFEST.json").read_text(encoding="utf-8"))
+    manifest["files"][LPRNET_WEIGHTS]["charset"] += "警"
+    (tmp_path / "MANIFEST.json").write_text(json.dumps(manifest), encoding="utf-8")
+    from LPRNet.recognizer import load_recognizer
+    with pytest.raises(WeightsError, match=r"lprnet\.pth was trained on another character table"):
+        load_recognizer(tmp_path)
 
 
 def test_end_to_end_accuracy_floor_on_ccpd_sample_val(shared_data):
