@@ -1,10 +1,13 @@
-"""Benchmark plate reading: exact-match accuracy per subset and per character position, crops/s.
+"""Benchmark plate reading: exact-plate and character accuracy per source, subset, colour, layout and
+province, the most frequent confusions, accuracy at confidence thresholds, and crops/s.
 
-Input: a folder of plate crops named by their text (``皖A12345.jpg``), or a CCPD root (crops are cut
-from each image's annotated bbox; see ``ccpd/README.md``). Example::
+Input: any source of :mod:`ccpd.sources` (a CCPD root, whose subsets are its folders; a folder of
+crops named by their text; a ``labels.tsv`` folder such as ``../shared/data/plate_crops_more`` with
+``--use val``). Plates with a box are cut at that box exactly as the pipeline cuts a detection
+(:func:`LPRNet.crops.crop_plates`); crops without one are read whole. Example::
 
     python -m LPRNet.evaluate ../shared/data/ccpd_sample/val
-    python -m LPRNet.evaluate ../shared/data/plate_crops --crops
+    python -m LPRNet.evaluate ../shared/data/plate_crops_more --use val
 """
 from __future__ import annotations
 
@@ -13,88 +16,175 @@ import logging
 import os
 import sys
 import time
-from typing import Dict, List, Tuple
+from collections import Counter
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from ccpd.subsets import scan_root
-from lprcore.imageio import ImageReadError, imread, list_images
-from lprcore.report import add_runtime_args, format_table, pct, read_samples, setup_runtime
+from ccpd.sources import PlateSample, read_source
+from ccpd.subsets import discover_subsets
+from lprcore.imageio import ImageReadError, imread
+from lprcore.report import add_runtime_args, format_table, pct, setup_runtime
 from LPRNet.crops import crop_plates
 from LPRNet.recognizer import RecognitionPredictor
 
 log = logging.getLogger(__name__)
 
-
-def load_crops(root: str, crops: bool) -> Tuple[Dict[str, List[Tuple[np.ndarray, str]]], List[str]]:
-    """``{subset: [(BGR crop, text)]}`` and a list of skipped files with reasons."""
-    groups: Dict[str, List[Tuple[np.ndarray, str]]] = {}
-    skipped: List[str] = []
-    if crops:
-        for p in list_images(root):
-            text = os.path.splitext(os.path.basename(p))[0].split("_")[0]
-            try:
-                groups.setdefault(os.path.basename(root.rstrip("/")), []).append((imread(p), text))
-            except (ImageReadError, FileNotFoundError) as e:
-                skipped.append(str(e))
-        return groups, skipped
-    scan = scan_root(root)
-    skipped += [f"{p}: {why}" for p, why in scan.skipped]
-    for subset, samples in scan.by_subset().items():
-        for s, image in read_samples([s for s in samples if s.record is not None], subset):
-            groups.setdefault(subset, []).append((crop_plates(image, np.asarray([s.record.bbox]))[0], s.record.text))
-    return groups, skipped
+#: Confidence thresholds of the rejection table.
+THRESHOLDS = (0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
 
 
-def evaluate(recognizer: RecognitionPredictor, groups, batch_size: int = 64):
-    """Returns (per-subset rows, per-position rows, crops per second)."""
-    rows, pos_hits, pos_total = {}, {}, {}
-    n_all = hit_all = 0
+@dataclass
+class Read:
+    """One plate read: the sample, its group name, the text read and its confidence."""
+
+    sample: PlateSample
+    group: str
+    text: str
+    confidence: float
+
+    @property
+    def exact(self) -> bool:
+        return self.text == self.sample.text
+
+
+def load_samples(roots: Sequence[str], use: Optional[str] = None) -> Tuple[List[Tuple[PlateSample, str]], List[str]]:
+    """``[(sample, group)]`` of every source and the skipped entries. The group is the subset (the
+    folder holding the image) for CCPD roots and the source folder's name otherwise."""
+    out, skipped = [], []
+    for root in roots:
+        name = os.path.basename(os.path.normpath(root))
+        if os.path.isfile(os.path.join(root, "labels.tsv")):
+            scan = read_source(root, use)
+            out += [(s, name) for s in scan.samples]
+            skipped += [f"{p}: {why}" for p, why in scan.skipped]
+            continue
+        for subset, folder in discover_subsets(root).items():
+            scan = read_source(folder)
+            scan.samples = [s for s in scan.samples if os.path.dirname(s.path) == os.path.normpath(folder)]
+            out += [(s, subset if s.source == "ccpd" else name) for s in scan.samples]
+            skipped += [f"{p}: {why}" for p, why in scan.skipped if os.path.dirname(p) == os.path.normpath(folder)]
+    return out, skipped
+
+
+def read_all(recognizer: RecognitionPredictor, items: Sequence[Tuple[PlateSample, str]],
+             batch_size: int = 64) -> Tuple[List[Read], float, List[str]]:
+    """Read every sample; returns the reads, crops per second, and unreadable files."""
+    reads, failed = [], []
     seconds = 0.0
-    for subset, items in groups.items():
-        hit = 0
-        for i in tqdm(range(0, len(items), batch_size), desc=subset, leave=False, file=sys.stderr):
-            batch = items[i:i + batch_size]
-            t0 = time.perf_counter()
-            reads = recognizer([c for c, _ in batch])
-            seconds += time.perf_counter() - t0
-            for r, (_, truth) in zip(reads, batch):
-                hit += r.text == truth
-                for k, ch in enumerate(truth):
-                    pos_total[k] = pos_total.get(k, 0) + 1
-                    pos_hits[k] = pos_hits.get(k, 0) + (k < len(r.text) and r.text[k] == ch and len(r.text) == len(truth))
-        rows[subset] = (hit, len(items))
-        n_all += len(items)
-        hit_all += hit
-    rows["all"] = (hit_all, n_all)
-    positions = {str(k + 1): pct(pos_hits[k], pos_total[k]) for k in sorted(pos_total)}
-    return rows, positions, (n_all / seconds if seconds else 0.0)
+    for i in tqdm(range(0, len(items), batch_size), desc="reading", leave=False, file=sys.stderr):
+        batch, crops = [], []
+        for s, group in items[i:i + batch_size]:
+            try:
+                image = imread(s.path)
+            except (ImageReadError, FileNotFoundError) as e:
+                failed.append(str(e))
+                continue
+            crops.append(crop_plates(image, np.asarray([s.bbox]))[0] if s.bbox is not None else image)
+            batch.append((s, group))
+        t0 = time.perf_counter()
+        decoded = recognizer(crops)
+        seconds += time.perf_counter() - t0
+        reads += [Read(s, g, d.text, d.confidence) for (s, g), d in zip(batch, decoded)]
+    return reads, (len(reads) / seconds if seconds else 0.0), failed
+
+
+def _by(reads: Sequence[Read], key) -> Dict[str, List[Read]]:
+    groups: Dict[str, List[Read]] = {}
+    for r in reads:
+        groups.setdefault(key(r), []).append(r)
+    return groups
+
+
+def accuracy_rows(groups: Dict[str, List[Read]]) -> Dict[str, Dict[str, str]]:
+    """Table rows: exact %, province-ignored exact %, character accuracy %, plates, per group."""
+    rows: Dict[str, Dict[str, str]] = {"exact %": {}, "exact, province ignored %": {}, "characters %": {}, "plates": {}}
+    for name, rs in groups.items():
+        rows["exact %"][name] = pct(sum(r.exact for r in rs), len(rs))
+        rows["exact, province ignored %"][name] = pct(sum(r.text[1:] == r.sample.text[1:] for r in rs), len(rs))
+        chars = sum(len(r.sample.text) for r in rs)
+        right = sum(sum(a == b for a, b in zip(r.text, r.sample.text)) for r in rs if len(r.text) == len(r.sample.text))
+        rows["characters %"][name] = pct(right, chars)
+        rows["plates"][name] = str(len(rs))
+    return rows
+
+
+def confusions(reads: Sequence[Read], top: int = 10) -> List[Tuple[str, str, int]]:
+    """The ``top`` most frequent (true, read) character pairs among reads of the right length."""
+    c: Counter = Counter()
+    for r in reads:
+        if len(r.text) == len(r.sample.text):
+            c.update((a, b) for a, b in zip(r.sample.text, r.text) if a != b)
+    return [(a, b, n) for (a, b), n in c.most_common(top)]
+
+
+def threshold_rows(reads: Sequence[Read]) -> Dict[str, Dict[str, str]]:
+    """Per confidence threshold: share of plates kept and exact accuracy among them."""
+    rows: Dict[str, Dict[str, str]] = {"kept %": {}, "exact among kept %": {}}
+    for t in THRESHOLDS:
+        kept = [r for r in reads if r.confidence >= t]
+        rows["kept %"][f"{t:g}"] = pct(len(kept), len(reads))
+        rows["exact among kept %"][f"{t:g}"] = pct(sum(r.exact for r in kept), len(kept))
+    return rows
+
+
+def print_report(reads: Sequence[Read], title: str, speed: float, batch_size: int, device: str,
+                 min_province: int = 10) -> None:
+    """Print every table of the module docstring to stdout."""
+    print(title)
+    by_group = _by(reads, lambda r: r.group)
+    by_group["all"] = list(reads)
+    print(format_table(accuracy_rows(by_group), list(by_group), "by source"))
+    for label, key in (("colour", lambda r: r.sample.colour or "unknown"),
+                       ("layout", lambda r: r.sample.layout or "unknown")):
+        groups = _by(reads, key)
+        if len(groups) > 1 or "unknown" not in groups:
+            print()
+            print(format_table(accuracy_rows(groups), sorted(groups), f"by {label}"))
+    provinces = {k: v for k, v in sorted(_by(reads, lambda r: r.sample.province).items(), key=lambda kv: -len(kv[1]))
+                 if len(v) >= min_province}
+    if provinces:
+        print(f"\nby province (>= {min_province} plates)")
+        rows = accuracy_rows(provinces)
+        print(format_table({k: rows[k] for k in ("exact %", "plates")}, list(provinces), "province"))
+    conf = confusions(reads)
+    if conf:
+        print("\nmost frequent confusions (true -> read: count)")
+        print(", ".join(f"{a}->{b}: {n}" for a, b, n in conf))
+    print("\naccuracy at confidence thresholds (reject reads below the threshold)")
+    print(format_table(threshold_rows(reads), [f"{t:g}" for t in THRESHOLDS], "threshold"))
+    print(f"\nspeed: {speed:.1f} crops/s (batch {batch_size}, {torch.get_num_threads()} threads, {device})")
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m LPRNet.evaluate", description=__doc__.split("\n\n")[0])
-    p.add_argument("root", help="CCPD root (or folder of crops with --crops)")
-    p.add_argument("--crops", action="store_true", help="ROOT holds plate crops named by their text")
+    p.add_argument("roots", nargs="+", help="source folders: CCPD roots, crops named by text, labels.tsv folders")
+    p.add_argument("--use", choices=("train", "val"), help="labels.tsv sources: keep only rows of this use")
+    p.add_argument("--crops", action="store_true", help=argparse.SUPPRESS)  # formats are detected now
     add_runtime_args(p, "folder with stn.pth and lprnet.pth (default: shipped)")
     p.add_argument("--batch-size", type=int, default=64, help="crops per forward pass")
+    p.add_argument("--show-errors", action="store_true", help="list the plates not read exactly")
     args = p.parse_args(argv)
     setup_runtime(args)
-    if not os.path.isdir(args.root):
-        p.error(f"{args.root}: not a folder")
+    for root in args.roots:
+        if not os.path.isdir(root):
+            p.error(f"{root}: not a folder")
     recognizer = RecognitionPredictor(args.weights_dir, args.device)
-    groups, skipped = load_crops(args.root, args.crops)
-    for s in skipped[:5]:
+    items, skipped = load_samples(args.roots, args.use)
+    reads, speed, failed = read_all(recognizer, items, args.batch_size)
+    for s in (skipped + failed)[:5]:
         log.warning("skipped %s", s)
-    rows, positions, speed = evaluate(recognizer, groups, args.batch_size)
-    print(f"LPRNet+STN exact-match accuracy (%), {args.root}")
-    print(format_table({"accuracy %": {k: pct(h, n) for k, (h, n) in rows.items()},
-                        "plates": {k: str(n) for k, (h, n) in rows.items()}}, list(rows)))
-    print("\nper character position (%, plates of the right length)")
-    print(format_table({"accuracy %": positions}, list(positions), "position"))
-    print(f"\nspeed: {speed:.1f} crops/s (batch {args.batch_size}, {torch.get_num_threads()} threads, {args.device})"
-          + (f"; {len(skipped)} files skipped" if skipped else ""))
+    print_report(reads, f"STN+LPRNet reading, {' '.join(args.roots)}" + (f" (use={args.use})" if args.use else ""),
+                 speed, args.batch_size, args.device)
+    if skipped or failed:
+        print(f"{len(skipped) + len(failed)} files skipped")
+    if args.show_errors:
+        for r in reads:
+            if not r.exact:
+                print(f"{r.sample.text}\t{r.text}\t{r.confidence:.3f}\t{r.sample.path}")
     return 0
 
 

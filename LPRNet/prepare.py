@@ -7,6 +7,9 @@ Sources:
   vertices (perspective warp).
 * ``--crops DIR``: a folder of plate crops named by their text (``皖A12345.jpg``), e.g.
   ``../shared/data/plate_crops``.
+* ``--source DIR``: any format of :mod:`ccpd.sources` (``labels.tsv`` folders such as
+  ``../shared/data/plate_crops_more`` with ``--use train``, or ``python -m platesynth`` output);
+  plates with a box give the two samples above, crops without one the whole image.
 
 Output: ``OUT/NAME/*.png`` and the list ``OUT/NAME.txt``, one sample a line:
 ``relative/path.png <TAB> text <TAB> x1,y1,x2,y2`` (the plate box inside the stored crop, pixels).
@@ -22,14 +25,14 @@ import argparse
 import logging
 import os
 from functools import partial
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
-from ccpd.annotations import CCPDNameError, parse_name
+from ccpd.sources import PlateSample, read_sources
 from lprcore.files import atomic_write
-from lprcore.imageio import ImageReadError, imread, imwrite, list_images
+from lprcore.imageio import ImageReadError, imread, imwrite
 from lprcore.parallel import imap_progress
 from LPRNet.chars import is_encodable
 from LPRNet.model import INPUT_SIZE
@@ -54,55 +57,40 @@ def crop_with_margin(image: np.ndarray, bbox, margin=MARGIN) -> Tuple[np.ndarray
     return image[cy1:cy2, cx1:cx2].copy(), (x1 - cx1, y1 - cy1, min(x2, w) - cx1, min(y2, h) - cy1)
 
 
-def rectify(image: np.ndarray, vertices, size=RECTIFIED_SIZE) -> np.ndarray:
-    """Warp the plate quadrilateral (CCPD order: BR, BL, TL, TR) to an upright crop of ``size = (h, w)``."""
-    br, bl, tl, tr = np.asarray(vertices, dtype=np.float32)
+def rectify(image: np.ndarray, corners, size=RECTIFIED_SIZE) -> np.ndarray:
+    """Warp the plate quadrilateral (corners TL, TR, BR, BL, pixels) to an upright crop of ``size = (h, w)``."""
     h, w = size
-    dst = np.float32([[w, h], [0, h], [0, 0], [w, 0]])
-    m = cv2.getPerspectiveTransform(np.stack([br, bl, tl, tr]), dst)
+    dst = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    m = cv2.getPerspectiveTransform(np.asarray(corners, np.float32), dst)
     return cv2.warpPerspective(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def _from_ccpd(path: str, out_dir: str, key: str, rectified: bool = True) -> Tuple[List[Entry], Optional[str]]:
+def _job(item: Tuple[PlateSample, str], out_dir: str, rectified: bool) -> Tuple[List[Entry], Optional[str]]:
+    """Write the samples of one plate: the bbox crop with context (or the whole crop when the source
+    has no box) and, with ``rectified`` and known vertices, the vertex-rectified crop."""
+    sample, key = item
+    if not is_encodable(sample.text):
+        return [], f"{sample.path}: plate text {sample.text!r} has characters LPRNet cannot encode"
     try:
-        rec = parse_name(path)
-        if not is_encodable(rec.text):
-            return [], f"{path}: plate text {rec.text!r} has characters LPRNet cannot encode"
-        image = imread(path)
-    except (CCPDNameError, ImageReadError, FileNotFoundError) as e:
+        image = imread(sample.path)
+    except (ImageReadError, FileNotFoundError) as e:
         return [], str(e)
-    crop, box = crop_with_margin(image, rec.bbox)
-    if crop.size == 0:
-        return [], f"{path}: bbox {rec.bbox} lies outside the image"
+    if sample.bbox is None:
+        variants = [("c", image, (0, 0, image.shape[1], image.shape[0]))]
+    else:
+        bbox = tuple(int(round(v)) for v in sample.bbox)
+        crop, box = crop_with_margin(image, bbox)
+        if crop.size == 0 or box[2] <= box[0] or box[3] <= box[1]:
+            return [], f"{sample.path}: bbox {bbox} lies outside the image"
+        variants = [("b", crop, box)]
+        if rectified and sample.vertices is not None:
+            variants.append(("r", rectify(image, sample.vertices), (0, 0, RECTIFIED_SIZE[1], RECTIFIED_SIZE[0])))
     entries = []
-    variants = [("b", crop, box)]
-    if rectified:
-        variants.append(("r", rectify(image, rec.vertices), (0, 0, RECTIFIED_SIZE[1], RECTIFIED_SIZE[0])))
     for suffix, img, b in variants:
         rel = f"{key}{suffix}.png"
         imwrite(os.path.join(out_dir, rel), img)
-        entries.append((rel, rec.text, tuple(int(v) for v in b)))
+        entries.append((rel, sample.text, tuple(int(v) for v in b)))
     return entries, None
-
-
-def _from_crop(path: str, out_dir: str, key: str) -> Tuple[List[Entry], Optional[str]]:
-    text = os.path.splitext(os.path.basename(path))[0].split("_")[0]
-    if not is_encodable(text) or len(text) not in (7, 8):
-        return [], f"{path}: file name {text!r} is not a plate text"
-    try:
-        image = imread(path)
-    except (ImageReadError, FileNotFoundError) as e:
-        return [], str(e)
-    rel = f"{key}c.png"
-    imwrite(os.path.join(out_dir, rel), image)
-    return [(rel, text, (0, 0, image.shape[1], image.shape[0]))], None
-
-
-def _job(item, out_dir, rectified):
-    kind, path, key = item
-    if kind == "ccpd":
-        return _from_ccpd(path, out_dir, key, rectified)
-    return _from_crop(path, out_dir, key)
 
 
 def write_list(path: str, entries: List[Entry]) -> None:
@@ -131,16 +119,21 @@ def read_list(path: str) -> List[Tuple[str, str, Tuple[int, int, int, int]]]:
 
 
 def prepare(ccpd: List[str], crops: List[str], out: str, name: str, workers: int = 1,
-            rectified: bool = True) -> List[Entry]:
-    """Write the samples of all sources under ``out/name`` and the list ``out/name.txt``."""
+            rectified: bool = True, sources: Sequence[str] = (), use: Optional[str] = None) -> List[Entry]:
+    """Write the samples of all sources under ``out/name`` and the list ``out/name.txt``.
+
+    Args:
+        ccpd: folders of CCPD-named images.
+        crops: folders of crops named by their text.
+        sources: folders in any format of :mod:`ccpd.sources` (``labels.tsv``, CCPD names, crops).
+        use: with ``sources``: keep only rows whose ``use`` column is this (train / val).
+    """
     image_dir = os.path.join(out, name)
     os.makedirs(image_dir, exist_ok=True)
-    items = []
-    for root in ccpd:
-        items += [("ccpd", p, f"{len(items) + i:06d}") for i, p in enumerate(list_images(root))]
-    for root in crops:
-        items += [("crop", p, f"{len(items) + i:06d}") for i, p in enumerate(list_images(root))]
-    entries, failures = [], []
+    scan = read_sources(list(ccpd) + list(crops))
+    scan.samples += read_sources(sources, use).samples if sources else []
+    items = [(s, f"{i:06d}") for i, s in enumerate(scan.samples)]
+    entries, failures = [], [f"{p}: {why}" for p, why in scan.skipped]
     job = partial(_job, out_dir=image_dir, rectified=rectified)
     for got, err in imap_progress(job, items, workers, "lprnet samples", chunksize=16):
         entries += [(os.path.join(name, rel), text, box) for rel, text, box in got]
@@ -160,6 +153,10 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ccpd", nargs="*", default=[], help="folders of CCPD-named images (searched recursively)")
     p.add_argument("--crops", nargs="*", default=[], help="folders of plate crops named by their text")
+    p.add_argument("--source", nargs="*", default=[],
+                   help="folders in any annotation format (labels.tsv as in ../shared/data/plate_crops_more or "
+                        "python -m platesynth output, CCPD names, crops named by text)")
+    p.add_argument("--use", choices=("train", "val"), help="--source: keep only rows of this use column")
     p.add_argument("--out", required=True, help="output folder (never the source folder)")
     p.add_argument("--name", default="train", help="list name: writes OUT/NAME.txt and OUT/NAME/ (default: train)")
     p.add_argument("--no-rectified", action="store_true",
@@ -167,14 +164,15 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel processes")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    if not args.ccpd and not args.crops:
-        p.error("give at least one --ccpd or --crops folder")
-    for d in args.ccpd + args.crops:
+    if not args.ccpd and not args.crops and not args.source:
+        p.error("give at least one --ccpd, --crops or --source folder")
+    for d in args.ccpd + args.crops + args.source:
         if not os.path.isdir(d):
             p.error(f"{d}: not a folder")
         if os.path.abspath(args.out).startswith(os.path.abspath(d) + os.sep):
             p.error(f"--out {args.out} lies inside the source folder {d}")
-    entries = prepare(args.ccpd, args.crops, args.out, args.name, args.workers, not args.no_rectified)
+    entries = prepare(args.ccpd, args.crops, args.out, args.name, args.workers, not args.no_rectified,
+                      args.source, args.use)
     return 0 if entries else 1
 
 

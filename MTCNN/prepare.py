@@ -1,4 +1,5 @@
-"""Prepare PNet (12x47) and ONet (24x94) training samples from CCPD-named images.
+"""Prepare PNet (12x47) and ONet (24x94) training samples from photos with plate boxes (CCPD names,
+``labels.tsv`` + ``boxes.tsv`` folders, ``python -m platesynth scenes`` output; see :mod:`ccpd.sources`).
 
 Labels follow MTCNN (arXiv:1604.02878, Sec. 2.3) by IoU of a crop with the nearest plate:
 positive ``IoU >= 0.65`` (label 1), part ``0.4 <= IoU < 0.65`` (label -1), negative ``IoU < 0.3``
@@ -21,14 +22,14 @@ import argparse
 import logging
 import os
 from functools import partial
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
-from ccpd.annotations import CCPDNameError, parse_name
+from ccpd.sources import read_sources
 from lprcore.files import atomic_write
-from lprcore.imageio import ImageReadError, imread, imwrite, list_images
+from lprcore.imageio import ImageReadError, imread, imwrite
 from lprcore.parallel import imap_progress
 from lprcore.weights import load_weights
 from MTCNN.boxes import box_iou, regression_targets
@@ -131,16 +132,36 @@ def sample_image(image: np.ndarray, gts: np.ndarray, rng: np.random.Generator,
 _PNET: Optional[PNet] = None
 
 
+def plate_boxes(boxes: Sequence[Tuple[float, float, float, float]], size: Tuple[int, int],
+                path: str) -> np.ndarray:
+    """Annotated plate boxes clipped to an image of ``size = (h, w)``, as ``ndarray[G, 4]`` float32.
+
+    Raises:
+        ValueError: a box lies mostly (more than half its area) outside the image or is empty: the
+            annotation does not fit the image, and sampling around it could allocate without bound.
+    """
+    h, w = size
+    out = []
+    for b in boxes:
+        x1, y1, x2, y2 = (float(v) for v in b)
+        area = max(x2 - x1, 0.0) * max(y2 - y1, 0.0)
+        cx1, cy1, cx2, cy2 = max(x1, 0.0), max(y1, 0.0), min(x2, float(w)), min(y2, float(h))
+        inside = max(cx2 - cx1, 0.0) * max(cy2 - cy1, 0.0)
+        if area <= 0 or inside < 0.5 * area:
+            raise ValueError(f"{path}: plate box {tuple(b)} does not fit the {w}x{h} (width x height) image")
+        out.append((cx1, cy1, cx2, cy2))
+    return np.asarray(out, np.float32).reshape(-1, 4)
+
+
 def _job(item, net: str, out_dir: str, seed: int, pnet_weights: Optional[str]) -> Tuple[List[Entry], Optional[str]]:
     global _PNET
-    index, path = item
+    index, path, boxes = item
     try:
-        rec = parse_name(path)
         image = imread(path)
-    except (CCPDNameError, ImageReadError, FileNotFoundError) as e:
+        gts = plate_boxes(boxes, image.shape[:2], path)
+    except (ImageReadError, FileNotFoundError, ValueError) as e:
         return [], str(e)
     rng = np.random.default_rng([seed, index])
-    gts = np.asarray([rec.bbox], dtype=np.float32)
     proposals = None
     if net == "onet" and pnet_weights:
         if _PNET is None:
@@ -182,15 +203,32 @@ def read_list(path: str) -> List[Tuple[str, int, Tuple[float, ...]]]:
     return out
 
 
+def images_with_boxes(sources: Sequence[str]) -> Tuple[List[Tuple[str, Tuple]], List[str]]:
+    """``[(image path, plate boxes)]`` of every image of ``sources`` (any format of
+    :mod:`ccpd.sources`) whose plates have boxes, all plates of an image together; and the skipped
+    entries with reasons."""
+    scan = read_sources(sources)
+    by_path: dict = {}
+    for s in scan.samples:
+        if s.bbox is None:
+            continue
+        by_path.setdefault(s.path, []).extend([s.bbox, *s.other_boxes])
+    skipped = [f"{p}: {why}" for p, why in scan.skipped]
+    skipped += [f"{s.path}: no plate box" for s in scan.samples if s.bbox is None]
+    return [(p, tuple(b)) for p, b in by_path.items()], skipped
+
+
 def prepare(net: str, sources: List[str], out: str, name: str, workers: int = 1, seed: int = 0,
             pnet_weights: Optional[str] = None) -> List[Entry]:
-    """Write samples for ``net`` from all CCPD images under ``sources``; returns the entries."""
+    """Write samples for ``net`` from every image with plate boxes under ``sources`` (CCPD folders,
+    ``labels.tsv`` + ``boxes.tsv`` folders, ``python -m platesynth scenes`` output); returns the entries."""
     image_dir = os.path.join(out, name)
     os.makedirs(image_dir, exist_ok=True)
-    paths = [p for root in sources for p in list_images(root)]
+    images, failures = images_with_boxes(sources)
     job = partial(_job, net=net, out_dir=image_dir, seed=seed, pnet_weights=pnet_weights)
-    entries, failures = [], []
-    for got, err in imap_progress(job, list(enumerate(paths)), workers, f"{net} samples", chunksize=4):
+    entries = []
+    items = [(i, p, b) for i, (p, b) in enumerate(images)]
+    for got, err in imap_progress(job, items, workers, f"{net} samples", chunksize=4):
         entries += [(os.path.join(name, rel), lab, off) for rel, lab, off in got]
         if err:
             failures.append(err)
@@ -207,7 +245,10 @@ def prepare(net: str, sources: List[str], out: str, name: str, workers: int = 1,
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m MTCNN.prepare", description=__doc__.split("\n\n")[0])
     p.add_argument("--net", choices=("pnet", "onet"), required=True)
-    p.add_argument("--ccpd", nargs="+", required=True, help="folders of CCPD-named images (recursive)")
+    p.add_argument("--ccpd", nargs="*", default=[], help="folders of CCPD-named images (recursive)")
+    p.add_argument("--source", nargs="*", default=[],
+                   help="folders in any annotation format with plate boxes (labels.tsv + boxes.tsv as in "
+                        "../shared/data/scenes_train, python -m platesynth scenes output, CCPD names)")
     p.add_argument("--out", required=True, help="output folder (never inside a source folder)")
     p.add_argument("--name", default="train", help="writes OUT/NAME.txt and OUT/NAME/ (default: train)")
     p.add_argument("--pnet-weights", help="onet only: trained PNet weights for hard-sample mining")
@@ -215,7 +256,9 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    for d in args.ccpd:
+    if not args.ccpd and not args.source:
+        p.error("give at least one --ccpd or --source folder")
+    for d in args.ccpd + args.source:
         if not os.path.isdir(d):
             p.error(f"{d}: not a folder")
         if os.path.abspath(args.out).startswith(os.path.abspath(d) + os.sep):
@@ -224,7 +267,8 @@ def main(argv=None) -> int:
         p.error(f"--pnet-weights {args.pnet_weights}: no such file")
     if args.net == "onet" and not args.pnet_weights:
         log.warning("no --pnet-weights: ONet samples without PNet hard-sample mining")
-    entries = prepare(args.net, args.ccpd, args.out, args.name, args.workers, args.seed, args.pnet_weights)
+    entries = prepare(args.net, args.ccpd + args.source, args.out, args.name, args.workers, args.seed,
+                      args.pnet_weights)
     return 0 if entries else 1
 
 

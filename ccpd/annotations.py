@@ -71,6 +71,12 @@ class CCPDRecord:
         return "".join(c for c in chars if c != NO_CHAR)
 
     @property
+    def corners(self) -> Tuple[Tuple[int, int], ...]:
+        """The 4 vertices clockwise from the top-left (TL, TR, BR, BL), the project's corner order."""
+        br, bl, tl, tr = self.vertices
+        return (tl, tr, br, bl)
+
+    @property
     def is_green(self) -> bool:
         """True for an 8-character (CCPD2020 new-energy) plate."""
         return len(self.indices) == 8

@@ -46,7 +46,27 @@ def test_detection_benchmark_table(capsys, ccpd_root, random_weights):
 def test_recognition_benchmark_table(capsys, ccpd_root, random_weights):
     assert lpr_main([str(ccpd_root), "--weights-dir", str(random_weights)]) == 0
     out = capsys.readouterr().out
-    assert "ccpd_base" in out and "per character position" in out and "crops/s" in out
+    assert "ccpd_base" in out and "ccpd_weather" in out and "crops/s" in out
+    assert "by colour" in out and "confidence thresholds" in out
+    row = next(line for line in out.splitlines() if line.startswith("| plates"))
+    assert [c.strip() for c in row.split("|")[2:-1]] == ["2", "1", "3"]
+
+
+def test_recognition_benchmark_reads_labels_tsv_sources_with_use(capsys, tmp_path, synth_dir, random_weights):
+    """A labels.tsv source (as plate_crops_more) is read with its colour and use columns."""
+    import shutil
+
+    files = sorted(synth_dir.iterdir())[:3]
+    lines = ["file\ttext\tcolour\tuse"]
+    for k, f in enumerate(files):
+        shutil.copy(f, tmp_path / f"c{k}.jpg")
+        lines.append(f"c{k}.jpg\t皖A1234{k}\t{'yellow' if k else 'blue'}\t{'val' if k < 2 else 'train'}")
+    (tmp_path / "labels.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert lpr_main([str(tmp_path), "--use", "val", "--weights-dir", str(random_weights)]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| plates"))
+    assert row.split("|")[-2].strip() == "2"  # the train row is left out
+    assert "yellow" in out and "blue" in out
 
 
 def test_end_to_end_benchmark_table(capsys, ccpd_root, random_weights):

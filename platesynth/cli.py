@@ -1,0 +1,112 @@
+"""Command line of the synthetic-plate generator: ``python -m platesynth {crops,scenes,sheet} ...``.
+
+    python -m platesynth crops --out data/synth_crops --count 20000 --seed 0 \\
+        --photos ../shared/data/ccpd_sample/train ../shared/data/scenes_train
+    python -m platesynth scenes --out data/synth_scenes --count 2000 --seed 0 \\
+        --photos ../shared/data/ccpd_sample/train ../shared/data/scenes_train
+    python -m platesynth sheet --out sheet.png --real ../shared/data/plate_crops_more
+
+Same arguments, same bytes (whatever ``--workers``). Exit status 0, or 2 for bad options or assets.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from ccpd.plates import DEFAULT_TYPE_WEIGHTS, PLATE_TYPES
+from platesynth.generate import generate, parse_province_weights
+from platesynth.render import AssetError, load_glyphs
+
+
+def parse_types(text: str) -> dict:
+    """``"all"`` or ``"blue,yellow_double"`` or ``"blue=3,green_small=1"`` -> type weights.
+
+    Raises:
+        argparse.ArgumentTypeError: an unknown type or a bad weight.
+    """
+    if text == "all":
+        return dict(DEFAULT_TYPE_WEIGHTS)
+    out = {}
+    for part in filter(None, (t.strip() for t in text.split(","))):
+        name, _, value = part.partition("=")
+        if name not in PLATE_TYPES:
+            raise argparse.ArgumentTypeError(f"unknown plate type {name!r}; known: {', '.join(PLATE_TYPES)}")
+        try:
+            out[name] = float(value) if value else DEFAULT_TYPE_WEIGHTS[name]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"bad weight in {part!r}") from None
+        if out[name] < 0:
+            raise argparse.ArgumentTypeError(f"negative weight in {part!r}")
+    if not out or sum(out.values()) <= 0:
+        raise argparse.ArgumentTypeError("no plate type with a positive weight")
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m platesynth", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, helptext in (("crops", "plate crops with context (recognizer training)"),
+                           ("scenes", "whole photos with synthetic plates composited in (both stages)")):
+        s = sub.add_parser(name, help=helptext)
+        s.add_argument("--out", required=True, help="output folder: images and labels.tsv")
+        s.add_argument("--count", type=int, required=True, help="number of images")
+        s.add_argument("--seed", type=int, default=0)
+        s.add_argument("--start", type=int, default=0, help="first image index (to add to a set)")
+        s.add_argument("--types", type=parse_types, default=dict(DEFAULT_TYPE_WEIGHTS),
+                       help="plate types with optional weights: 'all' (default) or e.g. "
+                            f"'blue=3,yellow_double'; types: {', '.join(PLATE_TYPES)}")
+        s.add_argument("--province-weights", type=str, default="",
+                       help="e.g. '皖=5,苏=2' (others 1; default: uniform over the 31 provinces)")
+        s.add_argument("--photos", nargs="*", default=[],
+                       help="crops: folders of photos for the context (their labelled plates are avoided); "
+                            "scenes: label sources whose plates have boxes (default: random textures)")
+        s.add_argument("--assets", help="glyph/template folder (default: the vendored Pengfei8324 set)")
+        s.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    s = sub.add_parser("sheet", help="a PNG grid of synthetic plates beside real crops of the same colour")
+    s.add_argument("--out", required=True, help="PNG file to write")
+    s.add_argument("--real", nargs="*", default=[], help="label sources of real crops (with a colour column)")
+    s.add_argument("--per-type", type=int, default=4, help="plates per type and side")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--photos", nargs="*", default=[], help="photos for the synthetic crops' context")
+    return p
+
+
+def main(argv=None) -> int:
+    """Run the command; returns the exit status."""
+    p = build_parser()
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    if args.command == "sheet":
+        from platesynth.sheet import contact_sheet
+        try:
+            contact_sheet(args.out, args.real, args.per_type, args.seed, args.photos)
+        except (FileNotFoundError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        return 0
+    if args.count < 0:
+        p.error("--count must be >= 0")
+    if args.workers < 1:
+        p.error("--workers must be >= 1")
+    for d in args.photos:
+        if not os.path.isdir(d):
+            p.error(f"--photos {d}: not a folder")
+    try:
+        provinces = parse_province_weights(args.province_weights) if args.province_weights else None
+    except ValueError as e:
+        p.error(f"--province-weights: {e}")
+    try:
+        load_glyphs(args.assets)
+    except AssetError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        samples = generate(args.command, args.out, args.count, args.seed, args.types, args.photos, provinces,
+                           args.assets, args.workers, args.start)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    logging.info("wrote %d plates in %d images to %s", len(samples), args.count, args.out)
+    return 0
