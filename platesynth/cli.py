@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sheet", help="a PNG grid of synthetic plates beside real crops of the same colour")
     s.add_argument("--out", required=True, help="PNG file to write")
     s.add_argument("--real", nargs="*", default=[], help="label sources of real crops (with a colour column)")
+    s.add_argument("--use", choices=("train", "val"), help="real sources: keep only rows of this use column")
     s.add_argument("--per-type", type=int, default=4, help="plates per type and side")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--photos", nargs="*", default=[], help="photos for the synthetic crops' context")
@@ -81,7 +82,7 @@ def main(argv=None) -> int:
     if args.command == "sheet":
         from platesynth.sheet import contact_sheet
         try:
-            contact_sheet(args.out, args.real, args.per_type, args.seed, args.photos)
+            contact_sheet(args.out, args.real, args.per_type, args.seed, args.photos, args.use)
         except (FileNotFoundError, ValueError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2

@@ -41,14 +41,15 @@ def _row(tiles: Sequence[np.ndarray], count: int) -> np.ndarray:
 
 
 def contact_sheet(out: str, real_sources: Sequence[str], per_type: int = 4, seed: int = 0,
-                  photos: Sequence[str] = ()) -> np.ndarray:
+                  photos: Sequence[str] = (), use: str | None = None) -> np.ndarray:
     """Write (and return) a BGR sheet: one row per plate type, ``per_type`` synthetic crops on the
-    left, ``per_type`` real crops of the type's colour (and layout when known) on the right.
+    left, ``per_type`` real crops of the type's colour (and layout when known) on the right; ``use``
+    keeps only real rows of that ``use`` column (``"train"``: the sources with an open licence).
 
     Raises:
         FileNotFoundError: a real source folder is missing.
     """
-    real = [s for s in read_sources(real_sources).samples if s.colour] if real_sources else []
+    real = [s for s in read_sources(real_sources, use).samples if s.colour] if real_sources else []
     bg = background_photos(photos) if photos else ()
     rng = np.random.default_rng(seed)
     width = 2 * per_type * (TILE[1] + 4) + 12
