@@ -1,39 +1,63 @@
-"""LPRNet character table: the one home of the class indices of the recognizer.
+"""LPRNet character tables: the one home of the class indices of the recognizer.
 
-The order is that of the original LPRNet_Pytorch / MTCNN+LPRNet projects so that their checkpoints
-load: 31 provinces, 10 digits, 24 letters, ``I``, ``O``, and the CTC blank ``-`` last.
+Two tables, the second extending the first, so that both kinds of checkpoint load:
+
+* :data:`ORIGINAL_CHARS` (68 classes), the order of the original LPRNet_Pytorch / MTCNN+LPRNet
+  projects: 31 provinces, 10 digits, 24 letters, ``I``, ``O``, and the CTC blank ``-`` (index 67);
+* :data:`CHARS` (75 classes): the same 68, then the marks of special plates 警 学 挂 港 澳 使 领
+  (GA 36-2018) at 68..74. The blank stays at index 67 in both.
+
+The table a checkpoint was trained with travels with it (the ``charset`` of its ``MANIFEST.json``,
+else the size of its last layer): :func:`charset_for` maps a class count to its table.
 """
 from __future__ import annotations
 
-from typing import List
+from typing import List, Sequence, Tuple
 
 PROVINCE_CHARS = "京沪津渝冀晋蒙辽吉黑苏浙皖闽赣鲁豫鄂湘粤桂琼川贵云藏陕甘青宁新"
 DIGITS = "0123456789"
 LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
-#: All classes; index -> character.
-CHARS: tuple = tuple(PROVINCE_CHARS + DIGITS + LETTERS + "IO-")
-#: Index of the CTC blank (the last class).
-BLANK: int = len(CHARS) - 1
-#: Number of classes (68).
+#: Marks of special plates (police, coach, trailer, Hong Kong, Macau, embassy, consulate).
+MARK_CHARS = "警学挂港澳使领"
+#: The original 68 classes; index -> character.
+ORIGINAL_CHARS: Tuple[str, ...] = tuple(PROVINCE_CHARS + DIGITS + LETTERS + "IO-")
+#: All classes of the current table (75); index -> character.
+CHARS: Tuple[str, ...] = ORIGINAL_CHARS + tuple(MARK_CHARS)
+#: Index of the CTC blank in both tables.
+BLANK: int = 67
+#: Number of classes of the current table (75).
 NUM_CLASSES: int = len(CHARS)
-#: Character -> index.
+#: Character -> index (current table).
 CHAR_TO_INDEX = {c: i for i, c in enumerate(CHARS)}
 
-assert NUM_CLASSES == 68 and CHARS[BLANK] == "-"
+assert len(ORIGINAL_CHARS) == 68 and CHARS[BLANK] == ORIGINAL_CHARS[BLANK] == "-" and NUM_CLASSES == 75
 
 
-def encode(text: str) -> List[int]:
-    """Plate text -> class indices.
+def charset_for(num_classes: int) -> Tuple[str, ...]:
+    """The table of a net with ``num_classes`` outputs (68: original, 75: current).
+
+    Raises:
+        ValueError: no table has that many classes.
+    """
+    for table in (ORIGINAL_CHARS, CHARS):
+        if len(table) == num_classes:
+            return table
+    raise ValueError(f"no character table has {num_classes} classes (known: 68, 75)")
+
+
+def encode(text: str, chars: Sequence[str] = CHARS) -> List[int]:
+    """Plate text -> class indices of the table ``chars``.
 
     Raises:
         ValueError: a character of ``text`` is not a class (the message names it).
     """
+    index = CHAR_TO_INDEX if chars is CHARS else {c: i for i, c in enumerate(chars)}
     try:
-        return [CHAR_TO_INDEX[c] for c in text]
+        return [index[c] for c in text]
     except KeyError as e:
         raise ValueError(f"plate text {text!r}: character {e.args[0]!r} is not in the LPRNet table") from None
 
 
-def is_encodable(text: str) -> bool:
-    """True when every character of ``text`` is a non-blank class."""
-    return all(c in CHAR_TO_INDEX and c != CHARS[BLANK] for c in text)
+def is_encodable(text: str, chars: Sequence[str] = CHARS) -> bool:
+    """True when every character of ``text`` is a non-blank class of ``chars``."""
+    return all(c in chars and c != chars[BLANK] for c in text)

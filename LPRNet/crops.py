@@ -8,7 +8,7 @@ points of exact-match accuracy on real CCPD crops.
 """
 from __future__ import annotations
 
-from typing import List
+from typing import List, Sequence
 
 import cv2
 import numpy as np
@@ -33,6 +33,43 @@ def warp_to_input(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
     return cv2.warpPerspective(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+#: Double-row plates (GA 36-2018, 220 x 440 mm) are read as one line: the top row (province + letter)
+#: then the bottom row, each cut from these parts of the plate (x1, y1, x2, y2 as fractions of the
+#: plate's width and height) and set side by side on the 24 x 94 input.
+DOUBLE_ROW_PARTS = ((95 / 440, 8 / 220, 345 / 440, 82 / 220), (15 / 440, 84 / 220, 425 / 440, 212 / 220))
+
+
+def sub_quad(quad: np.ndarray, part) -> np.ndarray:
+    """Corners (TL, TR, BR, BL) of the part ``(u1, v1, u2, v2)`` (fractions of the plate) of a plate
+    quadrilateral, through the plate's homography (exact under perspective)."""
+    h = cv2.getPerspectiveTransform(np.float32([[0, 0], [1, 0], [1, 1], [0, 1]]), np.asarray(quad, np.float32))
+    u1, v1, u2, v2 = part
+    pts = np.float32([[[u1, v1], [u2, v1], [u2, v2], [u1, v2]]])
+    return cv2.perspectiveTransform(pts, h)[0]
+
+
+def warp_double_row(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """Recognizer crop of a double-row plate: its top row then its bottom row, side by side.
+
+    Args:
+        image: ``ndarray[H, W, 3]`` uint8, BGR.
+        quad: the whole plate's corners ``[4, 2]`` (TL, TR, BR, BL), pixels.
+
+    Returns:
+        ``ndarray[24, 94, 3]`` uint8, BGR: the top row in the left part (width in proportion to its
+        aspect), the bottom row in the rest.
+    """
+    h, w = INPUT_SIZE
+    aspects = [(p[2] - p[0]) * 2.0 / (p[3] - p[1]) for p in DOUBLE_ROW_PARTS]  # plate is 2:1
+    left = int(round(w * aspects[0] / sum(aspects)))
+    out = []
+    for part, width in zip(DOUBLE_ROW_PARTS, (left, w - left)):
+        dst = np.float32([[0, 0], [width, 0], [width, h], [0, h]])
+        m = cv2.getPerspectiveTransform(sub_quad(quad, part), dst)
+        out.append(cv2.warpPerspective(image, m, (width, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+    return np.concatenate(out, axis=1)
+
+
 def box_to_quad(box) -> np.ndarray:
     """Corners ``[4, 2]`` float32 (TL, TR, BR, BL) of a box (x1, y1, x2, y2) pixels, at least 1 pixel wide and high."""
     x1, y1, x2, y2 = (float(v) for v in box[:4])
@@ -40,17 +77,22 @@ def box_to_quad(box) -> np.ndarray:
     return np.float32([[x1, y1], [x2, y1], [x2, y2], [x1, y2]])
 
 
-def crop_plates(image: np.ndarray, boxes: np.ndarray) -> List[np.ndarray]:
+def crop_plates(image: np.ndarray, boxes: np.ndarray, layouts: Sequence[str] | None = None) -> List[np.ndarray]:
     """Recognizer crops of the boxes of an image.
 
     Args:
         image: ``ndarray[H, W, 3]`` uint8, BGR.
         boxes: ``ndarray[N, >=4]`` (x1, y1, x2, y2) pixels; parts outside the image repeat the edge.
+        layouts: ``"single"`` / ``"double"`` per box (default: all single); double-row plates are cut
+            with :func:`warp_double_row`.
 
     Returns:
         ``N`` crops ``ndarray[24, 94, 3]`` uint8, BGR.
     """
-    return [warp_to_input(image, box_to_quad(b)) for b in np.asarray(boxes, np.float32)]
+    boxes = np.asarray(boxes, np.float32)
+    layouts = layouts if layouts is not None else ["single"] * len(boxes)
+    return [(warp_double_row if lay == "double" else warp_to_input)(image, box_to_quad(b))
+            for b, lay in zip(boxes, layouts)]
 
 
 def resize_crop(crop: np.ndarray) -> np.ndarray:

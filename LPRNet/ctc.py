@@ -6,11 +6,11 @@ blanks. ``[A, A, -, B]`` gives ``AB``; ``[A, -, A]`` gives ``AA``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import List, Sequence, Tuple
 
 import torch
 
-from LPRNet.chars import BLANK, CHARS
+from LPRNet.chars import BLANK, charset_for
 
 
 @dataclass(frozen=True)
@@ -53,12 +53,14 @@ def greedy_decode_indices(best: List[int], probs: List[float], blank: int = BLAN
     return out, conf
 
 
-def greedy_decode(logits: torch.Tensor, blank: int = BLANK) -> List[Decoded]:
+def greedy_decode(logits: torch.Tensor, blank: int = BLANK, chars: Sequence[str] | None = None) -> List[Decoded]:
     """Best-path decode a batch of LPRNet outputs.
 
     Args:
         logits: ``Tensor[N, C, T]`` (classes x time steps, as LPRNet returns), any float dtype.
-        blank: index of the CTC blank (default: last class).
+        blank: index of the CTC blank (67 in both tables of :mod:`LPRNet.chars`).
+        chars: the character table (default: the table with ``C`` classes,
+            :func:`LPRNet.chars.charset_for`).
 
     Returns:
         One :class:`Decoded` per sample.
@@ -68,11 +70,12 @@ def greedy_decode(logits: torch.Tensor, blank: int = BLANK) -> List[Decoded]:
     """
     if logits.dim() != 3:
         raise ValueError(f"logits must be [N, C, T], got shape {tuple(logits.shape)}")
+    table = chars if chars is not None else charset_for(logits.shape[1])
     probs = logits.float().softmax(dim=1)
     best_p, best = probs.max(dim=1)                      # [N, T]
     results = []
     for idx, p in zip(best.tolist(), best_p.tolist()):
-        chars, conf = greedy_decode_indices(idx, p, blank)
-        text = "".join(CHARS[c] for c in chars)
+        emitted, conf = greedy_decode_indices(idx, p, blank)
+        text = "".join(table[c] for c in emitted)
         results.append(Decoded(text, tuple(conf), min(conf) if conf else 0.0))
     return results

@@ -10,7 +10,7 @@ from torch.utils.data import Dataset
 from lprcore.augment import photometric
 from lprcore.imageio import imread
 from LPRNet.chars import encode
-from LPRNet.crops import box_to_quad, warp_to_input
+from LPRNet.crops import box_to_quad, warp_double_row, warp_to_input
 from LPRNet.model import crops_to_input
 from LPRNet.prepare import read_list
 
@@ -45,22 +45,25 @@ class PlateTextDataset(Dataset):
     """
 
     def __init__(self, lists: Sequence[str], augment: bool = False, repeat: int = 1):
-        self.items: List[Tuple[np.ndarray, List[int], Tuple[int, int, int, int], str]] = []
+        self.items: List[Tuple[np.ndarray, List[int], Tuple[int, int, int, int], str, str, str]] = []
         for lst in lists:
-            for path, text, box in read_list(lst):
-                self.items.append((imread(path), encode(text), box, text))
+            for e in read_list(lst):
+                self.items.append((imread(e.path), encode(e.text), e.box, e.text, e.colour, e.layout))
         self.augment = augment
         self.repeat = max(1, repeat)
 
     def __len__(self) -> int:
         return len(self.items) * self.repeat
 
-    def crop(self, i: int, rng: np.random.Generator | None = None) -> np.ndarray:
-        """BGR uint8 ``[24, 94, 3]`` crop of sample ``i`` (augmented when ``rng`` is given)."""
-        image, _, box, _ = self.items[i % len(self.items)]
+    def crop(self, i: int, rng: np.random.Generator | None = None, as_single: bool = False) -> np.ndarray:
+        """BGR uint8 ``[24, 94, 3]`` crop of sample ``i`` (augmented when ``rng`` is given), cut as
+        the pipeline cuts it: double-row plates row by row (:func:`LPRNet.crops.warp_double_row`)
+        unless ``as_single``."""
+        image, _, box, _, _, layout = self.items[i % len(self.items)]
+        warp = warp_double_row if layout == "double" and not as_single else warp_to_input
         if rng is None:
-            return warp_to_input(image, box_to_quad(box))
-        return photometric(warp_to_input(image, jitter_quad(box, rng)), rng)
+            return warp(image, box_to_quad(box))
+        return photometric(warp(image, jitter_quad(box, rng)), rng)
 
     def __getitem__(self, i: int):
         rng = np.random.default_rng(np.random.randint(0, 2**31)) if self.augment else None
@@ -68,7 +71,12 @@ class PlateTextDataset(Dataset):
         return crops_to_input([crop])[0], torch.tensor(self.items[i % len(self.items)][1], dtype=torch.long)
 
     def text(self, i: int) -> str:
+        """The plate text of sample ``i``."""
         return self.items[i % len(self.items)][3]
+
+    def attributes(self, i: int) -> Tuple[str, str]:
+        """``(colour, layout)`` of sample ``i`` ("" when unknown)."""
+        return self.items[i % len(self.items)][4:6]
 
 
 def collate(batch):

@@ -12,7 +12,9 @@ Sources:
   plates with a box give the two samples above, crops without one the whole image.
 
 Output: ``OUT/NAME/*.png`` and the list ``OUT/NAME.txt``, one sample a line:
-``relative/path.png <TAB> text <TAB> x1,y1,x2,y2`` (the plate box inside the stored crop, pixels).
+``relative/path.png <TAB> text <TAB> x1,y1,x2,y2 <TAB> colour <TAB> layout`` (the plate box inside
+the stored crop, pixels; colour and layout empty when the source does not know them; lists of three
+columns, from earlier versions, are read too).
 The list is written last and atomically, so an interrupted run leaves no half list; a re-run
 overwrites. Example::
 
@@ -25,7 +27,7 @@ import argparse
 import logging
 import os
 from functools import partial
-from typing import List, Optional, Sequence, Tuple
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -43,8 +45,20 @@ log = logging.getLogger(__name__)
 MARGIN = (0.15, 0.35)
 #: Size (height, width) of vertex-rectified crops: twice the LPRNet input.
 RECTIFIED_SIZE = (INPUT_SIZE[0] * 2, INPUT_SIZE[1] * 2)
+#: Size of vertex-rectified double-row plates: the plate's 1:2 proportions (GA 36-2018, 220 x 440 mm).
+RECTIFIED_SIZE_DOUBLE = (INPUT_SIZE[1], INPUT_SIZE[1] * 2)
 
-Entry = Tuple[str, str, Tuple[int, int, int, int]]
+Entry = Tuple[str, str, Tuple[int, int, int, int], str, str]
+
+
+class ListEntry(NamedTuple):
+    """One line of a sample list: absolute image path, text, plate box in it, colour, layout ("" = unknown)."""
+
+    path: str
+    text: str
+    box: Tuple[int, int, int, int]
+    colour: str = ""
+    layout: str = ""
 
 
 def crop_with_margin(image: np.ndarray, bbox, margin=MARGIN) -> Tuple[np.ndarray, Tuple[int, int, int, int]]:
@@ -84,24 +98,25 @@ def _job(item: Tuple[PlateSample, str], out_dir: str, rectified: bool) -> Tuple[
             return [], f"{sample.path}: bbox {bbox} lies outside the image"
         variants = [("b", crop, box)]
         if rectified and sample.vertices is not None:
-            variants.append(("r", rectify(image, sample.vertices), (0, 0, RECTIFIED_SIZE[1], RECTIFIED_SIZE[0])))
+            size = RECTIFIED_SIZE_DOUBLE if sample.layout == "double" else RECTIFIED_SIZE
+            variants.append(("r", rectify(image, sample.vertices, size), (0, 0, size[1], size[0])))
     entries = []
     for suffix, img, b in variants:
         rel = f"{key}{suffix}.png"
         imwrite(os.path.join(out_dir, rel), img)
-        entries.append((rel, sample.text, tuple(int(v) for v in b)))
+        entries.append((rel, sample.text, tuple(int(v) for v in b), sample.colour or "", sample.layout or ""))
     return entries, None
 
 
 def write_list(path: str, entries: List[Entry]) -> None:
     """Write a sample list atomically (:func:`lprcore.files.atomic_write`)."""
     with atomic_write(path, "w") as fh:
-        for rel, text, box in entries:
-            fh.write(f"{rel}\t{text}\t{','.join(str(v) for v in box)}\n")
+        for rel, text, box, colour, layout in entries:
+            fh.write(f"{rel}\t{text}\t{','.join(str(v) for v in box)}\t{colour}\t{layout}\n")
 
 
-def read_list(path: str) -> List[Tuple[str, str, Tuple[int, int, int, int]]]:
-    """Read a list written by :func:`write_list`; paths come back absolute.
+def read_list(path: str) -> List[ListEntry]:
+    """Read a list written by :func:`write_list` (or a three-column list); paths come back absolute.
 
     Raises:
         FileNotFoundError: no such list. ValueError: a malformed line (the message names it).
@@ -111,10 +126,15 @@ def read_list(path: str) -> List[Tuple[str, str, Tuple[int, int, int, int]]]:
     with open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             parts = line.rstrip("\n").split("\t")
-            if len(parts) != 3:
-                raise ValueError(f"{path}:{n}: expected 'path<TAB>text<TAB>x1,y1,x2,y2'")
-            box = tuple(int(v) for v in parts[2].split(","))
-            out.append((os.path.join(base, parts[0]), parts[1], box))
+            try:
+                if len(parts) not in (3, 5):
+                    raise ValueError
+                box = tuple(int(v) for v in parts[2].split(","))
+                if len(box) != 4:
+                    raise ValueError
+            except ValueError:
+                raise ValueError(f"{path}:{n}: expected 'path<TAB>text<TAB>x1,y1,x2,y2[<TAB>colour<TAB>layout]'") from None
+            out.append(ListEntry(os.path.join(base, parts[0]), parts[1], box, *parts[3:5]))
     return out
 
 
@@ -136,7 +156,7 @@ def prepare(ccpd: List[str], crops: List[str], out: str, name: str, workers: int
     entries, failures = [], [f"{p}: {why}" for p, why in scan.skipped]
     job = partial(_job, out_dir=image_dir, rectified=rectified)
     for got, err in imap_progress(job, items, workers, "lprnet samples", chunksize=16):
-        entries += [(os.path.join(name, rel), text, box) for rel, text, box in got]
+        entries += [(os.path.join(name, rel), *rest) for rel, *rest in got]
         if err:
             failures.append(err)
     for f in failures[:10]:

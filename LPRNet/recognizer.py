@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, Sequence
+from typing import Dict, List, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from lprcore.manifest import ManifestError, read_manifest
-from lprcore.weights import WeightsError, load_weights
-from LPRNet.chars import CHARS
+from lprcore.weights import WeightsError, load_weights, read_state_dict
+from LPRNet.chars import CHARS, NUM_CLASSES, ORIGINAL_CHARS, charset_for
 from LPRNet.crops import crop_plates, resize_crop
 from LPRNet.ctc import Decoded, greedy_decode
 from LPRNet.model import LPRNet, crops_to_input
@@ -43,17 +43,72 @@ class PlateRecognizer(nn.Module):
     checkpoints load.
 
     Args:
+        num_classes: size of the character table (75: :data:`LPRNet.chars.CHARS`; 68: the original
+            table, :data:`LPRNet.chars.ORIGINAL_CHARS`).
         dropout: LPRNet's dropout rate in training.
+
+    Attributes:
+        chars: the character table of the outputs (index -> character).
+
+    Raises:
+        ValueError: no character table has ``num_classes`` classes.
     """
 
-    def __init__(self, dropout: float = 0.5):
+    def __init__(self, num_classes: int = NUM_CLASSES, dropout: float = 0.5):
         super().__init__()
+        self.chars = charset_for(num_classes)
         self.stn = STNet()
-        self.lprnet = LPRNet(dropout=dropout)
+        self.lprnet = LPRNet(num_classes=num_classes, dropout=dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``Tensor[N, 3, 24, 94]`` (BGR, scaled) -> logits ``Tensor[N, 68, 18]``."""
+        """``Tensor[N, 3, 24, 94]`` (BGR, scaled) -> logits ``Tensor[N, num_classes, 18]``."""
         return self.lprnet(self.stn(x))
+
+
+#: Parameters of LPRNet whose first dimension is the class count; ``container.0.weight`` also has
+#: the class count in its input channels (the global context of the class layer, last).
+_CLASS_ROWS = ("backbone.20.weight", "backbone.20.bias", "backbone.21.weight", "backbone.21.bias",
+               "backbone.21.running_mean", "backbone.21.running_var", "container.0.weight", "container.0.bias")
+
+
+def expand_classes(state: Dict[str, torch.Tensor], num_classes: int, prefix: str = "lprnet.") -> Dict[str, torch.Tensor]:
+    """A state dict of a recognizer with fewer classes, grown to ``num_classes`` for fine-tuning.
+
+    The new classes (appended after the old ones, as :data:`LPRNet.chars.CHARS` extends
+    :data:`LPRNet.chars.ORIGINAL_CHARS`) start with zero class filters and a small positive
+    batch-norm bias (a near-constant, trainable output), zero weights out of the global-context layer
+    with a low bias, and zero weights from their context into the old classes; the old classes'
+    context weights are rescaled for the larger normalisation. The grown net reads as the old one did
+    until fine-tuning teaches the new classes.
+
+    Raises:
+        ValueError: the state has more classes than ``num_classes``.
+    """
+    old = state[prefix + "backbone.20.bias"].shape[0]
+    if old > num_classes:
+        raise ValueError(f"cannot shrink a {old}-class recognizer to {num_classes} classes")
+    if old == num_classes:
+        return dict(state)
+    out, extra = dict(state), num_classes - old
+    for name in _CLASS_ROWS:
+        t = state[prefix + name]
+        if name == "backbone.21.running_var" or name == "backbone.21.weight":
+            new = torch.ones(extra)
+        elif name == "backbone.21.bias":  # a small positive output keeps the new ReLUs alive
+            new = torch.full((extra,), 0.01)
+        elif name == "container.0.bias":
+            new = torch.full((extra,), float(t.min()) - 2.0)
+        else:
+            new = torch.zeros((extra, *t.shape[1:]))
+        t = torch.cat([t, new.to(t.dtype)])
+        if name == "container.0.weight":  # input channels: [64 + 128 + 256 context, old classes] -> + extra
+            t = t.clone()
+            # the class context is divided by its mean square over all classes: more (quiet) classes
+            # make it larger by about num_classes / old, which these weights undo
+            t[:, -old:] *= old / num_classes
+            t = torch.cat([t, torch.zeros((t.shape[0], extra, *t.shape[2:]), dtype=t.dtype)], dim=1)
+        out[prefix + name] = t
+    return out
 
 
 def load_recognizer(weights_dir: str | os.PathLike | None = None,
@@ -66,17 +121,24 @@ def load_recognizer(weights_dir: str | os.PathLike | None = None,
 
     Raises:
         lprcore.weights.WeightsError: a weight file is missing, damaged or does not fit its net, or
-            the folder's MANIFEST.json gives ``lprnet.pth`` another character table.
+            the folder's MANIFEST.json gives ``lprnet.pth`` an unknown character table.
+
+    The character table is the ``charset`` of ``lprnet.pth`` in the folder's MANIFEST.json, else the
+    one whose size matches the file's last layer (68: original, 75: current).
     """
     weights_dir = Path(weights_dir) if weights_dir else WEIGHTS_DIR
+    path = weights_dir / LPRNET_WEIGHTS
     try:
         charset = read_manifest(weights_dir).get(LPRNET_WEIGHTS, {}).get("charset")
     except ManifestError as e:
         raise WeightsError(str(e)) from None
-    if charset is not None and charset != "".join(CHARS):
-        raise WeightsError(f"weight file {weights_dir / LPRNET_WEIGHTS} was trained on another character "
-                           f"table ({len(charset)} classes in its MANIFEST.json, {len(CHARS)} here)")
-    model = PlateRecognizer()
+    if charset is None:  # no manifest entry: the size of the last layer says which table
+        bias = read_state_dict(path).get("backbone.20.bias")
+        charset = "".join(charset_for(len(bias))) if bias is not None and len(bias) in (68, 75) else "".join(CHARS)
+    if charset not in ("".join(CHARS), "".join(ORIGINAL_CHARS)):
+        raise WeightsError(f"weight file {path} was trained on another character table "
+                           f"({len(charset)} classes in its MANIFEST.json; known tables: 68, 75)")
+    model = PlateRecognizer(num_classes=len(charset))
     load_weights(model.stn, weights_dir / STN_WEIGHTS, "STNet")
     load_weights(model.lprnet, weights_dir / LPRNET_WEIGHTS, "LPRNet")
     return model.to(torch.device(device)).eval()
@@ -97,9 +159,14 @@ class RecognitionPredictor:
         self.device = torch.device(device)
         self.model = load_recognizer(weights_dir, self.device)
 
+    @property
+    def chars(self):
+        """The character table of the loaded weights."""
+        return self.model.chars
+
     @torch.inference_mode()
     def logits(self, batch: torch.Tensor) -> torch.Tensor:
-        """``Tensor[N, 3, 24, 94]`` (see :func:`LPRNet.model.crops_to_input`) -> logits ``Tensor[N, 68, 18]``."""
+        """``Tensor[N, 3, 24, 94]`` (see :func:`LPRNet.model.crops_to_input`) -> logits ``Tensor[N, C, 18]``."""
         return self.model(batch.to(self.device))
 
     def __call__(self, crops: Sequence[np.ndarray]) -> List[Decoded]:
@@ -113,8 +180,9 @@ class RecognitionPredictor:
         """
         if len(crops) == 0:
             return []
-        return greedy_decode(self.logits(crops_to_input([resize_crop(c) for c in crops])))
+        return greedy_decode(self.logits(crops_to_input([resize_crop(c) for c in crops])), chars=self.chars)
 
-    def read_boxes(self, image: np.ndarray, boxes: np.ndarray) -> List[Decoded]:
-        """Read the plates at ``boxes[N, >=4]`` (x1, y1, x2, y2 pixels) of a BGR uint8 image, in one batch."""
-        return self(crop_plates(image, boxes)) if len(boxes) else []
+    def read_boxes(self, image: np.ndarray, boxes: np.ndarray, layouts: Sequence[str] | None = None) -> List[Decoded]:
+        """Read the plates at ``boxes[N, >=4]`` (x1, y1, x2, y2 pixels) of a BGR uint8 image, in one
+        batch; ``layouts`` (``"single"``/``"double"`` per box) cuts double-row plates row by row."""
+        return self(crop_plates(image, boxes, layouts)) if len(boxes) else []

@@ -5,7 +5,8 @@ Example (the command that made the shipped weights is in the README)::
     python -m LPRNet.train --train data/lprnet/train.txt data/lprnet/synth.txt \
         --val data/lprnet/val.txt --out runs/lprnet --epochs 40 --export LPRNet/weights
 
-``OUT/last.pth`` holds the full state after every epoch (``--resume`` continues from it),
+``OUT/last.pth`` holds the full state after every epoch (``--resume`` continues from it exactly, with
+any ``--workers``; a larger ``--epochs`` anneals on from the current learning rate),
 ``OUT/best.pth`` the best model by validation accuracy; ``--export DIR`` writes ``stn.pth`` and
 ``lprnet.pth`` from ``best.pth`` with denormal floats zeroed (with ``--resume`` on a finished run it
 only re-exports).
@@ -20,8 +21,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from lprcore.engine import FitConfig, add_training_args, export_run, fit, setup_training, worker_init_fn
-from lprcore.weights import read_state_dict
+from lprcore.engine import (CheckpointError, FitConfig, add_training_args, export_run, fit, make_loader,
+                            setup_training)
+from lprcore.report import nonnegative_float, nonnegative_int, positive_int
+from lprcore.weights import WeightsError, read_state_dict
 from LPRNet.chars import BLANK, CHARS
 from LPRNet.ctc import greedy_decode
 from LPRNet.dataset import PlateTextDataset, collate
@@ -61,13 +64,13 @@ def export(run_dir: str, out_dir: str) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m LPRNet.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--train", nargs="+", required=True, help="sample lists from LPRNet.prepare")
-    p.add_argument("--train-repeat", nargs="*", type=int, default=[],
+    p.add_argument("--train-repeat", nargs="*", type=positive_int, default=[],
                    help="times each --train list is repeated per epoch (default 1 each)")
     p.add_argument("--val", nargs="*", default=[], help="validation lists (no augmentation)")
     add_training_args(p, epochs=40, batch_size=64, lr=1e-3, workers=2,
                       export_help="after training, write stn.pth and lprnet.pth here")
-    p.add_argument("--weight-decay", type=float, default=1e-5)
-    p.add_argument("--stn-warmup", type=int, default=3, help="epochs with the STN frozen at identity")
+    p.add_argument("--weight-decay", type=nonnegative_float, default=1e-5)
+    p.add_argument("--stn-warmup", type=nonnegative_int, default=3, help="epochs with the STN frozen at identity")
     p.add_argument("--init", help="start from these PlateRecognizer weights (e.g. a previous best.pth)")
     args = p.parse_args(argv)
     setup_training(args, "python -m LPRNet.train", args.train + args.val + ([args.init] if args.init else []), argv)
@@ -77,13 +80,15 @@ def main(argv=None) -> int:
     train_set = torch.utils.data.ConcatDataset(parts)
     val_set = PlateTextDataset(args.val) if args.val else None
     log.info("train samples per epoch: %d; val: %d", len(train_set), len(val_set) if val_set else 0)
-    loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, drop_last=True,
-                        collate_fn=collate, num_workers=args.workers, worker_init_fn=worker_init_fn,
-                        persistent_workers=args.workers > 0)
+    # exact on --resume with any --workers: order and augmentation seeded from (seed, epoch)
+    loader = make_loader(train_set, args.batch_size, args.workers, collate_fn=collate)
 
     model = PlateRecognizer()
     if args.init:
-        model.load_state_dict(read_state_dict(args.init))
+        try:
+            model.load_state_dict(read_state_dict(args.init))
+        except WeightsError as e:
+            p.error(f"--init: {e}")
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs, eta_min=args.lr * 0.02)
 
@@ -94,9 +99,13 @@ def main(argv=None) -> int:
     def evaluate(m):
         return {"accuracy": accuracy(m, val_set)} if val_set else {}
 
-    fit(model, optimizer, loader, ctc_loss, evaluate,
-        FitConfig(epochs=args.epochs, out_dir=args.out, seed=args.seed, resume=args.resume, grad_clip=5.0),
-        scheduler=scheduler, on_epoch_start=on_epoch_start)
+    try:
+        fit(model, optimizer, loader, ctc_loss, evaluate,
+            FitConfig(epochs=args.epochs, out_dir=args.out, seed=args.seed, resume=args.resume, grad_clip=5.0),
+            scheduler=scheduler, on_epoch_start=on_epoch_start)
+    except CheckpointError as e:
+        log.error("%s", e)
+        return 2
     if args.export:
         export(args.out, args.export)
     return 0

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import torch
 
+from lprcore.imageio import ImageTooLargeError
 from lprcore.weights import load_weights
 from MTCNN.boxes import NmsMode, calibrate_boxes, clip_boxes, nms, remove_small_boxes
 from MTCNN.nets import ONET_INPUT, PNET_CELL, PNET_STRIDE, ONet, PNet, images_to_input
@@ -26,6 +27,13 @@ from MTCNN.nets import ONET_INPUT, PNET_CELL, PNET_STRIDE, ONet, PNet, images_to
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 PNET_WEIGHTS = "pnet.pth"
 ONET_WEIGHTS = "onet.pth"
+#: Smallest ``min_plate_size`` (height, width) accepted: half a PNet cell, so the first pyramid scale
+#: enlarges an image at most 2x (a smaller plate has no legible characters; ``(1, 1)`` would enlarge
+#: a photo 47x and need tens of GB).
+MIN_PLATE_FLOOR: Tuple[int, int] = (PNET_CELL[0] // 2, (PNET_CELL[1] + 1) // 2)
+#: Peak bytes PNet needs per pixel of its input (float32 input, 10-channel conv1 output and its PReLU
+#: output, measured ~98 on torch 2.13 CPU), for :func:`pyramid_bytes`.
+PNET_BYTES_PER_PIXEL = 104
 
 
 @dataclass
@@ -49,6 +57,10 @@ class DetectorConfig:
         onet_threshold: plate probability for ONet to keep a box.
         onet_nms: overlap above which final boxes are merged.
         onet_nms_mode: ``"union"`` (IoU) or ``"min"`` (intersection over the smaller box).
+        max_pyramid_mb: largest memory, in MiB, the image pyramid may need (:func:`pyramid_bytes`);
+            a larger image is refused with :class:`lprcore.imageio.ImageTooLargeError` before any is
+            allocated. The default, 4096, takes a 50-megapixel photo at the default ``min_plate_size``
+            (about 3 GiB); a 12-megapixel photo needs about 0.75 GiB.
     """
 
     min_plate_size: Tuple[int, int] = (16, 60)
@@ -61,6 +73,7 @@ class DetectorConfig:
     onet_threshold: float = 0.8
     onet_nms: float = 0.5
     onet_nms_mode: NmsMode = "min"
+    max_pyramid_mb: int = 4096
 
     def __post_init__(self):
         h, w = self.min_plate_size
@@ -69,13 +82,17 @@ class DetectorConfig:
         if h > w:
             raise ValueError(f"min_plate_size is (height, width) and plates are wider than high; got "
                              f"{tuple(self.min_plate_size)}: did you mean {tuple(self.min_plate_size)[::-1]}?")
+        if h < MIN_PLATE_FLOOR[0] or w < MIN_PLATE_FLOOR[1]:
+            raise ValueError(f"min_plate_size {tuple(self.min_plate_size)} is below the floor "
+                             f"{MIN_PLATE_FLOOR} (height, width): smaller plates are not legible, and the "
+                             "image pyramid would enlarge the image many times")
         if not 0.0 < self.scale_factor < 1.0:
             raise ValueError(f"scale_factor must be in (0, 1), got {self.scale_factor}")
         for name in ("pnet_threshold", "pnet_scale_nms", "pnet_nms", "onet_threshold", "onet_nms"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
-        for name in ("pnet_pre_nms", "max_proposals"):
+        for name in ("pnet_pre_nms", "max_proposals", "max_pyramid_mb"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.onet_nms_mode not in ("union", "min"):
@@ -93,6 +110,7 @@ class DetectorConfig:
         "onet_threshold": ("--onet-threshold", "ONet plate probability to keep a box"),
         "onet_nms": ("--nms", "overlap above which final boxes merge"),
         "onet_nms_mode": ("--nms-mode", "final NMS overlap: IoU ('union') or intersection over the smaller box ('min')"),
+        "max_pyramid_mb": ("--max-pyramid-mb", "refuse an image whose pyramid would need more memory than this, MiB"),
     }
 
     @classmethod
@@ -149,6 +167,37 @@ def pyramid_scales(size: Tuple[int, int], min_plate_size: Tuple[int, int], facto
     return scales
 
 
+def pyramid_bytes(size: Tuple[int, int], config: DetectorConfig) -> int:
+    """Estimated peak memory, in bytes, of the PNet stage on an image of ``size = (height, width)``.
+
+    The largest pyramid scale dominates: :data:`PNET_BYTES_PER_PIXEL` per pixel of its input, plus
+    the resized uint8 image (3 bytes per pixel). 0 when the image holds no PNet cell.
+    """
+    scales = pyramid_scales(size, config.min_plate_size, config.scale_factor)
+    if not scales:
+        return 0
+    pixels = size[0] * scales[0] * size[1] * scales[0]
+    return int(pixels * (PNET_BYTES_PER_PIXEL + 3))
+
+
+def check_image_size(size: Tuple[int, int], config: DetectorConfig, name: str = "image") -> None:
+    """Refuse an image whose pyramid needs more than ``config.max_pyramid_mb`` (:func:`pyramid_bytes`).
+
+    Args:
+        size: ``(height, width)`` in pixels (e.g. from the file's header, before decoding).
+        name: the file, for the message.
+
+    Raises:
+        ImageTooLargeError: over the limit; the message gives the estimate and the options that help.
+    """
+    need = pyramid_bytes(size, config)
+    if need > config.max_pyramid_mb * 2**20:
+        raise ImageTooLargeError(
+            f"{name}: image too large to search: {size[0]}x{size[1]} (height x width) with --min-plate-size "
+            f"{config.min_plate_size[0]} {config.min_plate_size[1]} needs about {need / 2**20:.0f} MiB for the "
+            f"image pyramid, over --max-pyramid-mb {config.max_pyramid_mb} (raise it, or raise --min-plate-size)")
+
+
 def cells_to_boxes(probs: np.ndarray, offsets: np.ndarray, scale: float, threshold: float) -> np.ndarray:
     """PNet output at one scale -> candidate boxes in original-image pixels.
 
@@ -180,8 +229,12 @@ def run_pnet(pnet: PNet, image: np.ndarray, config: DetectorConfig, device: torc
     Returns:
         ``ndarray[K, 5]`` float32 boxes (x1, y1, x2, y2, score) in pixels, regressed and clipped,
         at most ``config.max_proposals``; empty ``[0, 5]`` when nothing passes.
+
+    Raises:
+        ImageTooLargeError: the pyramid would need more than ``config.max_pyramid_mb``.
     """
     h, w = image.shape[:2]
+    check_image_size((h, w), config)
     per_scale = []
     for s in pyramid_scales((h, w), config.min_plate_size, config.scale_factor):
         hs, ws = max(int(round(h * s)), PNET_CELL[0]), max(int(round(w * s)), PNET_CELL[1])
@@ -280,6 +333,10 @@ class PlateDetector:
         Returns:
             ``ndarray[K, 5]`` float32: x1, y1, x2, y2 (pixels, inside the image), score in [0, 1];
             ``[0, 5]`` when no plate is found.
+
+        Raises:
+            lprcore.imageio.ImageTooLargeError: the image pyramid would need more memory than
+                ``config.max_pyramid_mb`` (:func:`check_image_size`; nothing is allocated).
         """
         proposals = run_pnet(self.pnet, image, self.config, self.device)
         return run_onet(self.onet, image, proposals, self.config, self.device)

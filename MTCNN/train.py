@@ -6,7 +6,8 @@ each batch), plus ``box_weight`` x MSE of the bbox offsets on positives and part
     python -m MTCNN.train --net pnet --train data/pnet/train.txt --val data/pnet/val.txt \
         --out runs/pnet --epochs 20 --export MTCNN/weights
 
-``OUT/last.pth`` holds the full state after every epoch (``--resume`` continues), ``OUT/best.pth`` the
+``OUT/last.pth`` holds the full state after every epoch (``--resume`` continues exactly, with any
+``--workers``; a larger ``--epochs`` anneals on from the current learning rate), ``OUT/best.pth`` the
 best model by validation accuracy; ``--export DIR`` writes ``pnet.pth`` / ``onet.pth`` from it.
 """
 from __future__ import annotations
@@ -19,7 +20,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from lprcore.engine import FitConfig, add_training_args, export_run, fit, setup_training, worker_init_fn
+from lprcore.engine import (CheckpointError, FitConfig, add_training_args, export_run, fit, make_loader,
+                            setup_training)
+from lprcore.report import nonnegative_float
 from MTCNN.dataset import BoxSampleDataset
 from MTCNN.detector import ONET_WEIGHTS, PNET_WEIGHTS
 from MTCNN.nets import ONet, PNet
@@ -81,23 +84,25 @@ def main(argv=None) -> int:
     p.add_argument("--val", nargs="*", default=[], help="validation lists")
     add_training_args(p, epochs=20, batch_size=256, lr=1e-3, workers=1,
                       export_help="after training, write the net's weights (pnet.pth / onet.pth) here")
-    p.add_argument("--box-weight", type=float, default=0.5, help="weight of the bbox loss")
+    p.add_argument("--box-weight", type=nonnegative_float, default=0.5, help="weight of the bbox loss")
     args = p.parse_args(argv)
     setup_training(args, "python -m MTCNN.train", args.train + args.val, argv)
     net_cls, weights_name = NETS[args.net]
     train_set = BoxSampleDataset(args.train, augment=True)
     val_set = BoxSampleDataset(args.val) if args.val else None
     log.info("%s: %d train samples, %d val", args.net, len(train_set), len(val_set) if val_set else 0)
-    loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, drop_last=True,
-                        num_workers=args.workers, worker_init_fn=worker_init_fn,
-                        persistent_workers=args.workers > 0)
+    loader = make_loader(train_set, args.batch_size, args.workers)  # exact on --resume, any --workers
     model = net_cls()
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs, eta_min=args.lr * 0.02)
-    fit(model, optimizer, loader, cascade_loss(args.box_weight),
-        (lambda m: evaluate(m, val_set)) if val_set else None,
-        FitConfig(epochs=args.epochs, out_dir=args.out, seed=args.seed, resume=args.resume),
-        scheduler=scheduler)
+    try:
+        fit(model, optimizer, loader, cascade_loss(args.box_weight),
+            (lambda m: evaluate(m, val_set)) if val_set else None,
+            FitConfig(epochs=args.epochs, out_dir=args.out, seed=args.seed, resume=args.resume),
+            scheduler=scheduler)
+    except CheckpointError as e:
+        log.error("%s", e)
+        return 2
     if args.export:
         export_run(args.out, args.export, {weights_name: ""})
     return 0

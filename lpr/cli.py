@@ -5,58 +5,151 @@
 
 Each line: ``{"image": PATH, "plates": [{"box": [x1, y1, x2, y2], "score": s, "text": "皖A12345",
 "confidence": c, "char_confidences": [...]}], "ms": t}``; a video frame adds ``"frame": k``; an
-input that fails gives ``{"image": PATH, "error": "..."}`` and the run goes on. Exit status: 0 when
-every input was read, 1 when any failed, 2 for bad options or weights.
+input that fails gives ``{"image": PATH, "error": "..."}`` and the run goes on (an annotated image
+that cannot be saved keeps its plates and adds ``"error"``). Every input gets exactly one line
+(a video one per sampled frame, plus an error line when it has no frame or is truncated), written
+and flushed when all its work is done. A file name that is not UTF-8 is written with the surrogate
+escapes of ``os.fsdecode`` (``"\\udcff"``; ``os.fsencode`` gives the bytes back).
+
+Limits (each refused input gets an error line): ``--max-pixels`` per image, checked from the file
+header before decoding; ``--max-pyramid-mb`` for the detector's image pyramid; ``--min-plate-size``
+no smaller than ``MTCNN.detector.MIN_PLATE_FLOOR``. Only regular files are read (FIFOs and devices
+are refused), and folders that cannot be listed are reported.
+
+Exit status: 0 when every input was read, 1 when any failed or standard output closed before the
+end, 2 for usage errors (bad options, unusable ``--save-dir``) and unusable weights.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
 import logging
 import os
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import numpy as np
-from imutils.paths import list_files
-from tqdm import tqdm
 
 from lpr.draw import draw_plates
 from lpr.pipeline import PlateReader
-from lprcore.imageio import IMAGE_EXTENSIONS, ImageReadError, imread, imwrite, to_bgr8
-from lprcore.report import add_runtime_args, setup_runtime
+from lprcore.files import prepare_output_dir
+from lprcore.imageio import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageReadError, check_pixels,
+                             check_regular_file, image_size, imread, imwrite, to_bgr8)
+from lprcore.parallel import print_stderr, progress
+from lprcore.report import add_runtime_args, positive_int, setup_runtime
 from lprcore.weights import WeightsError
-from MTCNN.detector import DetectorConfig
+from MTCNN.detector import DetectorConfig, check_image_size
 
 log = logging.getLogger(__name__)
 
 #: The bundled demo images (package data: ``lpr-read`` with no argument reads them from anywhere).
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
-#: More inputs than this get a progress bar.
+#: More inputs than this get a progress bar (on a terminal only).
 PROGRESS_MIN = 3
+
+EXIT_STATUS_HELP = """\
+exit status:
+  0  every input was read
+  1  an input failed (its line has "error"), or standard output closed before the end
+  2  usage error (bad option or value, unusable --save-dir) or unusable weights; nothing was read
+
+records (one JSON line per input, per sampled frame for videos):
+  {"image": PATH, "plates": [...], "ms": T}                 read (a video frame adds "frame": K)
+  {"image": PATH, "error": MESSAGE}                         not read: missing, empty, corrupt, not an
+                                                            image, over a limit, a FIFO or device,
+                                                            a folder that cannot be listed, a video
+                                                            with no frame or truncated
+  {"image": PATH, "plates": [...], "ms": T, "error": M}     read, but the annotated copy not saved
+"""
+
+
+class TruncatedVideoError(ImageReadError):
+    """A video that ended before the number of frames its header declares (or gave no frame)."""
+
+
+class OutputClosed(Exception):
+    """Standard output cannot be written any more (closed pipe, full disk, closed descriptor)."""
+
+
+def json_line(record: dict) -> str:
+    """``record`` as one line of JSON that is valid UTF-8.
+
+    Non-ASCII text stays readable (``ensure_ascii=False``) unless the record holds a lone surrogate
+    (a file name that is not UTF-8, as ``os.fsdecode`` gives it): then the whole line is escaped
+    ASCII, ``"\\udcff"`` for such a byte, which ``json.loads`` + ``os.fsencode`` turn back into the
+    file's bytes.
+    """
+    line = json.dumps(record, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(record, ensure_ascii=True)
+    return line
+
+
+class RecordWriter:
+    """Writes records to a text stream (default ``sys.stdout``), one flushed line each.
+
+    Raises:
+        OutputClosed: from :meth:`write`, when the stream is closed or a write fails.
+    """
+
+    def __init__(self, stream=None):
+        self.stream = stream if stream is not None else sys.stdout
+        self.count = 0
+
+    def write(self, record: dict) -> None:
+        try:
+            self.stream.write(json_line(record) + "\n")
+            self.stream.flush()
+        except (OSError, ValueError, AttributeError) as e:  # BrokenPipeError, ENOSPC, closed file
+            raise OutputClosed(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__) from None
+        self.count += 1
+
+
+def _scan_folder(folder: str) -> Tuple[List[str], List[Tuple[str, str]]]:
+    """Image and video files under ``folder`` (recursive, sorted), and ``(folder, error)`` for each
+    folder that cannot be listed (permission denied ...)."""
+    files, errors = [], []
+
+    def onerror(e: OSError) -> None:
+        errors.append((os.fsdecode(e.filename) if e.filename else folder,
+                       f"cannot read folder: {e.strerror or e}"))
+
+    wanted = IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
+    for root, dirs, names in os.walk(folder, onerror=onerror):
+        dirs.sort()
+        files += [os.path.join(root, n) for n in names if n.lower().endswith(wanted)]
+    return sorted(files), errors
 
 
 def expand_inputs(paths: List[str]) -> Tuple[List[str], List[Tuple[str, str]]]:
-    """Files to read from the command-line paths, and ``(path, error)`` for paths that name nothing.
+    """Files to read from the command-line paths, and ``(path, error)`` for paths that name nothing
+    and for folders that cannot be listed.
 
-    Folders are searched recursively for images and videos; a path that does not exist is tried as a
-    glob (``*``, ``?``, ``[...]``, ``**``).
+    Folders are searched recursively for images and videos (by extension; special files among them
+    are kept and refused when read, so they get an error line); a path that does not exist is tried
+    as a glob (``*``, ``?``, ``[...]``, ``**``).
     """
     files, errors = [], []
     for p in paths:
         if os.path.isdir(p):
-            found = sorted(list_files(p, validExts=IMAGE_EXTENSIONS + VIDEO_EXTENSIONS))
-            if not found:
+            found, errs = _scan_folder(p)
+            errors += errs
+            if not found and not errs:
                 errors.append((p, "folder holds no image files"))
             files += found
-        elif os.path.exists(p):
+        elif os.path.lexists(p):
             files.append(p)
         elif glob.has_magic(p):
-            matched = sorted(m for m in glob.glob(p, recursive=True) if os.path.isfile(m))
+            matched = sorted(m for m in glob.glob(p, recursive=True) if not os.path.isdir(m))
             if not matched:
                 errors.append((p, "no file matches this pattern"))
             files += matched
@@ -65,43 +158,92 @@ def expand_inputs(paths: List[str]) -> Tuple[List[str], List[Tuple[str, str]]]:
     return files, errors
 
 
-def frames(path: str, step: int) -> Iterator[Tuple[int, np.ndarray]]:
+@contextlib.contextmanager
+def _opencv_path(path: str) -> Iterator[str]:
+    """A name of ``path`` that OpenCV can open: ``path`` itself, or, when it is not valid UTF-8 (it
+    holds ``os.fsdecode``'s surrogates, on which ``cv2.VideoCapture`` crashes the process), a
+    symbolic link to it with an ASCII name in a temporary folder, removed afterwards."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        with tempfile.TemporaryDirectory(prefix="lpr-") as d:
+            link = os.path.join(d, "input" + os.path.splitext(path)[1].encode("ascii", "replace").decode())
+            os.symlink(os.path.abspath(path), link)
+            yield link
+    else:
+        yield path
+
+
+def frames(path: str, step: int, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+           config: DetectorConfig | None = None) -> Iterator[Tuple[int, np.ndarray]]:
     """Every ``step``-th frame of a video as ``(index, BGR image)``.
 
     Raises:
-        ImageReadError: the video cannot be opened.
+        ImageReadError: not a regular file, or the video cannot be opened.
+        ImageTooLargeError: the frame size is over ``max_pixels`` or (with ``config``) its pyramid
+            over ``config.max_pyramid_mb``; raised before any frame is decoded.
+        TruncatedVideoError: after the frames read, when none could be read or fewer than the
+            header declares.
     """
     import cv2
 
-    cap = cv2.VideoCapture(path)
+    check_regular_file(path)
+    with _opencv_path(path) as name:
+        yield from _frames(cv2.VideoCapture(name), path, step, max_pixels, config)
+
+
+def _frames(cap, path: str, step: int, max_pixels: int | None,
+            config: DetectorConfig | None) -> Iterator[Tuple[int, np.ndarray]]:
+    """The body of :func:`frames` on an opened ``cv2.VideoCapture`` (released at the end)."""
+    import cv2
+
+    def prop(key) -> int:  # OpenCV gives floats, for unknown values 0, -1, -2^63 or NaN
+        v = cap.get(key)
+        return int(v) if np.isfinite(v) else 0
+
     if not cap.isOpened():
+        cap.release()
         raise ImageReadError(f"{path}: cannot open video")
     try:
+        size = (prop(cv2.CAP_PROP_FRAME_HEIGHT), prop(cv2.CAP_PROP_FRAME_WIDTH))
+        if min(size) > 0:
+            check_pixels(path, size, max_pixels)
+            if config is not None:
+                check_image_size(size, config, path)
+        declared = prop(cv2.CAP_PROP_FRAME_COUNT)
         k = 0
         while True:
             ok, frame = cap.read()
             if not ok:
                 break
             if k % step == 0:
+                if k == 0:
+                    check_pixels(path, frame.shape[:2], max_pixels)
                 yield k, to_bgr8(frame, path)
             k += 1
     finally:
         cap.release()
+    if k == 0:
+        raise TruncatedVideoError(f"{path}: video has no readable frame (empty or damaged)")
+    if declared > 0 and k + 1 < declared:  # one frame of slack: some containers estimate the count
+        raise TruncatedVideoError(f"{path}: video truncated or damaged: {k} of {declared} frames read")
 
 
-def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    """The command line's options: inputs, outputs, runtime (:func:`lprcore.report.add_runtime_args`)
-    and detector (:meth:`MTCNN.detector.DetectorConfig.add_arguments`)."""
-    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    p.add_argument("paths", nargs="*", help="image files, folders (recursive), globs or videos "
-                                            "(default: the bundled demo images)")
-    p.add_argument("--save-dir", help="write annotated copies (boxes and plate text) here")
-    p.add_argument("--show", action="store_true", help="show each annotated image in a window (needs a display)")
-    p.add_argument("--video-step", type=int, default=5, help="read every N-th frame of videos (default: 5)")
-    add_runtime_args(p, "folder with pnet.pth, onet.pth, stn.pth, lprnet.pth "
-                        "(default: the weights shipped in MTCNN/weights and LPRNet/weights)")
-    DetectorConfig.add_arguments(p)
-    return p
+@dataclass
+class InputOptions:
+    """What :func:`read_input` does with each input besides reading it.
+
+    Attributes:
+        save_dir: write annotated copies here (checked up front by the caller), or ``None``.
+        video_step: read every N-th frame of videos (>= 1).
+        max_pixels: refuse images with more pixels (``None``: no limit).
+        show: show each annotated image in a window; set to ``False`` when no window can be opened.
+    """
+
+    save_dir: str | None = None
+    video_step: int = 5
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    show: bool = False
 
 
 def _save_name(path: str, frame: int | None, used: dict) -> str:
@@ -111,81 +253,156 @@ def _save_name(path: str, frame: int | None, used: dict) -> str:
     return f"{stem}{'_' + str(n) if n else ''}.jpg"
 
 
+def _error_text(e: BaseException) -> str:
+    text = str(e).strip()
+    return text if text else type(e).__name__
+
+
+def _read_one(path: str, image: np.ndarray, frame: int | None, reader: PlateReader,
+              opts: InputOptions, used: dict) -> dict:
+    """Read one image and do all its work (save, show); return its record."""
+    t0 = time.perf_counter()
+    plates = reader(image)
+    ms = (time.perf_counter() - t0) * 1000
+    rec = {"image": path, **({"frame": frame} if frame is not None else {}),
+           "plates": [p.to_json() for p in plates], "ms": round(ms, 1)}
+    if opts.save_dir or opts.show:
+        drawn = draw_plates(image, plates)
+        if opts.save_dir:
+            try:
+                imwrite(os.path.join(opts.save_dir, _save_name(path, frame, used)), drawn)
+            except (OSError, ValueError) as e:
+                rec["error"] = f"annotated image not saved: {_error_text(e)}"
+        if opts.show:
+            import cv2
+            try:
+                cv2.imshow("plates", drawn)
+                cv2.waitKey(0)
+            except cv2.error as e:  # no display: keep reading, stop showing
+                print_stderr(f"warning: --show disabled, cannot open a window: {e}")
+                opts.show = False
+    return rec
+
+
+def read_input(path: str, reader: PlateReader, opts: InputOptions, used: Dict[str, int]) -> Iterator[dict]:
+    """The records of one input: one for an image (plates, or an error), one per sampled frame of a
+    video (plus an error record when it has no frame or is truncated). Never raises for a bad input:
+    every failure becomes an ``{"image": path, "error": ...}`` record.
+
+    Args:
+        path: file path (``str``; a name that is not UTF-8 holds ``os.fsdecode``'s surrogates).
+        reader: the plate reader; its ``detector.config`` gives the pyramid limit.
+        opts: what to do besides reading (save, show) and the pixel limit.
+        used: names already written in ``opts.save_dir`` (updated), so copies never overwrite each other.
+
+    Yields:
+        JSON-ready dicts (see the module docstring); each after all the work for it (saving included).
+    """
+    try:
+        if path.lower().endswith(VIDEO_EXTENSIONS):
+            for k, frame in frames(path, opts.video_step, opts.max_pixels, reader.detector.config):
+                yield _read_one(path, frame, k, reader, opts, used)
+            return
+        check_regular_file(path)
+        size = image_size(path)
+        if size is not None:  # both limits from the header, before decoding
+            check_pixels(path, size, opts.max_pixels)
+            check_image_size(size, reader.detector.config, path)
+        image = imread(path, opts.max_pixels)
+        record = _read_one(path, image, None, reader, opts, used)
+    except (ImageReadError, OSError, ValueError, MemoryError) as e:
+        record = {"image": path, "error": _error_text(e)}
+    except Exception as e:  # a bug must not lose the rest of the batch
+        log.exception("unexpected failure on %s", path)
+        record = {"image": path, "error": f"{type(e).__name__}: {e}"}
+    yield record
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The command line's options: inputs, outputs, limits, runtime
+    (:func:`lprcore.report.add_runtime_args`) and detector (:meth:`MTCNN.detector.DetectorConfig.add_arguments`)."""
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0], epilog=EXIT_STATUS_HELP,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("paths", nargs="*", help="image files, folders (recursive), globs or videos "
+                                            "(default: the bundled demo images)")
+    p.add_argument("--save-dir", help="write annotated copies (boxes and plate text) here; checked "
+                                      "before any image is read")
+    p.add_argument("--show", action="store_true", help="show each annotated image in a window (needs a display)")
+    p.add_argument("--video-step", type=positive_int, default=5, help="read every N-th frame of videos (default: 5)")
+    p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
+                   help="refuse images (and video frames) with more pixels, height x width, checked from "
+                        f"the file header before decoding (default: {DEFAULT_MAX_PIXELS})")
+    add_runtime_args(p, "folder with pnet.pth, onet.pth, stn.pth, lprnet.pth "
+                        "(default: the weights shipped in MTCNN/weights and LPRNet/weights)")
+    DetectorConfig.add_arguments(p)
+    return p
+
+
+def _silence_stdout() -> None:
+    """Point file descriptor 1 at /dev/null so that the interpreter's flush at exit cannot fail again
+    (and print a traceback) after standard output closed."""
+    try:
+        fd = sys.stdout.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except (AttributeError, ValueError, OSError):
+        pass
+
+
 def main(argv=None, prog: str | None = None) -> int:
     """Run the command line on ``argv`` (default ``sys.argv[1:]``); returns the exit status.
+
+    Usage errors (bad options or values, an unusable ``--save-dir``) end through ``parser.error``:
+    a usage line and a one-line message on stderr, ``SystemExit(2)``.
 
     Args:
         prog: the command's name in usage messages (default: the program's file name, ``lpr-read``
             when installed).
     """
-    args = build_parser(prog).parse_args(argv)
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    if sys.stdout is None or getattr(sys.stdout, "closed", False):
+        print_stderr("error: standard output is closed: there is nowhere to write the records")
+        return 1
     setup_runtime(args)
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")
-    try:
-        config = DetectorConfig.from_args(args)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if args.video_step < 1:
-        print("error: --video-step must be >= 1", file=sys.stderr)
-        return 2
+    config = DetectorConfig.from_args(args, parser)
+    if args.save_dir:
+        try:
+            prepare_output_dir(args.save_dir)
+        except OSError as e:
+            parser.error(f"--save-dir {e}")
     try:  # weights are checked before any image is read
         reader = PlateReader(args.weights_dir, args.weights_dir, config, args.device)
     except WeightsError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print_stderr(f"error: {e}")
         return 2
     except (RuntimeError, AssertionError) as e:  # unknown or unavailable --device
-        print(f"error: --device {args.device}: {e}", file=sys.stderr)
+        print_stderr(f"error: --device {args.device}: {e}")
         return 2
-    paths = args.paths or [str(DEMO_DIR)]
-    files, failures = expand_inputs(paths)
-    for p, err in failures:
-        print(json.dumps({"image": p, "error": err}, ensure_ascii=False), flush=True)
-    if args.save_dir:
-        os.makedirs(args.save_dir, exist_ok=True)
-    used: dict = {}
-    failed = len(failures)
-    show = [args.show]
-    if args.show and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    show = args.show
+    if show and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         # OpenCV's Qt backend aborts the whole process without a display: refuse up front
-        print("warning: --show ignored: no display (DISPLAY is not set)", file=sys.stderr)
-        show[0] = False
-
-    def handle(path: str, image: np.ndarray, frame: int | None) -> None:
-        t0 = time.perf_counter()
-        plates = reader(image)
-        ms = (time.perf_counter() - t0) * 1000
-        rec = {"image": path, **({"frame": frame} if frame is not None else {}),
-               "plates": [p.to_json() for p in plates], "ms": round(ms, 1)}
-        print(json.dumps(rec, ensure_ascii=False), flush=True)
-        if args.save_dir or show[0]:
-            drawn = draw_plates(image, plates)
-            if args.save_dir:
-                imwrite(os.path.join(args.save_dir, _save_name(path, frame, used)), drawn)
-            if show[0]:
-                import cv2
-                try:
-                    cv2.imshow("plates", drawn)
-                    cv2.waitKey(0)
-                except cv2.error as e:  # no display: keep reading, stop showing
-                    print(f"warning: --show disabled, cannot open a window: {e}", file=sys.stderr)
-                    show[0] = False
-
-    for path in tqdm(files, desc="images", unit="img", disable=len(files) <= PROGRESS_MIN, file=sys.stderr):
-        try:
-            if path.lower().endswith(VIDEO_EXTENSIONS):
-                for k, frame in frames(path, args.video_step):
-                    handle(path, frame, k)
-            else:
-                handle(path, imread(path), None)
-        except (ImageReadError, FileNotFoundError, PermissionError, ValueError, OSError) as e:
-            failed += 1
-            print(json.dumps({"image": path, "error": str(e)}, ensure_ascii=False), flush=True)
-        except Exception as e:  # a bug must not lose the rest of the batch
-            failed += 1
-            log.exception("unexpected failure on %s", path)
-            print(json.dumps({"image": path, "error": f"{type(e).__name__}: {e}"}, ensure_ascii=False), flush=True)
+        print_stderr("warning: --show ignored: no display (DISPLAY is not set)")
+        show = False
+    opts = InputOptions(save_dir=args.save_dir, video_step=args.video_step, max_pixels=args.max_pixels, show=show)
+    files, failures = expand_inputs(args.paths or [str(DEMO_DIR)])
+    out = RecordWriter()
+    used: Dict[str, int] = {}
+    failed = len(failures)
+    try:
+        for p, err in failures:
+            out.write({"image": p, "error": err})
+        for path in progress(files, desc="images", unit="img", disable=len(files) <= PROGRESS_MIN):
+            for record in read_input(path, reader, opts, used):
+                failed += "error" in record
+                out.write(record)
+    except OutputClosed as e:
+        print_stderr(f"error: standard output closed after {out.count} record(s) ({e}); stopped")
+        _silence_stdout()
+        return 1
     if failed:
-        print(f"{failed} input(s) failed", file=sys.stderr)
+        print_stderr(f"{failed} input(s) failed")
     return 1 if failed else 0

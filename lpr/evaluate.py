@@ -4,19 +4,24 @@ A plate counts as read when a detection has IoU >= 0.5 with its annotated bbox *
 detection's text equals the plate text exactly. Also prints detection recall and ms/image. Example::
 
     python -m lpr.evaluate ../shared/data/ccpd_sample/val
+    python -m lpr.evaluate ../shared/data/ccpd_sample/val --grayscale   # the same photos without colour
 """
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
+import cv2
 import numpy as np
 
 from ccpd.subsets import scan_root
 from lpr.pipeline import PlateReader
+from lprcore.parallel import print_stderr
 from lprcore.report import add_runtime_args, format_table, pct, read_samples, setup_runtime
+from lprcore.weights import WeightsError
 from MTCNN.boxes import box_iou
 from MTCNN.detector import DetectorConfig
 from MTCNN.evaluate import MATCH_IOU
@@ -46,8 +51,18 @@ class SubsetCounts:
         return self.read / self.n if self.n else 0.0
 
 
-def evaluate_end_to_end(reader: PlateReader, root: str) -> Dict[str, SubsetCounts]:
+def to_grayscale(image: np.ndarray) -> np.ndarray:
+    """A BGR uint8 ``ndarray[H, W, 3]`` as a grayscale photo would be read: luminance
+    (``cv2.COLOR_BGR2GRAY``) copied into 3 equal channels, ``ndarray[H, W, 3]`` uint8."""
+    return cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+
+
+def evaluate_end_to_end(reader: PlateReader, root: str, grayscale: bool = False) -> Dict[str, SubsetCounts]:
     """Read every annotated image of a CCPD root; counts per subset plus ``"all"``.
+
+    Args:
+        grayscale: convert every image with :func:`to_grayscale` before reading it (how the reader
+            does on grayscale photos of the same scenes).
 
     Raises:
         FileNotFoundError: ``root`` is not a folder.
@@ -57,6 +72,8 @@ def evaluate_end_to_end(reader: PlateReader, root: str) -> Dict[str, SubsetCount
     for subset, samples in scan_root(root).by_subset().items():
         c = out.setdefault(subset, SubsetCounts())
         for s, image in read_samples([s for s in samples if s.record is not None], subset):
+            if grayscale:
+                image = to_grayscale(image)
             t0 = time.perf_counter()
             plates = reader(image)
             c.seconds += time.perf_counter() - t0
@@ -81,12 +98,21 @@ def main(argv=None) -> int:
     add_runtime_args(p, "folder with the 4 weight files (default: shipped)")
     DetectorConfig.add_arguments(p)
     p.add_argument("--show-errors", action="store_true", help="list the plates not read, with what was read")
+    p.add_argument("--grayscale", action="store_true",
+                   help="convert every image to grayscale (3 equal channels) before reading it")
     args = p.parse_args(argv)
     setup_runtime(args)
-    reader = PlateReader(args.weights_dir, args.weights_dir, DetectorConfig.from_args(args, p), args.device)
-    counts = evaluate_end_to_end(reader, args.root)
+    config = DetectorConfig.from_args(args, p)
+    if not os.path.isdir(args.root):
+        p.error(f"{args.root}: not a folder")
+    try:
+        reader = PlateReader(args.weights_dir, args.weights_dir, config, args.device)
+    except WeightsError as e:
+        print_stderr(f"error: {e}")
+        return 2
+    counts = evaluate_end_to_end(reader, args.root, args.grayscale)
     cols = list(counts)
-    print(f"End-to-end (IoU >= {MATCH_IOU} and exact text), {args.root}")
+    print(f"End-to-end (IoU >= {MATCH_IOU} and exact text){', grayscale' if args.grayscale else ''}, {args.root}")
     print(format_table({"accuracy %": {k: pct(c.read, c.n) for k, c in counts.items()},
                         "detection recall %": {k: pct(c.found, c.n) for k, c in counts.items()},
                         "ms/image": {k: f"{1000 * c.seconds / max(c.n, 1):.0f}" for k, c in counts.items()},

@@ -2,10 +2,16 @@
 ``args.json`` and the export of shipping weights with their ``MANIFEST.json``.
 
 In the manner of torchvision's ``references/detection/engine.py``: the per-net ``train.py`` files
-build the model, the data and a ``loss_fn``, and hand them to :func:`fit`.
+build the model, the data (:func:`make_loader`) and a ``loss_fn``, and hand them to :func:`fit`.
+
+Reproducibility: epoch ``e`` of a run with seed ``s`` reseeds Python, NumPy and torch with ``s + e``,
+the shuffling generator of a :func:`make_loader` loader with :func:`epoch_seed` ``(s, e)``, and each
+DataLoader worker from ``(s, e, worker id)``; so epoch ``e`` sees the same data order and the same
+augmentation whether or not the run was stopped and resumed, with any number of ``--workers``.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import math
@@ -18,11 +24,13 @@ from typing import Callable, Dict, Iterable, Mapping, Optional, Sequence
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
+from torch.utils.data import DataLoader, Dataset
 
 from lprcore.files import atomic_write
 from lprcore.manifest import RUN_ARGS_NAME, command_line, update_manifest, write_run_args
-from lprcore.weights import export_weights, read_state_dict
+from lprcore.parallel import progress
+from lprcore.report import nonnegative_int, positive_float, positive_int
+from lprcore.weights import WeightsError, short_message, check_finite, export_weights, read_state_dict
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +44,11 @@ class NonFiniteLossError(RuntimeError):
     """Training produced a NaN or infinite loss; the message says where."""
 
 
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be resumed from (empty, truncated, not weights_only-safe, NaN weights,
+    or a schedule that cannot be extended); the message names the file."""
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch RNGs."""
     random.seed(seed)
@@ -43,11 +56,111 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def epoch_seed(seed: int, epoch: int) -> int:
+    """A 63-bit seed that depends on both ``seed`` and ``epoch`` (``(0, 1)`` and ``(1, 0)`` differ)."""
+    return int(np.random.SeedSequence([seed % 2**63, epoch]).generate_state(2, np.uint64)[0] >> np.uint64(1))
+
+
 def worker_init_fn(worker_id: int) -> None:
-    """DataLoader worker init: seed NumPy and ``random`` from the worker's torch seed."""
+    """DataLoader worker init: seed NumPy and ``random`` from the worker's torch seed.
+
+    torch seeds worker ``i`` with ``base + i``, ``base`` drawn from the loader's generator when the
+    iterator starts; with :func:`make_loader` and :func:`fit` that generator is reseeded from
+    ``(seed, epoch)`` each epoch, so a worker's seed depends on ``(seed, epoch, worker id)`` only.
+    """
     s = torch.initial_seed() % 2**32
     np.random.seed(s)
     random.seed(s)
+
+
+def make_loader(dataset: Dataset, batch_size: int, workers: int, shuffle: bool = True,
+                drop_last: bool = True, collate_fn: Optional[Callable] = None) -> DataLoader:
+    """A training DataLoader whose order and augmentation :func:`fit` makes exact across resumes.
+
+    It shuffles with its own ``torch.Generator`` (reseeded by :func:`fit` from ``(seed, epoch)``
+    before each epoch) and starts its ``workers`` afresh each epoch (not persistent), seeded through
+    :func:`worker_init_fn`; NumPy's global RNG in each worker (which the datasets' augmentation draws
+    from) thus depends on ``(seed, epoch, worker id)`` only.
+
+    Args:
+        dataset: map-style dataset.
+        batch_size: samples per batch (>= 1).
+        workers: worker processes (0: load in this process).
+        collate_fn: batch builder (default: torch's).
+    """
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+                      collate_fn=collate_fn, num_workers=workers, worker_init_fn=worker_init_fn,
+                      persistent_workers=False, generator=torch.Generator())
+
+
+def _seed_loader(loader: Iterable, seed: int, epoch: int) -> None:
+    """Reseed a DataLoader's shuffling generator for ``epoch`` (see :func:`make_loader`)."""
+    if isinstance(loader, DataLoader) and loader.generator is not None:
+        loader.generator.manual_seed(epoch_seed(seed, epoch))
+
+
+def _check_loader(loader: Iterable) -> None:
+    """Warn when a DataLoader cannot repeat an epoch exactly after a resume: workers that persist
+    (their RNG carries over from epoch to epoch) or shuffling without its own generator."""
+    if isinstance(loader, DataLoader) and loader.num_workers > 0 and (
+            loader.persistent_workers or loader.generator is None):
+        log.warning("the DataLoader has persistent workers or no generator: a resumed run will not "
+                    "repeat the data order exactly (build it with lprcore.engine.make_loader)")
+
+
+def load_checkpoint(path: str) -> dict:
+    """Read a training checkpoint (``last.pth``) with ``weights_only=True`` on the CPU.
+
+    Returns:
+        The checkpoint dict (``model``, ``optimizer``, ``scheduler``, ``epoch``, ``best``, ``history``,
+        and, since 0.2, ``seed`` and ``epochs``).
+
+    Raises:
+        CheckpointError: empty, truncated or damaged file, one that would run code when unpickled,
+            missing keys, or NaN/infinite model weights; the message names the file.
+    """
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): delete it to start afresh")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)  # a checkpoint runs no code
+    except Exception as e:
+        raise CheckpointError(f"checkpoint {path} could not be read (damaged, truncated, or not "
+                              f"weights_only-safe): {short_message(e)}") from None
+    missing = [k for k in ("model", "optimizer", "epoch", "best", "history")
+               if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} is not a training checkpoint of lprcore.engine "
+                              f"(missing {missing})")
+    try:
+        check_finite(ckpt["model"], path)
+    except WeightsError as e:
+        raise CheckpointError(str(e)) from None
+    return ckpt
+
+
+def _extend_schedule(scheduler, optimizer: torch.optim.Optimizer, start: int, epochs: int,
+                     saved_epochs: int, path: str) -> None:
+    """Fit a resumed schedule to a changed ``--epochs``.
+
+    A ``CosineAnnealingLR`` goes on from the current learning rate down to its ``eta_min`` at the new
+    last epoch, along a cosine (the rate never rises again, as it would past the old ``T_max``).
+    A schedule that does not depend on the number of epochs (``StepLR``, ``ExponentialLR`` ...) goes on
+    unchanged.
+
+    Raises:
+        CheckpointError: a ``OneCycleLR`` or ``PolynomialLR``, whose length is fixed by the total.
+    """
+    sched = torch.optim.lr_scheduler
+    if isinstance(scheduler, sched.CosineAnnealingLR):
+        scheduler.base_lrs = [g["lr"] for g in optimizer.param_groups]
+        scheduler.T_max = max(epochs - start, 1)
+        scheduler.last_epoch = 0
+        log.info("--epochs changed from %d to %d: the learning rate anneals from %.3g to %.3g over epochs "
+                 "%d-%d", saved_epochs, epochs, scheduler.base_lrs[0], scheduler.eta_min, start, epochs - 1)
+    elif isinstance(scheduler, (sched.OneCycleLR, sched.PolynomialLR)):
+        raise CheckpointError(f"{path} was started with --epochs {saved_epochs}; a {type(scheduler).__name__} "
+                              f"schedule cannot be stretched to --epochs {epochs}: resume with --epochs "
+                              f"{saved_epochs}")
 
 
 def save_atomic(obj, path: str) -> None:
@@ -61,10 +174,12 @@ class FitConfig:
     """Settings of :func:`fit`.
 
     Attributes:
-        epochs: total epochs (a resumed run continues up to this number).
+        epochs: total epochs (a resumed run continues up to this number; see :func:`fit` for a
+            number that differs from the checkpoint's).
         out_dir: folder of ``last.pth`` (full state, every epoch), ``best.pth`` (model state with the
             best ``monitor``) and ``log.jsonl`` (one line of figures per epoch).
-        seed: base seed; epoch ``e`` reseeds with ``seed + e`` so a resumed run repeats exactly.
+        seed: base seed; epoch ``e`` reseeds Python, NumPy and torch with ``seed + e`` and a
+            :func:`make_loader` loader from ``(seed, e)``, so a resumed run repeats exactly.
         monitor: key of the evaluate figures that selects ``best.pth``; higher is better.
         resume: continue from ``out_dir/last.pth`` when it exists.
         grad_clip: max gradient norm (0: off).
@@ -88,7 +203,7 @@ def train_one_epoch(model: nn.Module, loss_fn: LossFn, optimizer: torch.optim.Op
     model.train()
     sums: Dict[str, float] = {}
     n = 0
-    bar = tqdm(loader, desc=f"epoch {epoch}", leave=False, dynamic_ncols=True)
+    bar = progress(loader, desc=f"epoch {epoch}", leave=False, dynamic_ncols=True)
     for step, batch in enumerate(bar):
         loss, figures = loss_fn(model, batch)
         if not torch.isfinite(loss):
@@ -103,7 +218,8 @@ def train_one_epoch(model: nn.Module, loss_fn: LossFn, optimizer: torch.optim.Op
         for k, v in figures.items():
             sums[k] = sums.get(k, 0.0) + v
         n += 1
-        bar.set_postfix(loss=f"{sums['loss'] / n:.4f}")
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(loss=f"{sums['loss'] / n:.4f}")
     return {k: v / max(n, 1) for k, v in sums.items()}
 
 
@@ -113,24 +229,47 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, loader: Iterable, lo
         on_epoch_start: Optional[Callable[[int], None]] = None) -> Dict[str, float]:
     """Train for ``config.epochs`` epochs with a checkpoint after each; returns the last figures.
 
+    Resuming (``config.resume`` and ``out_dir/last.pth`` present) restores the model, optimizer,
+    scheduler, best score and history; the checkpoint holds only tensors, numbers, strings and lists
+    and is read with ``weights_only=True``. Epoch ``e`` is seeded from ``(config.seed, e)`` (see the
+    module docstring), so a resumed run repeats the run it continues exactly. A resume with another
+    ``epochs`` than the run was started with continues a cosine schedule from the current learning
+    rate down to its minimum at the new last epoch (the rate never rises); see :func:`_extend_schedule`.
+
     Args:
+        loader: the training batches; a DataLoader from :func:`make_loader` has its shuffling
+            generator reseeded each epoch.
         on_epoch_start: called with the epoch number before each epoch (e.g. to unfreeze a part).
+
+    Raises:
+        CheckpointError: ``last.pth`` cannot be resumed from, or its schedule cannot take the new
+            ``epochs`` (the message names it).
+        NonFiniteLossError: the loss became NaN or infinite.
     """
     os.makedirs(config.out_dir, exist_ok=True)
     last_path = os.path.join(config.out_dir, "last.pth")
     best_path = os.path.join(config.out_dir, "best.pth")
     start, best, history = 0, -math.inf, []
     if config.resume and os.path.isfile(last_path):
-        ckpt = torch.load(last_path, map_location="cpu", weights_only=True)  # a checkpoint runs no code
+        ckpt = load_checkpoint(last_path)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         if scheduler is not None and ckpt.get("scheduler") is not None:
             scheduler.load_state_dict(ckpt["scheduler"])
         start, best, history = ckpt["epoch"] + 1, ckpt["best"], ckpt["history"]
+        if ckpt.get("seed", config.seed) != config.seed:
+            log.warning("%s was trained with --seed %s, resumed with --seed %s: epochs from %d on differ "
+                        "from the original run's", last_path, ckpt["seed"], config.seed, start)
+        saved_epochs = ckpt.get("epochs")
+        if scheduler is not None and saved_epochs is not None and saved_epochs != config.epochs \
+                and start < config.epochs:
+            _extend_schedule(scheduler, optimizer, start, config.epochs, saved_epochs, last_path)
         log.info("resumed from %s at epoch %d", last_path, start)
     figures: Dict[str, float] = history[-1] if history else {}
+    _check_loader(loader)
     for epoch in range(start, config.epochs):
         seed_everything(config.seed + epoch)
+        _seed_loader(loader, config.seed, epoch)
         if on_epoch_start is not None:
             on_epoch_start(epoch)
         t0 = time.time()
@@ -151,7 +290,8 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, loader: Iterable, lo
             save_atomic({"model": model.state_dict(), "epoch": epoch, "figures": figures}, best_path)
         save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                      "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                     "epoch": epoch, "best": best, "history": history}, last_path)
+                     "epoch": epoch, "best": best, "history": history,
+                     "seed": int(config.seed), "epochs": int(config.epochs)}, last_path)
         with open(os.path.join(config.out_dir, "log.jsonl"), "a", encoding="utf-8") as fh:
             fh.write(json.dumps(figures) + "\n")
         log.info("epoch %d: %s", epoch, ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
@@ -159,17 +299,36 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, loader: Iterable, lo
     return figures
 
 
+def output_dir(text: str) -> str:
+    """argparse ``type=`` for a folder the run will create or write into: refuses (usage error, exit
+    status 2) a path that is an existing file, or below one."""
+    probe = os.path.abspath(text)
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if os.path.exists(probe) and not os.path.isdir(probe):
+        raise argparse.ArgumentTypeError(f"{text}: {probe} is a file, not a folder")
+    return text
+
+
 def add_training_args(parser, epochs: int, batch_size: int, lr: float, workers: int, export_help: str) -> None:
-    """Add the options every ``train.py`` shares, with that net's defaults."""
-    parser.add_argument("--out", required=True, help="run folder: last.pth, best.pth, log.jsonl")
-    parser.add_argument("--epochs", type=int, default=epochs)
-    parser.add_argument("--batch-size", type=int, default=batch_size)
-    parser.add_argument("--lr", type=float, default=lr, help="Adam learning rate (cosine decay)")
-    parser.add_argument("--workers", type=int, default=workers, help="DataLoader worker processes")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    parser.add_argument("--seed", type=int, default=0)
+    """Add the options every ``train.py`` shares, with that net's defaults; out-of-range values are
+    usage errors (exit status 2)."""
+    parser.add_argument("--out", required=True, type=output_dir, help="run folder: last.pth, best.pth, log.jsonl")
+    parser.add_argument("--epochs", type=positive_int, default=epochs,
+                        help="total epochs; a --resume with more (or fewer) epochs than the run was "
+                             "started with anneals the learning rate from its current value to the "
+                             "schedule's minimum at the new last epoch")
+    parser.add_argument("--batch-size", type=positive_int, default=batch_size)
+    parser.add_argument("--lr", type=positive_float, default=lr, help="Adam learning rate (cosine decay)")
+    parser.add_argument("--workers", type=nonnegative_int, default=workers,
+                        help="DataLoader worker processes (a resumed run is exact with any number)")
+    parser.add_argument("--threads", type=nonnegative_int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")
-    parser.add_argument("--export", metavar="DIR", help=export_help)
+    parser.add_argument("--export", metavar="DIR", type=output_dir, help=export_help)
 
 
 def setup_training(args, prog: str, data: Sequence[str], argv: Optional[list] = None) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import tempfile
 from typing import IO, Iterator
 
 
@@ -70,3 +71,23 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: fh.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def prepare_output_dir(path: str | os.PathLike) -> None:
+    """Create the folder ``path`` (and its parents) if needed and check that files can be written in
+    it, by creating and removing a temporary file: call it before a batch, so that an unusable
+    output folder is found once, up front, not image by image.
+
+    Raises:
+        OSError: ``path`` is a file (or below one), cannot be created, or is not writable; the message
+            names the path and the reason.
+    """
+    path = os.fspath(path)
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        reason = ("it is a file, not a folder" if os.path.exists(path) and not os.path.isdir(path)
+                  else e.strerror or str(e))
+        raise OSError(f"{path}: cannot write there: {reason}") from None

@@ -3,24 +3,102 @@
 ``cv2.imread`` cannot open paths with Chinese characters on every platform and returns ``None``
 without saying why; these helpers decode bytes read by NumPy and raise errors that name the file.
 Every image the project hands around is ``ndarray[H, W, 3]`` uint8 in **BGR** order (OpenCV's).
+
+Reading is bounded: only regular files are opened (a FIFO would block, a device never end), and an
+image over ``max_pixels`` (default :data:`DEFAULT_MAX_PIXELS`) is refused from its header, before
+it is decoded, where Pillow knows the format (JPEG, PNG, BMP, TIFF, WebP ...), and after decoding
+otherwise.
 """
 from __future__ import annotations
 
 import os
-from typing import List
+import stat
+import warnings
+from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
 from imutils.paths import list_files
+from PIL import Image
 
 from lprcore.files import write_bytes_atomic
 
 #: File extensions read as images (lower case) by folder scans.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+#: Default largest image :func:`imread` decodes, in pixels (height x width): 50 megapixels, a
+#: 48-megapixel phone photo (8000 x 6000) and a little more; the decoded BGR image takes 150 MB.
+DEFAULT_MAX_PIXELS = 50_000_000
+#: An image file larger than this many bytes per allowed pixel (plus 1 MiB of headers) is refused
+#: unread: more than 16-bit RGBA stored uncompressed.
+MAX_FILE_BYTES_PER_PIXEL = 8
 
 
 class ImageReadError(ValueError):
     """An image file that could not be read; the message names the file and the reason."""
+
+
+class ImageTooLargeError(ImageReadError):
+    """An image (or the work it needs) over a configured limit; the message names the file, the size,
+    the limit and the option that raises it."""
+
+
+def check_regular_file(path: str | os.PathLike) -> os.stat_result:
+    """``os.stat`` of ``path`` (links followed), refusing anything but a regular file.
+
+    Raises:
+        FileNotFoundError: no such file (or a link to nothing).
+        ImageReadError: a folder, or a special file (FIFO, device, socket), which reading would block
+            on or never finish.
+        OSError: the file cannot be examined (e.g. permission denied on a folder above it).
+    """
+    path = os.fspath(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ImageReadError(f"{path}: is a folder, not an image file")
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else
+                "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else
+                "a socket" if stat.S_ISSOCK(st.st_mode) else "a special file")
+        raise ImageReadError(f"{path}: is {kind}, not a regular file; skipped")
+    return st
+
+
+def image_size(path: str | os.PathLike) -> Optional[Tuple[int, int]]:
+    """``(height, width)`` from an image file's header, without decoding the pixels.
+
+    Uses Pillow's lazy ``Image.open``. Call it on regular files only (see :func:`check_regular_file`).
+
+    Returns:
+        ``(height, width)`` in pixels, or ``None`` when Pillow does not know the format (or the header
+        is damaged): :func:`imread` then checks the decoded size.
+
+    Raises:
+        ImageTooLargeError: the header declares more pixels than Pillow's decompression-bomb limit.
+    """
+    path = os.fspath(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Image.DecompressionBombWarning: the caller decides
+            with Image.open(path) as im:
+                w, h = im.size
+    except Image.DecompressionBombError as e:
+        raise ImageTooLargeError(f"{path}: image too large ({e})") from None
+    except Exception:  # unknown format or damaged header: left to OpenCV
+        return None
+    return int(h), int(w)
+
+
+def check_pixels(path: str, size: Tuple[int, int], max_pixels: Optional[int]) -> None:
+    """Raise :class:`ImageTooLargeError` when ``size = (height, width)`` holds more than
+    ``max_pixels`` pixels (``None``: no limit)."""
+    h, w = size
+    if max_pixels is not None and h * w > max_pixels:
+        raise ImageTooLargeError(f"{path}: image too large: {h}x{w} (height x width) = {h * w / 1e6:.1f} "
+                                 f"megapixels, over the limit of {max_pixels / 1e6:g} megapixels "
+                                 "(raise it with --max-pixels)")
 
 
 def to_bgr8(image: np.ndarray, name: str = "image") -> np.ndarray:
@@ -28,7 +106,7 @@ def to_bgr8(image: np.ndarray, name: str = "image") -> np.ndarray:
 
     Args:
         image: ``ndarray[H, W]`` (gray), ``[H, W, 1]``, ``[H, W, 3]`` (BGR) or ``[H, W, 4]`` (BGRA),
-            dtype uint8, uint16 (scaled by 1/257) or float (assumed in [0, 1]).
+            dtype uint8, uint16 (scaled by 1/257) or float32/float64 (assumed in [0, 1]; NaN read as 0).
         name: used in error messages.
 
     Returns:
@@ -41,8 +119,8 @@ def to_bgr8(image: np.ndarray, name: str = "image") -> np.ndarray:
         raise ImageReadError(f"{name}: empty image")
     if image.dtype == np.uint16:
         image = (image.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
-    elif image.dtype in (np.float32, np.float64):
-        image = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    elif image.dtype in (np.float32, np.float64):  # NaN -> 0, +-Inf -> 1 / 0
+        image = (np.clip(np.nan_to_num(image, nan=0.0), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     elif image.dtype != np.uint8:
         raise ImageReadError(f"{name}: unsupported pixel type {image.dtype}")
     if image.ndim == 2:
@@ -56,30 +134,48 @@ def to_bgr8(image: np.ndarray, name: str = "image") -> np.ndarray:
     raise ImageReadError(f"{name}: unsupported image shape {image.shape}")
 
 
-def imread(path: str | os.PathLike) -> np.ndarray:
+def imread(path: str | os.PathLike, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Read an image file as BGR uint8, whatever its depth and channels.
 
     Args:
-        path: file path; may contain Chinese characters.
+        path: file path; may contain Chinese characters or bytes that are not UTF-8 (as
+            ``os.fsdecode`` gives them).
+        max_pixels: largest image accepted, height x width pixels (``None``: only OpenCV's own limit,
+            2^30 pixels); checked from the header before decoding where the format allows.
 
     Returns:
         ``ndarray[H, W, 3]`` uint8, BGR.
 
     Raises:
         FileNotFoundError: the path does not exist.
-        ImageReadError: the path is a folder, the file is empty, or it is not a decodable image.
+        ImageTooLargeError: more pixels than ``max_pixels`` (or than OpenCV decodes), or a file too
+            large to hold such an image.
+        ImageReadError: the path is a folder or a special file (FIFO, device), the file is empty, or
+            it is not a decodable image.
+        OSError: the file cannot be read (permission denied ...).
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise ImageReadError(f"{path}: is a folder, not an image file")
+    st = check_regular_file(path)
+    if st.st_size == 0:
+        raise ImageReadError(f"{path}: empty file (0 bytes)")
+    if max_pixels is not None and st.st_size > MAX_FILE_BYTES_PER_PIXEL * max_pixels + (1 << 20):
+        raise ImageTooLargeError(f"{path}: file too large for an image of at most {max_pixels / 1e6:g} "
+                                 f"megapixels ({st.st_size / 2**20:.0f} MiB; raise the limit with --max-pixels)")
+    size = image_size(path)
+    if size is not None:
+        check_pixels(path, size, max_pixels)
     data = np.fromfile(path, dtype=np.uint8)
     if data.size == 0:
         raise ImageReadError(f"{path}: empty file (0 bytes)")
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    except cv2.error as e:  # e.g. a header over OpenCV's own pixel limit
+        if "MAX_IMAGE_PIXELS" in str(e):
+            raise ImageTooLargeError(f"{path}: image too large for OpenCV to decode") from None
+        raise ImageReadError(f"{path}: not a readable image ({str(e).strip().splitlines()[-1]})") from None
     if image is None:
         raise ImageReadError(f"{path}: not a readable image (corrupt, truncated or unknown format)")
+    check_pixels(path, image.shape[:2], max_pixels)
     return to_bgr8(image, path)
 
 

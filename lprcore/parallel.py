@@ -1,4 +1,10 @@
-"""Run a data-preparation job over many items with worker processes and a progress bar."""
+"""Run a data-preparation job over many items with worker processes, and progress bars and messages
+on stderr that never stop a run.
+
+A progress bar is drawn only when stderr is a terminal; stderr closed (``2>&-``, a daemon), full
+(``2>/dev/full``) or gone (a hung-up terminal) silently drops the bar and the messages instead of
+raising into the job.
+"""
 from __future__ import annotations
 
 import sys
@@ -11,9 +17,70 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+def stderr_is_terminal() -> bool:
+    """True when ``sys.stderr`` is open and a terminal (where a progress bar is useful)."""
+    try:
+        return sys.stderr is not None and not sys.stderr.closed and sys.stderr.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+class SafeStream:
+    """A text stream wrapper whose ``write``/``flush`` never raise: after the first ``OSError`` or
+    ``ValueError`` (closed, full, broken pipe) it drops everything. Wraps ``sys.stderr`` by default,
+    looked up at each call (so a test's or a caller's replacement is honoured)."""
+
+    def __init__(self, stream=None):
+        self._stream = stream
+        self.broken = False
+
+    @property
+    def stream(self):
+        return self._stream if self._stream is not None else sys.stderr
+
+    def write(self, text: str) -> int:
+        if not self.broken and self.stream is not None:
+            try:
+                self.stream.write(text)
+            except (OSError, ValueError, AttributeError):
+                self.broken = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken and self.stream is not None:
+            try:
+                self.stream.flush()
+            except (OSError, ValueError, AttributeError):
+                self.broken = True
+
+    def isatty(self) -> bool:
+        return stderr_is_terminal() if self._stream is None else False
+
+
+def print_stderr(message: str) -> None:
+    """Print one line on stderr when it can be written; never raises (a closed or full stderr drops it).
+
+    Unlike ``print(..., file=sys.stderr)``, a closed stderr (``sys.stderr is None``) does not send the
+    line to stdout.
+    """
+    out = SafeStream()
+    out.write(message + "\n")
+    out.flush()
+
+
+def progress(iterable: Iterable[T], disable: bool = False, **tqdm_kwargs) -> Iterable[T]:
+    """``tqdm(iterable, **tqdm_kwargs)`` on stderr that cannot stop the run.
+
+    The bar is disabled when ``disable`` is true or stderr is not a terminal (closed, a file, a pipe);
+    writes that fail later are dropped (see :class:`SafeStream`).
+    """
+    tqdm_kwargs.pop("file", None)
+    return tqdm(iterable, file=SafeStream(), disable=disable or not stderr_is_terminal(), **tqdm_kwargs)
+
+
 def imap_progress(fn: Callable[[T], R], items: Sequence[T], workers: int, desc: str,
                   chunksize: int = 8) -> Iterator[R]:
-    """Yield ``fn(item)`` for each item, in order, with a tqdm bar on stderr.
+    """Yield ``fn(item)`` for each item, in order, with a progress bar on stderr (see :func:`progress`).
 
     ``workers > 1`` uses that many processes (``fn`` must be picklable, e.g. a ``functools.partial``
     of a module-level function); otherwise it runs in this process.
@@ -21,6 +88,6 @@ def imap_progress(fn: Callable[[T], R], items: Sequence[T], workers: int, desc: 
     if workers > 1:
         with Pool(workers) as pool:
             results: Iterable[R] = pool.imap(fn, items, chunksize=chunksize)
-            yield from tqdm(results, total=len(items), desc=desc, file=sys.stderr)
+            yield from progress(results, total=len(items), desc=desc)
     else:
-        yield from tqdm(map(fn, items), total=len(items), desc=desc, file=sys.stderr)
+        yield from progress(map(fn, items), total=len(items), desc=desc)

@@ -1,12 +1,14 @@
 """Load weight files into nets with errors that name the file and what was expected.
 
 Every load is ``weights_only=True`` (a weight file cannot run code), checks the file against the
-SHA-256 its folder's ``MANIFEST.json`` records (see :mod:`lprcore.manifest`), and zeroes denormal
-floats, which make CPU inference several times slower.
+SHA-256 its folder's ``MANIFEST.json`` records (see :mod:`lprcore.manifest`), refuses NaN or infinite
+values, and zeroes denormal floats, which make CPU inference several times slower. Every error names
+the file.
 """
 from __future__ import annotations
 
 import os
+import re
 from typing import Dict
 
 import torch
@@ -18,6 +20,13 @@ from lprcore.manifest import ManifestError, expected_sha256
 
 class WeightsError(RuntimeError):
     """A weight file that is missing, unreadable, or does not fit its net."""
+
+
+def short_message(e: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (at most ``limit`` characters, terminal colour codes
+    removed: torch's messages are long and coloured), or its type name when it has none."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip()
+    return (text.splitlines()[0][:limit] if text else "") or type(e).__name__
 
 
 def flush_denormals_(state: Dict[str, torch.Tensor]) -> int:
@@ -38,14 +47,26 @@ def flush_denormals_(state: Dict[str, torch.Tensor]) -> int:
     return count
 
 
+def check_finite(state: Dict[str, torch.Tensor], path: str | os.PathLike) -> None:
+    """Raise :class:`WeightsError` naming ``path`` and the first tensors when any float tensor of
+    ``state`` holds NaN or an infinity (a diverged training run): such weights give garbage silently."""
+    bad = [k for k, v in state.items()
+           if isinstance(v, torch.Tensor) and torch.is_floating_point(v) and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise WeightsError(f"weight file {os.fspath(path)} holds NaN or infinite values in {len(bad)} "
+                           f"tensor(s): {bad[:3]}{'...' if len(bad) > 3 else ''} (a diverged run? use an "
+                           "earlier checkpoint)")
+
+
 def read_state_dict(path: str | os.PathLike) -> Dict[str, torch.Tensor]:
     """Read a state dict from ``path`` with ``weights_only=True``, on the CPU.
 
     Accepts a bare state dict, or a training checkpoint holding one under ``"model"`` or ``"state_dict"``.
 
     Raises:
-        WeightsError: missing or empty file, a SHA-256 that differs from the folder's
-            ``MANIFEST.json``, or not a torch weight file.
+        WeightsError: missing, empty or truncated file, a SHA-256 that differs from the folder's
+            ``MANIFEST.json``, not a torch weight file (or one that would run code), or NaN/infinite
+            values; the message names the file.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -62,7 +83,9 @@ def read_state_dict(path: str | os.PathLike) -> Dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # corrupt zip, pickle with code, truncated file ...
-        raise WeightsError(f"weight file {path} could not be read as torch weights: {e}") from None
+        reason = short_message(e)
+        raise WeightsError(f"weight file {path} could not be read as torch weights (damaged, truncated, "
+                           f"or not weights_only-safe): {reason}") from None
     if isinstance(obj, dict):
         for key in ("model", "state_dict"):
             if key in obj and isinstance(obj[key], dict):
@@ -70,6 +93,7 @@ def read_state_dict(path: str | os.PathLike) -> Dict[str, torch.Tensor]:
                 break
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise WeightsError(f"weight file {path} does not hold a state dict of tensors")
+    check_finite(obj, path)
     return {k[7:] if k.startswith("module.") else k: v for k, v in obj.items()}
 
 

@@ -51,5 +51,10 @@ def test_batch_and_plate_text():
 
 
 def test_encode_rejects_unknown_characters():
+    from LPRNet.chars import ORIGINAL_CHARS
+
+    assert encode("京A1234警")[-1] == CHARS.index("警")  # in the 75-class table
     with pytest.raises(ValueError, match="警"):
-        encode("警A12345")
+        encode("京A1234警", ORIGINAL_CHARS)
+    with pytest.raises(ValueError, match="Ж"):
+        encode("京A1234Ж")

@@ -80,7 +80,9 @@ def test_weight_errors_stop_before_reading_images(capsys, mixed_folder, random_w
 
 
 def test_bad_options(capsys, random_weights):
-    assert cli.main(["--onet-threshold", "3", "--weights-dir", str(random_weights)]) == 2
+    with pytest.raises(SystemExit) as e:  # a usage error: argparse's message, status 2
+        cli.main(["--onet-threshold", "3", "--weights-dir", str(random_weights)])
+    assert e.value.code == 2 and "onet_threshold" in capsys.readouterr().err
     assert cli.main(["--device", "banana", "--weights-dir", str(random_weights)]) == 2
     assert "--device banana" in capsys.readouterr().err
     with pytest.raises(SystemExit):
@@ -126,7 +128,8 @@ def test_demo_images_and_weights_are_package_data():
     assert project["project"]["scripts"]["lpr-read"] == "lpr.cli:main"
     assert cli.DEMO_DIR.parent == root / "lpr" and list(cli.DEMO_DIR.glob("*.jpg"))
     wanted = list(cli.DEMO_DIR.glob("*.jpg")) + list((root / "MTCNN" / "weights").iterdir()) \
-        + list((root / "LPRNet" / "weights").iterdir())
+        + list((root / "LPRNet" / "weights").iterdir()) \
+        + [f for f in (root / "platesynth" / "assets").rglob("*") if f.is_file()]
     for f in wanted:
         pkg, rel = f.relative_to(root).parts[0], "/".join(f.relative_to(root).parts[1:])
         assert any(fnmatch.fnmatch(rel, pat) for pat in data.get(pkg, [])), f"{f} is not package data"

@@ -64,14 +64,15 @@ def _state(layout):
 
 
 @pytest.mark.parametrize("net_cls,layout", [(PNet, PNET_LAYOUT), (ONet, ONET_LAYOUT),
-                                             (STNet, STN_LAYOUT), (LPRNet, LPRNET_LAYOUT)])
+                                             (STNet, STN_LAYOUT), (lambda: LPRNet(num_classes=68), LPRNET_LAYOUT)],
+                         ids=["PNet", "ONet", "STNet", "LPRNet-68"])
 def test_original_layout_loads_strictly(tmp_path, net_cls, layout):
     net = net_cls()
     assert {k: tuple(v.shape) for k, v in net.state_dict().items()} == layout
     path = tmp_path / "orig.pth"
     state = _state(layout)
     torch.save(state, path)
-    load_weights(net, path, net_cls.__name__)
+    load_weights(net, path, type(net).__name__)
     for k, v in net.state_dict().items():
         assert torch.equal(v, state[k])
 
@@ -114,9 +115,27 @@ def test_onet_lprnet_stn_shapes():
 
 
 def test_char_table():
-    assert len(CHARS) == 68 and CHARS[BLANK] == "-" and BLANK == 67
+    from LPRNet.chars import ORIGINAL_CHARS, charset_for
+
+    assert len(ORIGINAL_CHARS) == 68 and ORIGINAL_CHARS[BLANK] == "-" and BLANK == 67
+    assert CHARS[:68] == ORIGINAL_CHARS and CHARS[68:] == tuple("警学挂港澳使领") and NUM_CLASSES == 75
     assert CHARS[:31] == tuple("京沪津渝冀晋蒙辽吉黑苏浙皖闽赣鲁豫鄂湘粤桂琼川贵云藏陕甘青宁新")
     assert CHARS[31:41] == tuple("0123456789") and CHARS[65:67] == ("I", "O")
+    assert charset_for(68) is ORIGINAL_CHARS and charset_for(75) is CHARS
+    with pytest.raises(ValueError, match="69"):
+        charset_for(69)
+
+
+def test_a_68_class_checkpoint_without_manifest_loads_with_the_original_table(tmp_path):
+    from LPRNet.chars import ORIGINAL_CHARS
+    from LPRNet.recognizer import LPRNET_WEIGHTS, STN_WEIGHTS, PlateRecognizer, load_recognizer
+
+    for n, table in ((68, ORIGINAL_CHARS), (75, CHARS)):
+        torch.manual_seed(3)
+        net = PlateRecognizer(num_classes=n).eval()
+        torch.save(net.stn.state_dict(), tmp_path / STN_WEIGHTS)
+        torch.save(net.lprnet.state_dict(), tmp_path / LPRNET_WEIGHTS)
+        assert load_recognizer(tmp_path).chars is table
 
 
 def test_mtcnn_input_is_rgb_scaled_from_bgr():

@@ -59,9 +59,10 @@ def test_lprnet_prepare_from_ccpd_and_crops(tmp_path, synth_dir):
     entries = read_lpr_list(out / "train.txt")
     n_ccpd = len(list(synth_dir.iterdir()))
     assert len(entries) == 2 * n_ccpd + 1  # bbox crop + rectified crop per plate, one crop
-    assert ("皖A12345" in [t for _, t, _ in entries])
-    for path, text, (x1, y1, x2, y2) in entries:
+    assert "皖A12345" in [e.text for e in entries]
+    for path, text, (x1, y1, x2, y2), colour, layout in entries:
         assert os.path.isfile(path) and len(text) in (7, 8) and x2 > x1 and y2 > y1
+        assert (colour, layout) in (("blue", "single"), ("green", "single"), ("", ""))  # crops: unknown
 
 
 def test_lprnet_prepare_real_sample(tmp_path, shared_data):

@@ -56,9 +56,9 @@ def test_shipped_weights_match_their_manifest(path):
     entry = read_manifest(path.parent)[path.name]
     assert entry["sha256"] == sha256_file(path)
     assert entry["command"] and entry["figures"] and entry["data"]
-    if path.name == LPRNET_WEIGHTS:
-        from LPRNet.chars import CHARS
-        assert entry["charset"] == "".join(CHARS)
+    if path.name == LPRNET_WEIGHTS:  # the table travels with the weights and is the one they load with
+        from LPRNet.recognizer import load_recognizer
+        assert entry["charset"] == "".join(load_recognizer(path.parent).chars)
 
 
 def test_a_changed_weight_file_is_refused_with_its_name(tmp_path):
@@ -81,6 +81,24 @@ def test_a_recognizer_trained_on_another_character_table_is_refused(tmp_path):
     from LPRNet.recognizer import load_recognizer
     with pytest.raises(WeightsError, match=r"lprnet\.pth was trained on another character table"):
         load_recognizer(tmp_path)
+
+
+def test_the_68_class_weights_grown_to_75_classes_read_as_before():
+    """Fine-tuning starts from the shipped weights grown to the 75-class table (LPRNet.train --init)."""
+    from LPRNet.ctc import greedy_decode
+    from LPRNet.recognizer import PlateRecognizer, expand_classes, load_recognizer
+
+    small = load_recognizer(LPR_DIR)
+    if len(small.chars) != 68:
+        pytest.skip("the shipped recognizer already has the 75-class table")
+    big = PlateRecognizer(num_classes=75).eval()
+    big.load_state_dict(expand_classes(small.state_dict(), 75))
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(8, 3, 24, 94, generator=g) * 2 - 1
+    with torch.no_grad():
+        a, b = small(x), big(x)
+    assert b.shape == (8, 75, 18) and (a - b[:, :68]).abs().max() < 0.05
+    assert [d.text for d in greedy_decode(a)] == [d.text for d in greedy_decode(b)]
 
 
 def test_end_to_end_accuracy_floor_on_ccpd_sample_val(shared_data):
