@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Dict, List, Sequence
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -22,6 +23,7 @@ from torch import nn
 
 from lprcore.manifest import ManifestError, read_manifest
 from lprcore.weights import WeightsError, load_weights, read_state_dict
+from LPRNet.attributes import ATTRIBUTES_WEIGHTS, PlateAttributeNet, decode_attributes
 from LPRNet.chars import CHARS, NUM_CLASSES, ORIGINAL_CHARS, charset_for
 from LPRNet.crops import crop_plates, resize_crop
 from LPRNet.ctc import Decoded, greedy_decode
@@ -144,11 +146,33 @@ def load_recognizer(weights_dir: str | os.PathLike | None = None,
     return model.to(torch.device(device)).eval()
 
 
+@dataclass(frozen=True)
+class PlateReading:
+    """What the recognizer says of one plate.
+
+    Attributes:
+        text: decoded characters (top row then bottom row for double-row plates).
+        confidence: the lowest character probability, in [0, 1] (0 for an empty text).
+        char_confidences: probability of each character.
+        colour: one of ``ccpd.plates.COLOURS``, or ``None`` without ``attributes.pth``.
+        layout: ``"single"`` or ``"double"``, or ``None`` without ``attributes.pth`` (read as single).
+    """
+
+    text: str
+    confidence: float
+    char_confidences: Tuple[float, ...]
+    colour: Optional[str] = None
+    layout: Optional[str] = None
+
+
 class RecognitionPredictor:
-    """Reads plate crops: crops -> input tensor -> :class:`PlateRecognizer` -> greedy CTC decoding.
+    """Reads plate crops: crops -> input tensor -> :class:`PlateRecognizer` -> greedy CTC decoding,
+    with the plate's colour and layout from :class:`LPRNet.attributes.PlateAttributeNet` when the
+    weights folder has ``attributes.pth``.
 
     Args:
-        weights_dir: folder with ``stn.pth`` and ``lprnet.pth`` (default: the package's weights).
+        weights_dir: folder with ``stn.pth`` and ``lprnet.pth`` (and optionally ``attributes.pth``;
+            default: the package's weights).
         device: torch device.
 
     Raises:
@@ -158,6 +182,9 @@ class RecognitionPredictor:
     def __init__(self, weights_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu"):
         self.device = torch.device(device)
         self.model = load_recognizer(weights_dir, self.device)
+        path = Path(weights_dir or WEIGHTS_DIR) / ATTRIBUTES_WEIGHTS
+        self.attribute_model = (load_weights(PlateAttributeNet(), path, "PlateAttributeNet").to(self.device).eval()
+                                if path.is_file() else None)
 
     @property
     def chars(self):
@@ -182,7 +209,25 @@ class RecognitionPredictor:
             return []
         return greedy_decode(self.logits(crops_to_input([resize_crop(c) for c in crops])), chars=self.chars)
 
-    def read_boxes(self, image: np.ndarray, boxes: np.ndarray, layouts: Sequence[str] | None = None) -> List[Decoded]:
+    @torch.inference_mode()
+    def attributes(self, crops: Sequence[np.ndarray]) -> List[Tuple[Optional[str], Optional[str]]]:
+        """``(colour, layout)`` of whole-plate crops (``[24, 94, 3]`` BGR uint8); ``(None, None)``
+        each without ``attributes.pth``."""
+        if self.attribute_model is None or len(crops) == 0:
+            return [(None, None)] * len(crops)
+        c, lo = self.attribute_model(crops_to_input([resize_crop(x) for x in crops]).to(self.device))
+        return [(colour, layout) for colour, layout, _ in decode_attributes(c, lo)]
+
+    def read_boxes(self, image: np.ndarray, boxes: np.ndarray) -> List[PlateReading]:
         """Read the plates at ``boxes[N, >=4]`` (x1, y1, x2, y2 pixels) of a BGR uint8 image, in one
-        batch; ``layouts`` (``"single"``/``"double"`` per box) cuts double-row plates row by row."""
-        return self(crop_plates(image, boxes, layouts)) if len(boxes) else []
+        batch: each is cut whole, classified (colour, layout), re-cut row by row when double-row
+        (:func:`LPRNet.crops.warp_double_row`), and read."""
+        if len(boxes) == 0:
+            return []
+        crops = crop_plates(image, boxes)
+        attrs = self.attributes(crops)
+        layouts = [layout or "single" for _, layout in attrs]
+        if "double" in layouts:
+            crops = crop_plates(image, boxes, layouts)
+        return [PlateReading(d.text, d.confidence, d.char_confidences, colour, layout)
+                for d, (colour, layout) in zip(self(crops), attrs)]

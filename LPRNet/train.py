@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +30,7 @@ from LPRNet.chars import BLANK, CHARS
 from LPRNet.ctc import greedy_decode
 from LPRNet.dataset import PlateTextDataset, collate
 from LPRNet.model import TIME_STEPS
-from LPRNet.recognizer import LPRNET_WEIGHTS, STN_WEIGHTS, PlateRecognizer
+from LPRNet.recognizer import LPRNET_WEIGHTS, STN_WEIGHTS, PlateRecognizer, expand_classes
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,22 @@ def accuracy(model: nn.Module, dataset: PlateTextDataset, batch_size: int = 256)
     return sum(t == g for t, g in zip(texts, truth)) / max(len(truth), 1)
 
 
+def initial_state(path: str, num_classes: int) -> dict:
+    """The :class:`PlateRecognizer` state to start from: a checkpoint file (``stn.*``/``lprnet.*``
+    keys) or a weights folder (``stn.pth`` + ``lprnet.pth``), grown to ``num_classes`` classes.
+
+    Raises:
+        lprcore.weights.WeightsError: a file is missing or unreadable.
+        ValueError: the state has more classes than ``num_classes``.
+    """
+    if os.path.isdir(path):
+        state = {f"stn.{k}": v for k, v in read_state_dict(os.path.join(path, STN_WEIGHTS)).items()}
+        state.update({f"lprnet.{k}": v for k, v in read_state_dict(os.path.join(path, LPRNET_WEIGHTS)).items()})
+    else:
+        state = read_state_dict(path)
+    return expand_classes(state, num_classes)
+
+
 def export(run_dir: str, out_dir: str) -> None:
     """Split the run's best :class:`PlateRecognizer` into ``stn.pth`` and ``lprnet.pth`` (denormals
     zeroed) and record both in ``OUT/MANIFEST.json``, the character table with ``lprnet.pth``."""
@@ -71,7 +88,9 @@ def main(argv=None) -> int:
                       export_help="after training, write stn.pth and lprnet.pth here")
     p.add_argument("--weight-decay", type=nonnegative_float, default=1e-5)
     p.add_argument("--stn-warmup", type=nonnegative_int, default=3, help="epochs with the STN frozen at identity")
-    p.add_argument("--init", help="start from these PlateRecognizer weights (e.g. a previous best.pth)")
+    p.add_argument("--init", help="start from these weights: a run's best.pth / last.pth, or a weights folder "
+                                  "with stn.pth and lprnet.pth (e.g. LPRNet/weights); a 68-class recognizer "
+                                  "is grown to the 75-class table (LPRNet.recognizer.expand_classes)")
     args = p.parse_args(argv)
     setup_training(args, "python -m LPRNet.train", args.train + args.val + ([args.init] if args.init else []), argv)
 
@@ -86,9 +105,9 @@ def main(argv=None) -> int:
     model = PlateRecognizer()
     if args.init:
         try:
-            model.load_state_dict(read_state_dict(args.init))
-        except WeightsError as e:
-            p.error(f"--init: {e}")
+            model.load_state_dict(initial_state(args.init, len(model.chars)))
+        except (WeightsError, ValueError, RuntimeError) as e:
+            p.error(f"--init {args.init}: {e}")
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs, eta_min=args.lr * 0.02)
 

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -25,6 +25,9 @@ class Plate:
         text: decoded characters, e.g. ``"皖A12345"`` (may be empty).
         confidence: reading confidence, the lowest character probability, in [0, 1].
         char_confidences: probability of each character.
+        colour: plate colour (blue, yellow, green, white, black), ``None`` when the recognizer's
+            weights have no colour/layout classifier.
+        layout: ``"single"`` or ``"double"`` row, ``None`` likewise.
     """
 
     box: Tuple[float, float, float, float]
@@ -32,10 +35,16 @@ class Plate:
     text: str
     confidence: float
     char_confidences: Tuple[float, ...] = ()
+    colour: Optional[str] = None
+    layout: Optional[str] = None
 
     def to_json(self) -> dict:
-        """JSON-ready dict: box rounded to 0.1 pixel, probabilities to 4 digits."""
+        """JSON-ready dict: box rounded to 0.1 pixel, probabilities to 4 digits; colour and layout
+        only when known."""
         d = asdict(self)
+        for k in ("colour", "layout"):
+            if d[k] is None:
+                del d[k]
         d["box"] = [round(float(v), 1) for v in self.box]
         d["score"] = round(self.score, 4)
         d["confidence"] = round(self.confidence, 4)
@@ -74,7 +83,8 @@ class PlateReader:
         if len(boxes) == 0:
             return []
         reads = self.recognizer.read_boxes(image, boxes)
-        return [Plate(tuple(float(v) for v in b[:4]), float(b[4]), r.text, r.confidence, r.char_confidences)
+        return [Plate(tuple(float(v) for v in b[:4]), float(b[4]), r.text, r.confidence, r.char_confidences,
+                      r.colour, r.layout)
                 for b, r in zip(boxes, reads)]
 
 

@@ -193,9 +193,16 @@ class FitConfig:
     grad_clip: float = 0.0
 
 
+#: Seconds between progress lines in the log (the progress bar shows only on a terminal).
+LOG_EVERY_S = 60.0
+
+
 def train_one_epoch(model: nn.Module, loss_fn: LossFn, optimizer: torch.optim.Optimizer,
                     loader: Iterable, epoch: int, grad_clip: float = 0.0) -> Dict[str, float]:
     """One pass over ``loader``; returns the mean of ``loss`` and of each figure ``loss_fn`` reports.
+
+    Logs a progress line (step, mean loss, batches per second) every :data:`LOG_EVERY_S` seconds, so
+    that a run in the background shows how it goes.
 
     Raises:
         NonFiniteLossError: a batch gave a NaN or infinite loss.
@@ -203,6 +210,8 @@ def train_one_epoch(model: nn.Module, loss_fn: LossFn, optimizer: torch.optim.Op
     model.train()
     sums: Dict[str, float] = {}
     n = 0
+    total = len(loader) if hasattr(loader, "__len__") else None
+    t0 = last = time.time()
     bar = progress(loader, desc=f"epoch {epoch}", leave=False, dynamic_ncols=True)
     for step, batch in enumerate(bar):
         loss, figures = loss_fn(model, batch)
@@ -220,6 +229,10 @@ def train_one_epoch(model: nn.Module, loss_fn: LossFn, optimizer: torch.optim.Op
         n += 1
         if hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{sums['loss'] / n:.4f}")
+        if time.time() - last >= LOG_EVERY_S:
+            last = time.time()
+            log.info("epoch %d: step %d%s, loss %.4f, %.2f batches/s", epoch, n, f"/{total}" if total else "",
+                     sums["loss"] / n, n / (last - t0))
     return {k: v / max(n, 1) for k, v in sums.items()}
 
 

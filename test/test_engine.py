@@ -104,3 +104,27 @@ def test_resume_reads_the_checkpoint_with_weights_only(tmp_path, monkeypatch):
     fit(model, opt, data, lambda m, b: (m(b[0]).pow(2).mean(), {}), None,
         FitConfig(epochs=2, out_dir=str(tmp_path), resume=True), scheduler=sched)
     assert calls == [True]
+
+
+def test_lprnet_fine_tunes_from_a_68_class_weights_folder_and_attributes_train(tmp_path, synth_dir):
+    """--init takes a weights folder (the shipped 68-class recognizer is grown to 75 classes), and
+    the colour/layout classifier trains and exports beside it."""
+    from LPRNet.chars import CHARS
+    from LPRNet.prepare import main as prepare
+    from LPRNet.recognizer import WEIGHTS_DIR, RecognitionPredictor
+    from LPRNet.train import main as train
+    from LPRNet.train_attributes import main as train_attributes
+
+    assert prepare(["--ccpd", str(synth_dir), "--out", str(tmp_path / "d"), "--workers", "1"]) == 0
+    lst = str(tmp_path / "d" / "train.txt")
+    assert train(["--train", lst, "--out", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "4",
+                  "--workers", "0", "--init", str(WEIGHTS_DIR), "--export", str(tmp_path / "w")]) == 0
+    assert train_attributes(["--train", lst, "--val", lst, "--out", str(tmp_path / "attr"), "--epochs", "1",
+                             "--batch-size", "4", "--workers", "0", "--export", str(tmp_path / "w")]) == 0
+    manifest = json.loads((tmp_path / "w" / "MANIFEST.json").read_text())["files"]
+    assert set(manifest) == {"stn.pth", "lprnet.pth", "attributes.pth"}
+    assert manifest["lprnet.pth"]["charset"] == "".join(CHARS)
+    predictor = RecognitionPredictor(tmp_path / "w")
+    assert predictor.chars == CHARS and predictor.attribute_model is not None
+    log = [json.loads(x) for x in (tmp_path / "attr" / "log.jsonl").read_text().splitlines()]
+    assert 0 <= log[0]["colour_accuracy"] <= 1 and 0 <= log[0]["layout_accuracy"] <= 1

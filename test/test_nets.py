@@ -185,3 +185,35 @@ def test_lprnet_batch_equals_one_by_one():
         batch = net(x)
         single = torch.cat([net(x[i:i + 1]) for i in range(6)])
     assert torch.allclose(batch, single, atol=1e-4, rtol=1e-4)
+
+
+def test_double_row_plates_are_read_top_row_then_bottom_row():
+    """A 2:1 plate whose top band is red and bottom band blue gives a crop red on the left (the
+    top row: province + letter) and blue on the right (the 5 characters below)."""
+    import numpy as np
+
+    from LPRNet.crops import DOUBLE_ROW_PARTS, warp_double_row
+
+    plate = np.zeros((220, 440, 3), np.uint8)
+    split = int(220 * (DOUBLE_ROW_PARTS[0][3] + DOUBLE_ROW_PARTS[1][1]) / 2)
+    plate[:split] = (0, 0, 255)
+    plate[split:] = (255, 0, 0)
+    image = np.full((400, 700, 3), 128, np.uint8)
+    image[100:320, 150:590] = plate
+    crop = warp_double_row(image, np.float32([[150, 100], [590, 100], [590, 320], [150, 320]]))
+    assert crop.shape == (24, 94, 3)
+    left, right = crop[:, :40].reshape(-1, 3).mean(0), crop[:, 54:].reshape(-1, 3).mean(0)
+    assert left[2] > 200 and left[0] < 50 and right[0] > 200 and right[2] < 50
+
+
+def test_attribute_net_shapes_and_decoding():
+    from ccpd.plates import COLOURS, LAYOUTS
+    from LPRNet.attributes import PlateAttributeNet, decode_attributes
+
+    c, lo = PlateAttributeNet().eval()(torch.zeros(3, 3, 24, 94))
+    assert c.shape == (3, len(COLOURS)) and lo.shape == (3, len(LAYOUTS))
+    colour = torch.zeros(2, 5)
+    colour[0, 1] = 5.0
+    layout = torch.tensor([[0.0, 3.0], [3.0, 0.0]])
+    out = decode_attributes(colour, layout)
+    assert out[0][:2] == ("yellow", "double") and out[1][1] == "single" and 0.9 < out[0][2] <= 1.0

@@ -58,3 +58,29 @@ def test_draw_renders_chinese_text():
     label = (slice(0, 60), slice(20, 60))  # the first character sits above the box
     assert not np.array_equal(a[label], b[label])
     assert np.array_equal(draw_plates(image, []), image)
+
+
+def test_colour_and_layout_come_with_an_attribute_classifier_and_double_rows_are_recut(random_weights, tmp_path,
+                                                                                      synth_dir, monkeypatch):
+    import shutil
+
+    import torch
+
+    from LPRNet import crops as crops_module
+    from LPRNet.attributes import ATTRIBUTES_WEIGHTS, PlateAttributeNet
+
+    weights = tmp_path / "w"
+    shutil.copytree(random_weights, weights)
+    net = PlateAttributeNet()
+    with torch.no_grad():
+        net.layout.bias.copy_(torch.tensor([-10.0, 10.0]))  # always "double"
+    torch.save(net.state_dict(), weights / ATTRIBUTES_WEIGHTS)
+    reader = PlateReader(weights, weights, DetectorConfig(min_plate_size=(20, 80)))
+    calls = []
+    real = crops_module.warp_double_row
+    monkeypatch.setattr(crops_module, "warp_double_row", lambda *a: calls.append(1) or real(*a))
+    plates = reader(imread(sorted(synth_dir.iterdir())[0]))
+    assert plates and all(p.layout == "double" and p.colour in ("blue", "yellow", "green", "white", "black")
+                          for p in plates)
+    assert len(calls) == len(plates)  # every plate re-cut row by row
+    assert {"colour", "layout"} <= set(plates[0].to_json())
