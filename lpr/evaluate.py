@@ -1,10 +1,17 @@
-"""End-to-end benchmark (detection + reading) per CCPD subset, as the original project reports it.
+"""End-to-end benchmark (detection + reading) per CCPD subset, as the original project reports it,
+or per source for photos labelled with their main plate's text (``labels.tsv``).
 
-A plate counts as read when a detection has IoU >= 0.5 with its annotated bbox **and** that
-detection's text equals the plate text exactly. Also prints detection recall and ms/image. Example::
+* CCPD root: a plate counts as read when a detection has IoU >= 0.5 with its annotated bbox **and**
+  that detection's text equals the plate text exactly; also detection recall and ms/image.
+* a ``labels.tsv`` folder (``../shared/data/scenes``): image accuracy, an image being right when
+  the main plate's text is among the texts read, exactly; also reads and extra reads per image
+  (reads other than the main plate; the photos may hold other, unlabelled plates).
+
+Example::
 
     python -m lpr.evaluate ../shared/data/ccpd_sample/val
     python -m lpr.evaluate ../shared/data/ccpd_sample/val --grayscale   # the same photos without colour
+    python -m lpr.evaluate ../shared/data/scenes
 """
 from __future__ import annotations
 
@@ -17,7 +24,9 @@ from typing import Dict, List, Tuple
 import cv2
 import numpy as np
 
+from ccpd.sources import LABELS_FILE, read_source
 from ccpd.subsets import scan_root
+from lprcore.imageio import ImageReadError, imread
 from lpr.pipeline import PlateReader
 from lprcore.parallel import print_stderr
 from lprcore.report import add_runtime_args, format_table, pct, read_samples, setup_runtime
@@ -92,9 +101,68 @@ def evaluate_end_to_end(reader: PlateReader, root: str, grayscale: bool = False)
     return out
 
 
+@dataclass
+class SceneCounts:
+    """Image-level counts of one source of labelled photos.
+
+    Attributes:
+        n: images read.
+        right: images whose main plate's text is among the texts read.
+        reads: plates read (all boxes with a text).
+        seconds: time spent in the reader.
+        errors: ``(path, true text, texts read)`` of every image not right.
+    """
+
+    n: int = 0
+    right: int = 0
+    reads: int = 0
+    seconds: float = 0.0
+    errors: List[Tuple[str, str, List[str]]] = field(default_factory=list)
+
+    @property
+    def extra_reads(self) -> int:
+        """Reads beyond the main plate (every read of a wrong image, all but one of a right one)."""
+        return self.reads - self.right
+
+
+def evaluate_scenes(reader: PlateReader, root: str, grayscale: bool = False) -> Dict[str, SceneCounts]:
+    """Read every photo of a ``labels.tsv`` source (see :mod:`ccpd.sources`); counts per ``source``
+    column plus ``"all"``.
+
+    Raises:
+        FileNotFoundError: ``root`` is not a folder. ccpd.sources.LabelError: a malformed labels file.
+    """
+    scan = read_source(root)
+    by_path: Dict[str, Tuple[str, str]] = {}
+    for s in scan.samples:  # one main plate per photo: the first row of a file
+        by_path.setdefault(s.path, (s.text, s.source))
+    out: Dict[str, SceneCounts] = {}
+    total = SceneCounts()
+    for path, (text, source) in by_path.items():
+        try:
+            image = imread(path)
+        except (ImageReadError, FileNotFoundError) as e:
+            print_stderr(f"skipped {e}")
+            continue
+        if grayscale:
+            image = to_grayscale(image)
+        t0 = time.perf_counter()
+        texts = [p.text for p in reader(image) if p.text]
+        sec = time.perf_counter() - t0
+        for c in (out.setdefault(source, SceneCounts()), total):
+            c.n += 1
+            c.right += text in texts
+            c.reads += len(texts)
+            c.seconds += sec
+            if text not in texts:
+                c.errors.append((path, text, texts))
+    out["all"] = total
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m lpr.evaluate", description=__doc__.split("\n\n")[0])
-    p.add_argument("root", help="CCPD root (see ccpd/README.md)")
+    p.add_argument("root", help="CCPD root (see ccpd/README.md), or a folder with labels.tsv (main plate per photo)")
     add_runtime_args(p, "folder with the 4 weight files (default: shipped)")
     DetectorConfig.add_arguments(p)
     p.add_argument("--show-errors", action="store_true", help="list the plates not read, with what was read")
@@ -110,6 +178,18 @@ def main(argv=None) -> int:
     except WeightsError as e:
         print_stderr(f"error: {e}")
         return 2
+    if os.path.isfile(os.path.join(args.root, LABELS_FILE)):
+        scenes = evaluate_scenes(reader, args.root, args.grayscale)
+        print(f"Image accuracy (main plate among the reads, exact){', grayscale' if args.grayscale else ''}, {args.root}")
+        print(format_table({"image accuracy %": {k: pct(c.right, c.n) for k, c in scenes.items()},
+                            "reads / image": {k: f"{c.reads / max(c.n, 1):.2f}" for k, c in scenes.items()},
+                            "extra reads / image": {k: f"{c.extra_reads / max(c.n, 1):.2f}" for k, c in scenes.items()},
+                            "ms/image": {k: f"{1000 * c.seconds / max(c.n, 1):.0f}" for k, c in scenes.items()},
+                            "images": {k: str(c.n) for k, c in scenes.items()}}, list(scenes)))
+        if args.show_errors:
+            for path, truth, got in scenes["all"].errors:
+                print(f"{truth}\t{'/'.join(got) or '(nothing read)'}\t{path}")
+        return 0
     counts = evaluate_end_to_end(reader, args.root, args.grayscale)
     cols = list(counts)
     print(f"End-to-end (IoU >= {MATCH_IOU} and exact text){', grayscale' if args.grayscale else ''}, {args.root}")

@@ -75,3 +75,26 @@ def test_end_to_end_benchmark_table(capsys, ccpd_root, random_weights):
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("| images"))
     assert [c.strip() for c in row.split("|")[2:-1]] == ["2", "1", "3"]
+
+
+def test_end_to_end_on_labelled_scenes_counts_images_and_extra_reads(capsys, tmp_path, synth_dir, random_weights):
+    """A labels.tsv folder (as ../shared/data/scenes) is scored per image: is the main plate read."""
+    import shutil
+
+    from lpr.evaluate import evaluate_scenes
+    from lpr.pipeline import PlateReader
+    from MTCNN.detector import DetectorConfig
+
+    files = sorted(synth_dir.iterdir())[:2]
+    lines = ["file\ttext\tsource"]
+    for k, f in enumerate(files):
+        shutil.copy(f, tmp_path / f"s{k}.jpg")
+        lines.append(f"s{k}.jpg\t皖A1234{k}\tsrc{k % 2}")
+    (tmp_path / "labels.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    reader = PlateReader(random_weights, random_weights, DetectorConfig(min_plate_size=(20, 80)))
+    counts = evaluate_scenes(reader, str(tmp_path))
+    assert set(counts) == {"src0", "src1", "all"} and counts["all"].n == 2
+    assert counts["all"].right == 0 and counts["all"].extra_reads == counts["all"].reads  # untrained nets
+    assert e2e_main([str(tmp_path), "--weights-dir", str(random_weights), "--min-plate-size", "20", "80"]) == 0
+    out = capsys.readouterr().out
+    assert "image accuracy %" in out and "extra reads / image" in out
