@@ -127,7 +127,7 @@ def test_demo_images_and_weights_are_package_data():
     data = project["tool"]["setuptools"]["package-data"]
     assert project["project"]["scripts"]["lpr-read"] == "lpr.cli:main"
     assert cli.DEMO_DIR.parent == root / "lpr" and list(cli.DEMO_DIR.glob("*.jpg"))
-    wanted = list(cli.DEMO_DIR.glob("*.jpg")) + list((root / "MTCNN" / "weights").iterdir()) \
+    wanted = list(cli.DEMO_DIR.iterdir()) + list((root / "MTCNN" / "weights").iterdir()) \
         + list((root / "LPRNet" / "weights").iterdir()) \
         + [f for f in (root / "platesynth" / "assets").rglob("*") if f.is_file()]
     for f in wanted:
