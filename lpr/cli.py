@@ -4,7 +4,8 @@
     python -m lpr photo.jpg photos/ 'shots/**/*.png' clip.mp4 --save-dir out/
 
 Each line: ``{"image": PATH, "plates": [{"box": [x1, y1, x2, y2], "score": s, "text": "皖A12345",
-"confidence": c, "char_confidences": [...]}], "ms": t}``; a video frame adds ``"frame": k``; an
+"confidence": c, "char_confidences": [...], "colour": "blue", "layout": "single"}], "ms": t}``
+(colour and layout when the recognizer's weights have ``attributes.pth``); a video frame adds ``"frame": k``; an
 input that fails gives ``{"image": PATH, "error": "..."}`` and the run goes on (an annotated image
 that cannot be saved keeps its plates and adds ``"error"``). Every input gets exactly one line
 (a video one per sampled frame, plus an error line when it has no frame or is truncated), written
