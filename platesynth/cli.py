@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--photos", nargs="*", default=[],
                        help="crops: folders of photos for the context (their labelled plates are avoided); "
                             "scenes: label sources whose plates have boxes (default: random textures)")
-        s.add_argument("--assets", help="glyph/template folder (default: the vendored Pengfei8324 set)")
+        s.add_argument("--assets", help="glyph/template folder (default: $LPR_PLATE_ASSETS or ../shared/data/plate_assets/pengfei8324)")
         s.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     s = sub.add_parser("sheet", help="a PNG grid of synthetic plates beside real crops of the same colour")
     s.add_argument("--out", required=True, help="PNG file to write")

@@ -1,7 +1,8 @@
 """Render front-on plates of every GA 36-2018 type from glyph and template images.
 
-The assets are the MIT-licensed glyph masks and plate templates of Pengfei8324's generator, vendored
-in ``platesynth/assets/pengfei8324`` (LICENSE and SOURCE.txt beside them): per character a black-on-white
+The assets are the MIT-licensed glyph masks and plate templates of Pengfei8324's generator, read in
+place from ``../shared/data/plate_assets/pengfei8324`` beside the checkout (LICENSE and SOURCE.txt
+there; ``LPR_PLATE_ASSETS`` or ``--assets`` names another folder): per character a black-on-white
 mask (``140_X`` single-row, ``220_X`` / ``220_up_X`` / ``220_down_X`` double-row, ``green_X``
 new-energy) and per colour an RGBA template with rim and rivet holes. Any folder of the same layout
 can replace them (``--assets``). Without usable assets :class:`FontGlyphs` draws characters with the CJK
@@ -28,8 +29,10 @@ from lprcore.imageio import ImageReadError, imread
 
 log = logging.getLogger(__name__)
 
-#: The vendored asset folder (Pengfei8324/chinese_license_plate_generator, MIT).
-DEFAULT_ASSETS = Path(__file__).resolve().parent / "assets" / "pengfei8324"
+#: The asset folder (Pengfei8324/chinese_license_plate_generator, MIT): ``LPR_PLATE_ASSETS`` when set,
+#: else the shared data beside the checkout.
+DEFAULT_ASSETS = Path(os.environ.get("LPR_PLATE_ASSETS") or Path(__file__).resolve().parents[2] / "shared" / "data"
+                      / "plate_assets" / "pengfei8324")
 
 #: Template file (in ``plate_model/``) of each plate type.
 TEMPLATES = {
@@ -67,7 +70,7 @@ class AssetGlyphs:
     """Glyph masks and templates read from an asset folder (``font_model/``, ``plate_model/``).
 
     Args:
-        folder: the asset folder (default: the vendored one).
+        folder: the asset folder (default: :data:`DEFAULT_ASSETS`).
 
     Raises:
         AssetError: the folder, ``font_model/`` or ``plate_model/`` is missing, or a template named
@@ -158,7 +161,7 @@ class FontGlyphs:
 
 @functools.lru_cache(maxsize=8)
 def load_glyphs(folder: Optional[str] = None):
-    """:class:`AssetGlyphs` of ``folder`` (default: vendored), or :class:`FontGlyphs` with a warning
+    """:class:`AssetGlyphs` of ``folder`` (default: :data:`DEFAULT_ASSETS`), or :class:`FontGlyphs` with a warning
     when the default folder is unusable.
 
     Raises:

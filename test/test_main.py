@@ -128,8 +128,7 @@ def test_demo_images_and_weights_are_package_data():
     assert project["project"]["scripts"]["lpr-read"] == "lpr.cli:main"
     assert cli.DEMO_DIR.parent == root / "lpr" and list(cli.DEMO_DIR.glob("*.jpg"))
     wanted = list(cli.DEMO_DIR.iterdir()) + list((root / "MTCNN" / "weights").iterdir()) \
-        + list((root / "LPRNet" / "weights").iterdir()) \
-        + [f for f in (root / "platesynth" / "assets").rglob("*") if f.is_file()]
+        + list((root / "LPRNet" / "weights").iterdir())
     for f in wanted:
         pkg, rel = f.relative_to(root).parts[0], "/".join(f.relative_to(root).parts[1:])
         assert any(fnmatch.fnmatch(rel, pat) for pat in data.get(pkg, [])), f"{f} is not package data"

@@ -130,13 +130,6 @@ def test_bad_asset_folders_give_errors_naming_the_file(tmp_path, monkeypatch, ca
         (tmp_path / "plate_model" / name).write_bytes(b"not a png")
     with pytest.raises(AssetError, match=r"\.PNG is not a readable colour image"):
         AssetGlyphs(tmp_path)
-    # a good folder that lacks one glyph names the glyph
-    import shutil
-    good = tmp_path / "good"
-    shutil.copytree(render.DEFAULT_ASSETS, good)
-    (good / "font_model" / "140_A.jpg").unlink()
-    with pytest.raises(AssetError, match=r"140_A\.jpg"):
-        render_plate("皖A12345", "blue", np.random.default_rng(0), glyphs=AssetGlyphs(good))
     assert synth_cli(["crops", "--out", str(tmp_path / "o"), "--count", "1", "--assets", str(tmp_path / "nowhere")]) == 2
     assert "missing" in capsys.readouterr().err
     # without usable default assets: the font renderer, with a warning
@@ -172,3 +165,14 @@ def test_synth_crop_is_deterministic_and_labelled():
     a, sa = synth_crop(7, 0, {"yellow_double": 1.0})
     b, sb = synth_crop(7, 0, {"yellow_double": 1.0})
     assert np.array_equal(a, b) and sa == sb and sa.layout == "double" and sa.colour == "yellow"
+
+
+def test_a_missing_glyph_is_named(tmp_path, shared_data):
+    """A good asset folder (the shared MIT set) that lacks one glyph names the glyph."""
+    import shutil
+    good = tmp_path / "good"
+    shutil.copytree(shared_data / "plate_assets" / "pengfei8324", good)
+    AssetGlyphs(good)  # complete: loads
+    (good / "font_model" / "140_A.jpg").unlink()
+    with pytest.raises(AssetError, match=r"140_A\.jpg"):
+        render_plate("皖A12345", "blue", np.random.default_rng(0), glyphs=AssetGlyphs(good))
