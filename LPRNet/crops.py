@@ -8,7 +8,7 @@ points of exact-match accuracy on real CCPD crops.
 """
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import List, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -16,18 +16,19 @@ import numpy as np
 from LPRNet.model import INPUT_SIZE
 
 
-def warp_to_input(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
+def warp_to_input(image: np.ndarray, quad: np.ndarray, size: Tuple[int, int] = INPUT_SIZE) -> np.ndarray:
     """Warp a quadrilateral of an image onto a recognizer crop, bilinear.
 
     Args:
         image: ``ndarray[H, W, 3]`` uint8, BGR.
         quad: ``[4, 2]`` float corners (x, y) in pixels, clockwise from the top-left (TL, TR, BR, BL);
             parts outside the image repeat the edge pixels.
+        size: (height, width) of the crop (default: the recognizer's input, 24 x 94).
 
     Returns:
-        ``ndarray[24, 94, 3]`` uint8, BGR.
+        ``ndarray[size[0], size[1], 3]`` uint8, BGR.
     """
-    h, w = INPUT_SIZE
+    h, w = size
     dst = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
     m = cv2.getPerspectiveTransform(np.asarray(quad, np.float32), dst)
     return cv2.warpPerspective(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -29,7 +29,6 @@ import os
 from functools import partial
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 
 from ccpd.sources import PlateSample, read_sources
@@ -37,6 +36,7 @@ from lprcore.files import atomic_write
 from lprcore.imageio import ImageReadError, imread, imwrite
 from lprcore.parallel import imap_progress
 from LPRNet.chars import is_encodable
+from LPRNet.crops import warp_to_input
 from LPRNet.model import INPUT_SIZE
 
 log = logging.getLogger(__name__)
@@ -72,11 +72,9 @@ def crop_with_margin(image: np.ndarray, bbox, margin=MARGIN) -> Tuple[np.ndarray
 
 
 def rectify(image: np.ndarray, corners, size=RECTIFIED_SIZE) -> np.ndarray:
-    """Warp the plate quadrilateral (corners TL, TR, BR, BL, pixels) to an upright crop of ``size = (h, w)``."""
-    h, w = size
-    dst = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    m = cv2.getPerspectiveTransform(np.asarray(corners, np.float32), dst)
-    return cv2.warpPerspective(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    """Warp the plate quadrilateral (corners TL, TR, BR, BL, pixels) to an upright crop of ``size = (h, w)``
+    (:func:`LPRNet.crops.warp_to_input` at that size)."""
+    return warp_to_input(image, corners, size)
 
 
 def _job(item: Tuple[PlateSample, str], out_dir: str, rectified: bool) -> Tuple[List[Entry], Optional[str]]:

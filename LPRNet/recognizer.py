@@ -226,8 +226,8 @@ class RecognitionPredictor:
             return []
         crops = crop_plates(image, boxes)
         attrs = self.attributes(crops)
-        layouts = [layout or "single" for _, layout in attrs]
-        if "double" in layouts:
-            crops = crop_plates(image, boxes, layouts)
+        for i, (_, layout) in enumerate(attrs):  # only double-row plates are cut again
+            if layout == "double":
+                crops[i] = crop_plates(image, np.asarray(boxes)[i:i + 1], ["double"])[0]
         return [PlateReading(d.text, d.confidence, d.char_confidences, colour, layout)
                 for d, (colour, layout) in zip(self(crops), attrs)]

@@ -21,11 +21,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
-import cv2
 import numpy as np
 
 from ccpd.sources import LABELS_FILE, read_source
 from ccpd.subsets import scan_root
+from lprcore.augment import to_gray3 as to_grayscale  # a photo as a grayscale camera gives it
 from lprcore.imageio import ImageReadError, imread
 from lpr.pipeline import PlateReader
 from lprcore.parallel import print_stderr
@@ -58,12 +58,6 @@ class SubsetCounts:
     def accuracy(self) -> float:
         """``read / n`` in [0, 1] (0 for no images)."""
         return self.read / self.n if self.n else 0.0
-
-
-def to_grayscale(image: np.ndarray) -> np.ndarray:
-    """A BGR uint8 ``ndarray[H, W, 3]`` as a grayscale photo would be read: luminance
-    (``cv2.COLOR_BGR2GRAY``) copied into 3 equal channels, ``ndarray[H, W, 3]`` uint8."""
-    return cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
 
 
 def evaluate_end_to_end(reader: PlateReader, root: str, grayscale: bool = False) -> Dict[str, SubsetCounts]:
