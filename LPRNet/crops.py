@@ -79,21 +79,36 @@ def box_to_quad(box) -> np.ndarray:
 
 
 def crop_plates(image: np.ndarray, boxes: np.ndarray, layouts: Sequence[str] | None = None) -> List[np.ndarray]:
-    """Recognizer crops of the boxes of an image.
+    """Recognizer crops of the boxes of an image: :func:`crop_quads` of each box's corners.
 
     Args:
         image: ``ndarray[H, W, 3]`` uint8, BGR.
         boxes: ``ndarray[N, >=4]`` (x1, y1, x2, y2) pixels; parts outside the image repeat the edge.
-        layouts: ``"single"`` / ``"double"`` per box (default: all single); double-row plates are cut
-            with :func:`warp_double_row`.
+        layouts: ``"single"`` / ``"double"`` per box (default: all single).
 
     Returns:
         ``N`` crops ``ndarray[24, 94, 3]`` uint8, BGR.
     """
     boxes = np.asarray(boxes, np.float32)
-    layouts = layouts if layouts is not None else ["single"] * len(boxes)
-    return [(warp_double_row if lay == "double" else warp_to_input)(image, box_to_quad(b))
-            for b, lay in zip(boxes, layouts)]
+    return crop_quads(image, [box_to_quad(b) for b in boxes], layouts)
+
+
+def crop_quads(image: np.ndarray, quads: Sequence[np.ndarray], layouts: Sequence[str] | None = None) -> List[np.ndarray]:
+    """Recognizer crops of plate quadrilaterals of an image (a perspective warp of each).
+
+    Args:
+        image: ``ndarray[H, W, 3]`` uint8, BGR.
+        quads: ``N`` corner arrays ``[4, 2]`` (x, y pixels, TL, TR, BR, BL); parts outside the image
+            repeat the edge.
+        layouts: ``"single"`` / ``"double"`` per plate (default: all single); double-row plates are cut
+            with :func:`warp_double_row`.
+
+    Returns:
+        ``N`` crops ``ndarray[24, 94, 3]`` uint8, BGR.
+    """
+    layouts = layouts if layouts is not None else ["single"] * len(quads)
+    return [(warp_double_row if lay == "double" else warp_to_input)(image, np.asarray(q, np.float32))
+            for q, lay in zip(quads, layouts)]
 
 
 def resize_crop(crop: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from lprcore.manifest import ManifestError, read_manifest
 from lprcore.weights import WeightsError, load_weights, read_state_dict
 from LPRNet.attributes import ATTRIBUTES_WEIGHTS, PlateAttributeNet, decode_attributes
 from LPRNet.chars import CHARS, NUM_CLASSES, ORIGINAL_CHARS, charset_for
-from LPRNet.crops import crop_plates, resize_crop
+from LPRNet.crops import box_to_quad, crop_quads, resize_crop
 from LPRNet.ctc import Decoded, greedy_decode
 from LPRNet.model import LPRNet, crops_to_input
 from LPRNet.stn import STNet
@@ -219,15 +219,21 @@ class RecognitionPredictor:
         return [(colour, layout) for colour, layout, _ in decode_attributes(c, lo)]
 
     def read_boxes(self, image: np.ndarray, boxes: np.ndarray) -> List[PlateReading]:
-        """Read the plates at ``boxes[N, >=4]`` (x1, y1, x2, y2 pixels) of a BGR uint8 image, in one
-        batch: each is cut whole, classified (colour, layout), re-cut row by row when double-row
-        (:func:`LPRNet.crops.warp_double_row`), and read."""
-        if len(boxes) == 0:
+        """Read the plates at ``boxes[N, >=4]`` (x1, y1, x2, y2 pixels) of a BGR uint8 image:
+        :meth:`read_quads` of each box's corners."""
+        return self.read_quads(image, [box_to_quad(b) for b in np.asarray(boxes, np.float32)])
+
+    def read_quads(self, image: np.ndarray, quads: Sequence[np.ndarray]) -> List[PlateReading]:
+        """Read the plates with corners ``quads`` (``N`` arrays ``[4, 2]``, x, y pixels, TL, TR, BR,
+        BL) of a BGR uint8 image, in one batch: each is cut whole by a perspective warp, classified
+        (colour, layout), re-cut row by row when double-row (:func:`LPRNet.crops.warp_double_row`),
+        and read."""
+        if len(quads) == 0:
             return []
-        crops = crop_plates(image, boxes)
+        crops = crop_quads(image, quads)
         attrs = self.attributes(crops)
         for i, (_, layout) in enumerate(attrs):  # only double-row plates are cut again
             if layout == "double":
-                crops[i] = crop_plates(image, np.asarray(boxes)[i:i + 1], ["double"])[0]
+                crops[i] = crop_quads(image, quads[i:i + 1], ["double"])[0]
         return [PlateReading(d.text, d.confidence, d.char_confidences, colour, layout)
                 for d, (colour, layout) in zip(self(crops), attrs)]

@@ -125,3 +125,61 @@ def remove_small_boxes(boxes: np.ndarray, min_size: float) -> np.ndarray:
     w = boxes[:, 2] - boxes[:, 0]
     h = boxes[:, 3] - boxes[:, 1]
     return np.nonzero((w >= min_size) & (h >= min_size))[0]
+
+
+def vertex_targets(boxes: np.ndarray, quads: np.ndarray) -> np.ndarray:
+    """Plate corners as fractions of boxes: the targets of ONet's vertex branch.
+
+    Args:
+        boxes: ``ndarray[N, >=4]`` (x1, y1, x2, y2) pixels.
+        quads: ``ndarray[N, 4, 2]`` corners (x, y) pixels, TL, TR, BR, BL.
+
+    Returns:
+        ``ndarray[N, 8]`` float32: ``(x - x1) / w, (y - y1) / h`` per corner, TL first (0 = the box's
+        left / top edge, 1 = its right / bottom edge; outside [0, 1] when a corner lies outside).
+    """
+    boxes = np.asarray(boxes, np.float32)
+    quads = np.asarray(quads, np.float32).reshape(-1, 4, 2)
+    w = np.maximum(boxes[:, 2] - boxes[:, 0], 1e-6)[:, None]
+    h = np.maximum(boxes[:, 3] - boxes[:, 1], 1e-6)[:, None]
+    xs = (quads[:, :, 0] - boxes[:, :1]) / w
+    ys = (quads[:, :, 1] - boxes[:, 1:2]) / h
+    return np.stack([xs, ys], axis=2).reshape(-1, 8).astype(np.float32)
+
+
+def vertices_to_corners(boxes: np.ndarray, vertices: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`vertex_targets`: ``ndarray[N, 8]`` fractions of ``boxes[N, >=4]`` ->
+    corners ``ndarray[N, 4, 2]`` float32 pixels (TL, TR, BR, BL)."""
+    boxes = np.asarray(boxes, np.float32)
+    v = np.asarray(vertices, np.float32).reshape(-1, 4, 2)
+    w = (boxes[:, 2] - boxes[:, 0])[:, None]
+    h = (boxes[:, 3] - boxes[:, 1])[:, None]
+    return np.stack([boxes[:, :1] + v[:, :, 0] * w, boxes[:, 1:2] + v[:, :, 1] * h], axis=2).astype(np.float32)
+
+
+def plausible_corners(corners: np.ndarray, boxes: np.ndarray, min_iou: float = 0.5) -> np.ndarray:
+    """Which predicted plate quadrilaterals can be trusted to cut the plate.
+
+    A quadrilateral is plausible when it is convex with its corners in clockwise order from the
+    top-left (image coordinates, y down), and its bounding box overlaps the detection box with IoU
+    >= ``min_iou``. Otherwise a caller falls back to the box.
+
+    Args:
+        corners: ``ndarray[N, 4, 2]`` pixels, TL, TR, BR, BL.
+        boxes: ``ndarray[N, >=4]`` pixels.
+
+    Returns:
+        ``ndarray[N]`` bool.
+    """
+    q = np.asarray(corners, np.float64).reshape(-1, 4, 2)
+    if len(q) == 0:
+        return np.zeros(0, bool)
+    edges = np.roll(q, -1, axis=1) - q
+    nxt = np.roll(edges, -1, axis=1)
+    cross = edges[:, :, 0] * nxt[:, :, 1] - edges[:, :, 1] * nxt[:, :, 0]
+    convex_cw = (cross > 0).all(axis=1)  # clockwise on screen (y down) = positive cross products
+    ordered = (q[:, 1, 0] > q[:, 0, 0]) & (q[:, 2, 0] > q[:, 3, 0]) & (q[:, 3, 1] > q[:, 0, 1]) & (q[:, 2, 1] > q[:, 1, 1])
+    hull = np.concatenate([q.min(axis=1), q.max(axis=1)], axis=1)
+    b = np.asarray(boxes, np.float64)[:, :4]
+    overlap = np.diag(box_iou(hull, b)) if len(b) else np.zeros(0)
+    return convex_cw & ordered & (overlap >= min_iou)

@@ -1,7 +1,8 @@
 """Plate detection with the PNet -> ONet cascade (MTCNN, Zhang et al. 2016, arXiv:1604.02878, Sec. 2.1).
 
 Data flow: BGR image -> image pyramid -> PNet on every scale -> per-scale NMS -> NMS across scales ->
-bbox regression -> clip -> 24x94 crops -> ONet re-scoring and regression -> clip -> NMS. Images stay
+bbox regression -> clip -> 24x94 crops -> ONet re-scoring, bbox regression and (with its vertex
+branch) the plate's 4 corners -> clip -> NMS. Images stay
 BGR; :func:`MTCNN.nets.images_to_input` makes the nets' RGB input. Each stage is a plain function;
 :class:`PlateDetector` holds the nets and a :class:`DetectorConfig`, whose options every script
 adds with :meth:`DetectorConfig.add_arguments`.
@@ -12,15 +13,15 @@ import os
 import argparse
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
 import torch
 
 from lprcore.imageio import ImageTooLargeError
-from lprcore.weights import load_weights
-from MTCNN.boxes import NmsMode, calibrate_boxes, clip_boxes, nms, remove_small_boxes
+from lprcore.weights import load_weights, read_state_dict
+from MTCNN.boxes import NmsMode, calibrate_boxes, clip_boxes, nms, remove_small_boxes, vertices_to_corners
 from MTCNN.nets import ONET_INPUT, PNET_CELL, PNET_STRIDE, ONet, PNet, images_to_input
 
 #: Folder of the weights that ship with the package.
@@ -278,29 +279,64 @@ def crop_boxes(image: np.ndarray, boxes: np.ndarray, size: Tuple[int, int]) -> n
 
 
 def run_onet(onet: ONet, image: np.ndarray, boxes: np.ndarray, config: DetectorConfig,
-             device: torch.device) -> np.ndarray:
-    """Stage 2: ONet re-scores and refines candidate boxes.
+             device: torch.device, threshold: Optional[float] = None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """Stage 2: ONet re-scores and refines candidate boxes and finds their corners.
+
+    All candidates of the image go through ONet in one batch.
 
     Args:
         image: ``ndarray[H, W, 3]`` uint8, BGR.
         boxes: ``ndarray[N, >=4]`` candidates in pixels.
+        threshold: plate probability to keep a box (default: ``config.onet_threshold``).
 
     Returns:
-        ``ndarray[K, 5]`` float32 final boxes (x1, y1, x2, y2, score), clipped to the image,
-        by decreasing score.
+        ``(boxes, corners)``: ``ndarray[K, 5]`` float32 final boxes (x1, y1, x2, y2, score), clipped
+        to the image, by decreasing score; ``ndarray[K, 4, 2]`` float32 plate corners (TL, TR, BR,
+        BL; pixels, not clipped), or ``None`` when ``onet`` has no vertex branch.
     """
+    threshold = config.onet_threshold if threshold is None else threshold
+    empty = np.zeros((0, 5), dtype=np.float32)
+    no_corners = np.zeros((0, 4, 2), np.float32) if onet.has_vertices else None
     if len(boxes) == 0:
-        return np.zeros((0, 5), dtype=np.float32)
+        return empty, no_corners
     crops = crop_boxes(image, boxes, ONET_INPUT)
-    logits, offsets = onet(images_to_input(crops).to(device))
+    logits, offsets, *vertices = onet(images_to_input(crops).to(device))
     probs = logits.softmax(dim=1)[:, 1].cpu().numpy()
-    keep = probs > config.onet_threshold
+    keep = probs > threshold
     if not keep.any():
-        return np.zeros((0, 5), dtype=np.float32)
+        return empty, no_corners
     out = np.concatenate([boxes[keep, :4], probs[keep, None]], axis=1).astype(np.float32)
+    corners = vertices_to_corners(out, vertices[0].cpu().numpy()[keep]) if vertices else None
     out = clip_boxes(calibrate_boxes(out, offsets.cpu().numpy()[keep]), image.shape[:2])
-    out = out[remove_small_boxes(out, 2.0)]
-    return out[nms(out[:, :4], out[:, 4], config.onet_nms, config.onet_nms_mode)]
+    idx = remove_small_boxes(out, 2.0)
+    idx = idx[nms(out[idx, :4], out[idx, 4], config.onet_nms, config.onet_nms_mode)]
+    return out[idx], (corners[idx] if corners is not None else None)
+
+
+def load_onet(path: str | os.PathLike) -> ONet:
+    """ONet from a weight file, with the vertex branch when the file has it (original-layout
+    checkpoints have none: boxes only). Eval mode, on the CPU.
+
+    Raises:
+        lprcore.weights.WeightsError: the file is missing or does not fit ONet.
+    """
+    vertices = "conv6_3.weight" in read_state_dict(path)
+    return load_weights(ONet(vertices=vertices), path, "ONet").eval()
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Plates found in one image.
+
+    Attributes:
+        boxes: ``ndarray[K, 5]`` float32: x1, y1, x2, y2 (pixels, inside the image), score in [0, 1],
+            by decreasing score.
+        corners: ``ndarray[K, 4, 2]`` float32 plate corners (x, y pixels, TL, TR, BR, BL; may lie
+            outside the image), or ``None`` when ONet's weights have no vertex branch.
+    """
+
+    boxes: np.ndarray
+    corners: Optional[np.ndarray]
 
 
 class PlateDetector:
@@ -321,11 +357,24 @@ class PlateDetector:
         self.device = torch.device(device)
         self.config = config or DetectorConfig()
         self.pnet = load_weights(PNet(), weights_dir / PNET_WEIGHTS, "PNet").to(self.device).eval()
-        self.onet = load_weights(ONet(), weights_dir / ONET_WEIGHTS, "ONet").to(self.device).eval()
+        self.onet = load_onet(weights_dir / ONET_WEIGHTS).to(self.device)
 
     @torch.inference_mode()
+    def detect_plates(self, image: np.ndarray) -> Detections:
+        """Find plates and their corners in one image.
+
+        Args:
+            image: ``ndarray[H, W, 3]`` uint8, **BGR** (as ``cv2.imread`` gives).
+
+        Raises:
+            lprcore.imageio.ImageTooLargeError: the image pyramid would need more memory than
+                ``config.max_pyramid_mb`` (:func:`check_image_size`; nothing is allocated).
+        """
+        proposals = run_pnet(self.pnet, image, self.config, self.device)
+        return Detections(*run_onet(self.onet, image, proposals, self.config, self.device))
+
     def detect(self, image: np.ndarray) -> np.ndarray:
-        """Find plates in one image.
+        """Find plates in one image: the boxes of :meth:`detect_plates`.
 
         Args:
             image: ``ndarray[H, W, 3]`` uint8, **BGR** (as ``cv2.imread`` gives).
@@ -335,8 +384,6 @@ class PlateDetector:
             ``[0, 5]`` when no plate is found.
 
         Raises:
-            lprcore.imageio.ImageTooLargeError: the image pyramid would need more memory than
-                ``config.max_pyramid_mb`` (:func:`check_image_size`; nothing is allocated).
+            lprcore.imageio.ImageTooLargeError: see :meth:`detect_plates`.
         """
-        proposals = run_pnet(self.pnet, image, self.config, self.device)
-        return run_onet(self.onet, image, proposals, self.config, self.device)
+        return self.detect_plates(image).boxes

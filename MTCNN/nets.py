@@ -7,7 +7,8 @@ Parameter names and shapes match that project, so its checkpoints load with ``st
 **RGB** order (the original project trained on RGB), values ``(x - 127.5) * 0.0078125`` (about
 [-1, 1]); :func:`images_to_input` is the one function that makes it from BGR uint8 images. PNet takes
 any ``H >= 12, W >= 47``; ONet takes ``24 x 94``. Both return logits (no softmax):
-``(class_logits, bbox_offsets)``.
+``(class_logits, bbox_offsets)``, and ONet with its vertex branch a third output, the plate's 4
+corners (see :class:`ONet`).
 
 This module is the one home of the PNet cell size and stride and of the ONet input size.
 """
@@ -87,13 +88,19 @@ class _TransposeFlatten(nn.Module):
 
 
 class ONet(nn.Module):
-    """Output net: re-scores and refines candidate boxes.
+    """Output net: re-scores and refines candidate boxes, and (with the vertex branch) finds the
+    plate's corners.
 
-    ``Tensor[N, 3, 24, 94]`` -> ``(Tensor[N, 2], Tensor[N, 4])``: plate / not-plate logits
-    (index 1 = plate) and bbox offsets relative to the candidate's width and height.
+    ``Tensor[N, 3, 24, 94]`` -> ``(Tensor[N, 2], Tensor[N, 4])``, or with ``vertices=True``
+    ``(Tensor[N, 2], Tensor[N, 4], Tensor[N, 8])``: plate / not-plate logits (index 1 = plate), bbox
+    offsets relative to the candidate's width and height, and the 4 plate corners (TL, TR, BR, BL as
+    x1, y1, ..., x4, y4) as fractions of the candidate box (0 = its left / top edge, 1 = its right /
+    bottom edge). The vertex branch is MTCNN's landmark branch (arXiv:1604.02878, Sec. 2.3) with the
+    plate's corners as landmarks; checkpoints without it (the original project's) load into
+    ``ONet(vertices=False)``.
     """
 
-    def __init__(self, dropout: float = 0.25):
+    def __init__(self, dropout: float = 0.25, vertices: bool = True):
         super().__init__()
         self.features = nn.Sequential(OrderedDict([
             ("conv1", nn.Conv2d(3, 32, 3)),
@@ -114,7 +121,15 @@ class ONet(nn.Module):
         ]))
         self.conv6_1 = nn.Linear(256, 2)
         self.conv6_2 = nn.Linear(256, 4)
+        self.conv6_3 = nn.Linear(256, 8) if vertices else None
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    @property
+    def has_vertices(self) -> bool:
+        """Whether the net has the vertex branch."""
+        return self.conv6_3 is not None
+
+    def forward(self, x: torch.Tensor):
         x = self.features(x)
-        return self.conv6_1(x), self.conv6_2(x)
+        if self.conv6_3 is None:
+            return self.conv6_1(x), self.conv6_2(x)
+        return self.conv6_1(x), self.conv6_2(x), self.conv6_3(x)

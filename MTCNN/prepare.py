@@ -11,8 +11,17 @@ targets (see :func:`MTCNN.boxes.regression_targets`).
 * ``--net onet``: the same, plus hard samples mined by running a trained PNet over each image
   (``--pnet-weights``): its proposals labelled by IoU (MTCNN's stage-2 recipe).
 
-Output: ``OUT/NAME/*.png`` and ``OUT/NAME.txt`` with lines ``relative/path.png label dx1 dy1 dx2 dy2``;
-the list is written last and atomically. Example::
+* ``--onet-weights`` (with ``--pnet-weights``): hard negatives: the cascade's own false boxes (ONet
+  score above :data:`HARD_NEGATIVE_SCORE`, IoU < 0.3 with every plate) in images whose plates are all
+  annotated (CCPD and ``platesynth`` scenes; photos with unannotated plates would teach ONet that a
+  real plate is background).
+
+Positives and parts of plates with known corners (CCPD vertices, ``platesynth`` quadrilaterals)
+also carry the targets of ONet's vertex branch (:func:`MTCNN.boxes.vertex_targets`).
+
+Output: ``OUT/NAME/*.png`` and ``OUT/NAME.txt`` with lines ``relative/path.png label dx1 dy1 dx2 dy2``
+followed, when the corners are known, by ``vx1 vy1 ... vx4 vy4``; the list is written last and
+atomically. Example::
 
     python -m MTCNN.prepare --net pnet --ccpd ../shared/data/ccpd_sample/train --out data/pnet --name train
 """
@@ -32,9 +41,9 @@ from lprcore.files import atomic_write
 from lprcore.imageio import ImageReadError, imread, imwrite
 from lprcore.parallel import imap_progress
 from lprcore.weights import load_weights
-from MTCNN.boxes import box_iou, regression_targets
-from MTCNN.detector import DetectorConfig, crop_boxes, run_pnet
-from MTCNN.nets import ONET_INPUT, PNET_CELL, PNet
+from MTCNN.boxes import box_iou, regression_targets, vertex_targets
+from MTCNN.detector import DetectorConfig, crop_boxes, load_onet, run_onet, run_pnet
+from MTCNN.nets import ONET_INPUT, PNET_CELL, ONet, PNet
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +57,16 @@ COUNTS = {"pos": 8, "part": 8, "near_neg": 6, "neg": 24}
 
 #: PNet settings for ONet hard-sample mining: a lower threshold than detection, to mine more.
 MINING_CONFIG = DetectorConfig(min_plate_size=(16, 60), pnet_threshold=0.5)
+#: ONet score above which a box of the cascade that is no plate becomes a hard negative (below the
+#: detection threshold, 0.8, so near-misses are mined too).
+HARD_NEGATIVE_SCORE = 0.3
+#: At most this many hard negatives per image.
+HARD_NEGATIVES_PER_IMAGE = 12
+#: Sources whose images have every plate annotated (hard negatives are mined only there).
+COMPLETE_SOURCES = ("ccpd", "platesynth")
 
-Entry = Tuple[str, int, Tuple[float, float, float, float]]
+#: One sample: relative path, label, bbox offsets (4), vertex targets (8) or None.
+Entry = Tuple[str, int, Tuple[float, ...], Optional[Tuple[float, ...]]]
 
 
 def label_boxes(boxes: np.ndarray, gts: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -63,9 +80,27 @@ def label_boxes(boxes: np.ndarray, gts: np.ndarray) -> Tuple[np.ndarray, np.ndar
         ``labels ndarray[N]`` int (1 positive, -1 part, 0 negative, 2 unused) and
         ``offsets ndarray[N, 4]`` float32 regression targets to the best-matching plate (0 for negatives).
     """
+    labels, offsets, _ = label_boxes_vertices(boxes, gts, None)
+    return labels, offsets
+
+
+def label_boxes_vertices(boxes: np.ndarray, gts: np.ndarray, quads: Optional[np.ndarray]
+                         ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`label_boxes` plus vertex targets.
+
+    Args:
+        quads: ``ndarray[G, 4, 2]`` corners of the plates (pixels, TL, TR, BR, BL; NaN where unknown),
+            or ``None``.
+
+    Returns:
+        ``(labels[N], offsets[N, 4], vertices[N, 8])``: vertices are the best-matching plate's corners
+        as fractions of each box (:func:`MTCNN.boxes.vertex_targets`), NaN for negatives and where the
+        corners are unknown.
+    """
     n = len(boxes)
+    nan_vertices = np.full((n, 8), np.nan, np.float32)
     if len(gts) == 0:
-        return np.zeros(n, dtype=np.int64), np.zeros((n, 4), dtype=np.float32)
+        return np.zeros(n, dtype=np.int64), np.zeros((n, 4), dtype=np.float32), nan_vertices
     iou = box_iou(boxes[:, :4], gts)
     best = iou.argmax(axis=1)
     top = iou[np.arange(n), best]
@@ -75,7 +110,11 @@ def label_boxes(boxes: np.ndarray, gts: np.ndarray) -> Tuple[np.ndarray, np.ndar
     labels[top >= POS_IOU] = POSITIVE
     offsets = regression_targets(boxes[:, :4], gts[best])
     offsets[labels == NEGATIVE] = 0
-    return labels, offsets.astype(np.float32)
+    vertices = nan_vertices
+    if quads is not None and n:
+        vertices = vertex_targets(boxes[:, :4], np.asarray(quads, np.float32)[best])
+        vertices[labels == NEGATIVE] = np.nan
+    return labels, offsets.astype(np.float32), vertices
 
 
 def random_boxes_near(gt: np.ndarray, n: int, rng: np.random.Generator, spread: float) -> np.ndarray:
@@ -104,15 +143,26 @@ def random_boxes(size: Tuple[int, int], n: int, rng: np.random.Generator, aspect
 
 
 def sample_image(image: np.ndarray, gts: np.ndarray, rng: np.random.Generator,
-                 proposals: Optional[np.ndarray] = None, counts=COUNTS) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pick labelled boxes for one image: ``(boxes[K, 4], labels[K], offsets[K, 4])``."""
+                 proposals: Optional[np.ndarray] = None, counts=COUNTS, quads: Optional[np.ndarray] = None,
+                 hard_negatives: Optional[np.ndarray] = None):
+    """Pick labelled boxes for one image.
+
+    Args:
+        gts: ``ndarray[G, 4]`` plate boxes, pixels.
+        proposals: PNet proposals ``[P, >=4]`` to label by IoU (ONet's stage-2 samples).
+        quads: ``ndarray[G, 4, 2]`` plate corners (NaN where unknown) or ``None``.
+        hard_negatives: boxes ``[Q, >=4]`` to add as negatives (the cascade's false boxes).
+
+    Returns:
+        ``(boxes[K, 4], labels[K], offsets[K, 4], vertices[K, 8])`` (vertices NaN where unknown).
+    """
     aspect = PNET_CELL[1] / PNET_CELL[0]
-    chosen: List[Tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    chosen: List[Tuple[np.ndarray, ...]] = []
 
     def take(boxes, want_label, limit):
-        labels, offsets = label_boxes(boxes, gts)
+        labels, offsets, vertices = label_boxes_vertices(boxes, gts, quads)
         idx = np.nonzero(labels == want_label)[0][:limit]
-        chosen.append((boxes[idx], labels[idx], offsets[idx]))
+        chosen.append((boxes[idx, :4], labels[idx], offsets[idx], vertices[idx]))
 
     for gt in gts:
         take(random_boxes_near(gt, 60, rng, 0.12), POSITIVE, counts["pos"])
@@ -120,16 +170,21 @@ def sample_image(image: np.ndarray, gts: np.ndarray, rng: np.random.Generator,
         take(random_boxes_near(gt, 60, rng, 0.9), NEGATIVE, counts["near_neg"])
     take(random_boxes(image.shape[:2], counts["neg"] * 3, rng, aspect), NEGATIVE, counts["neg"])
     if proposals is not None and len(proposals):
-        labels, offsets = label_boxes(proposals, gts)
+        labels, offsets, vertices = label_boxes_vertices(proposals, gts, quads)
         for lab, limit in ((POSITIVE, 20), (PART, 20), (NEGATIVE, 30)):
             idx = np.nonzero(labels == lab)[0]
             idx = rng.permutation(idx)[:limit]
-            chosen.append((proposals[idx, :4], labels[idx], offsets[idx]))
-    boxes = np.concatenate([c[0] for c in chosen]) if chosen else np.zeros((0, 4), np.float32)
-    return boxes, np.concatenate([c[1] for c in chosen]), np.concatenate([c[2] for c in chosen])
+            chosen.append((proposals[idx, :4], labels[idx], offsets[idx], vertices[idx]))
+    if hard_negatives is not None and len(hard_negatives):
+        take(np.asarray(hard_negatives, np.float32)[:, :4], NEGATIVE, HARD_NEGATIVES_PER_IMAGE)
+    if not chosen:
+        return (np.zeros((0, 4), np.float32), np.zeros(0, np.int64), np.zeros((0, 4), np.float32),
+                np.zeros((0, 8), np.float32))
+    return tuple(np.concatenate([c[k] for c in chosen]) for k in range(4))
 
 
 _PNET: Optional[PNet] = None
+_ONET: Optional[ONet] = None
 
 
 def plate_boxes(boxes: Sequence[Tuple[float, float, float, float]], size: Tuple[int, int],
@@ -153,41 +208,55 @@ def plate_boxes(boxes: Sequence[Tuple[float, float, float, float]], size: Tuple[
     return np.asarray(out, np.float32).reshape(-1, 4)
 
 
-def _job(item, net: str, out_dir: str, seed: int, pnet_weights: Optional[str]) -> Tuple[List[Entry], Optional[str]]:
-    global _PNET
-    index, path, boxes = item
+def _job(item, net: str, out_dir: str, seed: int, pnet_weights: Optional[str],
+         onet_weights: Optional[str]) -> Tuple[List[Entry], Optional[str], int]:
+    global _PNET, _ONET
+    index, path, boxes, quads, complete = item
     try:
         image = imread(path)
         gts = plate_boxes(boxes, image.shape[:2], path)
     except (ImageReadError, FileNotFoundError, ValueError) as e:
-        return [], str(e)
+        return [], str(e), 0
     rng = np.random.default_rng([seed, index])
-    proposals = None
+    proposals = hard = None
     if net == "onet" and pnet_weights:
         if _PNET is None:
             torch.set_num_threads(1)
             _PNET = load_weights(PNet(), pnet_weights, "PNet").eval()
         with torch.inference_mode():
             proposals = run_pnet(_PNET, image, MINING_CONFIG, torch.device("cpu"))
-    boxes, labels, offsets = sample_image(image, gts, rng, proposals)
+            if onet_weights and complete and len(proposals):
+                if _ONET is None:
+                    _ONET = load_onet(onet_weights)
+                found, _ = run_onet(_ONET, image, proposals, MINING_CONFIG, torch.device("cpu"),
+                                    threshold=HARD_NEGATIVE_SCORE)
+                if len(found):
+                    top = box_iou(found[:, :4], gts).max(axis=1) if len(gts) else np.zeros(len(found))
+                    hard = found[top < NEG_IOU]
+    boxes, labels, offsets, vertices = sample_image(image, gts, rng, proposals, quads=quads, hard_negatives=hard)
     crops = crop_boxes(image, boxes, CROP_SIZE[net])  # stored BGR, like every image file
     entries = []
-    for k, (crop, lab, off) in enumerate(zip(crops, labels, offsets)):
+    for k, (crop, lab, off, ver) in enumerate(zip(crops, labels, offsets, vertices)):
         rel = f"{index:06d}_{k:03d}.png"
         imwrite(os.path.join(out_dir, rel), crop)
-        entries.append((rel, int(lab), tuple(float(v) for v in off)))
-    return entries, None
+        entries.append((rel, int(lab), tuple(float(v) for v in off),
+                        None if np.isnan(ver).any() else tuple(float(v) for v in ver)))
+    return entries, None, 0 if hard is None else min(len(hard), HARD_NEGATIVES_PER_IMAGE)
 
 
 def write_list(path: str, entries: List[Entry]) -> None:
-    """Write a sample list atomically: ``path label dx1 dy1 dx2 dy2`` per line."""
+    """Write a sample list atomically: ``path label dx1 dy1 dx2 dy2 [vx1 vy1 ... vx4 vy4]`` per line."""
     with atomic_write(path, "w") as fh:
-        for rel, lab, off in entries:
-            fh.write(f"{rel} {lab} " + " ".join(f"{v:.5f}" for v in off) + "\n")
+        for rel, lab, off, ver in entries:
+            fields = list(off) + (list(ver) if ver is not None else [])
+            fh.write(f"{rel} {lab} " + " ".join(f"{v:.5f}" for v in fields) + "\n")
 
 
-def read_list(path: str) -> List[Tuple[str, int, Tuple[float, ...]]]:
+def read_list(path: str) -> List[Tuple[str, int, Tuple[float, ...], Optional[Tuple[float, ...]]]]:
     """Read a list written by :func:`write_list`; paths come back absolute.
+
+    Returns:
+        ``[(path, label, offsets (4 floats), vertices (8 floats) or None)]``.
 
     Raises:
         ValueError: a malformed line (the message names file and line).
@@ -197,48 +266,67 @@ def read_list(path: str) -> List[Tuple[str, int, Tuple[float, ...]]]:
     with open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             parts = line.split()
-            if len(parts) != 6:
-                raise ValueError(f"{path}:{n}: expected 'path label dx1 dy1 dx2 dy2'")
-            out.append((os.path.join(base, parts[0]), int(parts[1]), tuple(float(v) for v in parts[2:])))
+            if len(parts) not in (6, 14):
+                raise ValueError(f"{path}:{n}: expected 'path label dx1 dy1 dx2 dy2 [vx1 vy1 ... vx4 vy4]'")
+            try:
+                values = [float(v) for v in parts[2:]]
+                label = int(parts[1])
+            except ValueError:
+                raise ValueError(f"{path}:{n}: label and offsets must be numbers") from None
+            out.append((os.path.join(base, parts[0]), label, tuple(values[:4]),
+                        tuple(values[4:]) if len(values) == 12 else None))
     return out
 
 
-def images_with_boxes(sources: Sequence[str]) -> Tuple[List[Tuple[str, Tuple]], List[str]]:
-    """``[(image path, plate boxes)]`` of every image of ``sources`` (any format of
-    :mod:`ccpd.sources`) whose plates have boxes, all plates of an image together; and the skipped
-    entries with reasons."""
+def images_with_boxes(sources: Sequence[str]) -> Tuple[List[Tuple[str, Tuple, np.ndarray, bool]], List[str]]:
+    """Every image of ``sources`` (any format of :mod:`ccpd.sources`) whose plates have boxes.
+
+    Returns:
+        ``[(image path, plate boxes, corners ndarray[G, 4, 2] (NaN where unknown), complete)]`` with
+        all plates of an image together (``complete``: every plate of the image is annotated, see
+        :data:`COMPLETE_SOURCES`), and the skipped entries with reasons.
+    """
     scan = read_sources(sources)
     by_path: dict = {}
     for s in scan.samples:
         if s.bbox is None:
             continue
-        by_path.setdefault(s.path, []).extend([s.bbox, *s.other_boxes])
+        boxes, quads, complete = by_path.setdefault(s.path, ([], [], [True]))
+        boxes.append(s.bbox)
+        quads.append(s.vertices if s.vertices is not None else [[np.nan, np.nan]] * 4)
+        for b in s.other_boxes:
+            boxes.append(b)
+            quads.append([[np.nan, np.nan]] * 4)
+        complete[0] = complete[0] and s.source in COMPLETE_SOURCES
     skipped = [f"{p}: {why}" for p, why in scan.skipped]
     skipped += [f"{s.path}: no plate box" for s in scan.samples if s.bbox is None]
-    return [(p, tuple(b)) for p, b in by_path.items()], skipped
+    return [(p, tuple(b), np.asarray(q, np.float32).reshape(-1, 4, 2), c[0]) for p, (b, q, c) in by_path.items()], skipped
 
 
 def prepare(net: str, sources: List[str], out: str, name: str, workers: int = 1, seed: int = 0,
-            pnet_weights: Optional[str] = None) -> List[Entry]:
+            pnet_weights: Optional[str] = None, onet_weights: Optional[str] = None) -> List[Entry]:
     """Write samples for ``net`` from every image with plate boxes under ``sources`` (CCPD folders,
     ``labels.tsv`` + ``boxes.tsv`` folders, ``python -m platesynth scenes`` output); returns the entries."""
     image_dir = os.path.join(out, name)
     os.makedirs(image_dir, exist_ok=True)
     images, failures = images_with_boxes(sources)
-    job = partial(_job, net=net, out_dir=image_dir, seed=seed, pnet_weights=pnet_weights)
+    job = partial(_job, net=net, out_dir=image_dir, seed=seed, pnet_weights=pnet_weights,
+                  onet_weights=onet_weights)
     entries = []
-    items = [(i, p, b) for i, (p, b) in enumerate(images)]
-    for got, err in imap_progress(job, items, workers, f"{net} samples", chunksize=4):
-        entries += [(os.path.join(name, rel), lab, off) for rel, lab, off in got]
+    hard = 0
+    items = [(i, p, b, q, c) for i, (p, b, q, c) in enumerate(images)]
+    for got, err, n_hard in imap_progress(job, items, workers, f"{net} samples", chunksize=4):
+        entries += [(os.path.join(name, rel), lab, off, ver) for rel, lab, off, ver in got]
+        hard += n_hard
         if err:
             failures.append(err)
     for f in failures[:10]:
         log.warning("skipped %s", f)
     write_list(os.path.join(out, f"{name}.txt"), entries)
     counts = {lab: sum(e[1] == lab for e in entries) for lab in (POSITIVE, PART, NEGATIVE)}
-    log.info("wrote %d samples (positive %d, part %d, negative %d) to %s; %d images skipped",
-             len(entries), counts[POSITIVE], counts[PART], counts[NEGATIVE],
-             os.path.join(out, f"{name}.txt"), len(failures))
+    log.info("wrote %d samples (positive %d, part %d, negative %d of which %d hard, with corners %d) to %s; "
+             "%d images skipped", len(entries), counts[POSITIVE], counts[PART], counts[NEGATIVE], hard,
+             sum(e[3] is not None for e in entries), os.path.join(out, f"{name}.txt"), len(failures))
     return entries
 
 
@@ -252,6 +340,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="output folder (never inside a source folder)")
     p.add_argument("--name", default="train", help="writes OUT/NAME.txt and OUT/NAME/ (default: train)")
     p.add_argument("--pnet-weights", help="onet only: trained PNet weights for hard-sample mining")
+    p.add_argument("--onet-weights", help="onet only, with --pnet-weights: trained ONet weights to mine the "
+                                          "cascade's false boxes as hard negatives")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
@@ -265,10 +355,14 @@ def main(argv=None) -> int:
             p.error(f"--out {args.out} lies inside the source folder {d}")
     if args.pnet_weights and not os.path.isfile(args.pnet_weights):
         p.error(f"--pnet-weights {args.pnet_weights}: no such file")
+    if args.onet_weights and not (args.net == "onet" and args.pnet_weights):
+        p.error("--onet-weights needs --net onet and --pnet-weights")
+    if args.onet_weights and not os.path.isfile(args.onet_weights):
+        p.error(f"--onet-weights {args.onet_weights}: no such file")
     if args.net == "onet" and not args.pnet_weights:
         log.warning("no --pnet-weights: ONet samples without PNet hard-sample mining")
     entries = prepare(args.net, args.ccpd + args.source, args.out, args.name, args.workers, args.seed,
-                      args.pnet_weights)
+                      args.pnet_weights, args.onet_weights)
     return 0 if entries else 1
 
 

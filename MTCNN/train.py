@@ -1,7 +1,9 @@
 """Train PNet or ONet (MTCNN, arXiv:1604.02878, Sec. 2.3) on ``MTCNN.prepare`` samples.
 
 Loss: cross-entropy on positives and negatives with online hard example mining (the hardest 70% of
-each batch), plus ``box_weight`` x MSE of the bbox offsets on positives and parts. Example::
+each batch), plus ``box_weight`` x MSE of the bbox offsets on positives and parts, plus (ONet)
+``vertex_weight`` x MSE of the corner targets where they are known. ``--init FILE`` starts from
+weights (e.g. an ONet without the vertex branch: the branch starts fresh). Example::
 
     python -m MTCNN.train --net pnet --train data/pnet/train.txt --val data/pnet/val.txt \
         --out runs/pnet --epochs 20 --export MTCNN/weights
@@ -25,7 +27,8 @@ from lprcore.engine import (CheckpointError, FitConfig, add_training_args, expor
 from lprcore.report import nonnegative_float
 from MTCNN.dataset import BoxSampleDataset
 from MTCNN.detector import ONET_WEIGHTS, PNET_WEIGHTS
-from MTCNN.nets import ONet, PNet
+from lprcore.weights import WeightsError, read_state_dict
+from MTCNN.nets import ONET_INPUT, ONet, PNet
 
 log = logging.getLogger(__name__)
 
@@ -34,35 +37,49 @@ NETS = {"pnet": (PNet, PNET_WEIGHTS), "onet": (ONet, ONET_WEIGHTS)}
 OHEM_KEEP = 0.7
 
 
-def _flat(logits: torch.Tensor, offsets: torch.Tensor):
-    """PNet gives ``[N, C, 1, 1]`` on a training crop; ONet gives ``[N, C]``."""
-    return logits.flatten(1), offsets.flatten(1)
+def _flat(logits: torch.Tensor, offsets: torch.Tensor, vertices: torch.Tensor | None = None):
+    """PNet gives ``[N, C, 1, 1]`` on a training crop; ONet gives ``[N, C]`` (and its corners)."""
+    return logits.flatten(1), offsets.flatten(1), vertices
 
 
-def cascade_loss(box_weight: float):
+def cascade_loss(box_weight: float, vertex_weight: float = 0.5):
     """Return ``loss_fn(model, batch)`` for :func:`lprcore.engine.fit`."""
 
     def loss_fn(model: nn.Module, batch):
-        x, labels, offsets = batch
-        logits, pred = _flat(*model(x))
+        x, labels, offsets, vertices, has_vertices = batch
+        logits, pred, pred_vertices = _flat(*model(x))
         cls_mask = labels >= 0
         per = F.cross_entropy(logits[cls_mask], labels[cls_mask], reduction="none")
         k = max(1, int(len(per) * OHEM_KEEP))
         cls_loss = per.topk(k).values.mean() if len(per) else logits.sum() * 0
         box_mask = labels != 0
         box_loss = F.mse_loss(pred[box_mask], offsets[box_mask]) if box_mask.any() else pred.sum() * 0
-        return cls_loss + box_weight * box_loss, {"cls": cls_loss.item(), "box": box_loss.item()}
+        loss, parts = cls_loss + box_weight * box_loss, {"cls": cls_loss.item(), "box": box_loss.item()}
+        if pred_vertices is not None:
+            vertex_loss = (F.mse_loss(pred_vertices[has_vertices], vertices[has_vertices])
+                           if has_vertices.any() else pred_vertices.sum() * 0)
+            loss = loss + vertex_weight * vertex_loss
+            parts["vertex"] = vertex_loss.item()
+        return loss, parts
 
     return loss_fn
 
 
 def evaluate(model: nn.Module, dataset: BoxSampleDataset, batch_size: int = 512) -> dict:
-    """Classification accuracy on positives + negatives, recall of positives, offset MSE."""
+    """Classification accuracy on positives + negatives, recall of positives, offset MSE, and (ONet
+    with the vertex branch) the mean corner error as a fraction of the crop width."""
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
     correct = total = pos_hit = pos_total = 0
     se, n_box = 0.0, 0
-    for x, labels, offsets in loader:
-        logits, pred = _flat(*model(x))
+    corner_err, n_corners = 0.0, 0
+    for x, labels, offsets, vertices, has_vertices in loader:
+        logits, pred, pred_vertices = _flat(*model(x))
+        if pred_vertices is not None and has_vertices.any():
+            d = (pred_vertices[has_vertices] - vertices[has_vertices]).reshape(-1, 4, 2)
+            # x is a fraction of the crop width; y of its height, which is width * 24 / 94
+            d[:, :, 1] *= ONET_INPUT[0] / ONET_INPUT[1]
+            corner_err += float(d.norm(dim=2).sum())
+            n_corners += d.shape[0] * 4
         guess = logits.argmax(1)
         m = labels >= 0
         correct += int((guess[m] == labels[m]).sum())
@@ -73,8 +90,11 @@ def evaluate(model: nn.Module, dataset: BoxSampleDataset, batch_size: int = 512)
         b = labels != 0
         se += float(((pred[b] - offsets[b]) ** 2).sum())
         n_box += int(b.sum()) * 4
-    return {"accuracy": correct / max(total, 1), "recall": pos_hit / max(pos_total, 1),
-            "box_mse": se / max(n_box, 1)}
+    out = {"accuracy": correct / max(total, 1), "recall": pos_hit / max(pos_total, 1),
+           "box_mse": se / max(n_box, 1)}
+    if n_corners:
+        out["corner_error"] = corner_err / n_corners
+    return out
 
 
 def main(argv=None) -> int:
@@ -85,6 +105,10 @@ def main(argv=None) -> int:
     add_training_args(p, epochs=20, batch_size=256, lr=1e-3, workers=1,
                       export_help="after training, write the net's weights (pnet.pth / onet.pth) here")
     p.add_argument("--box-weight", type=nonnegative_float, default=0.5, help="weight of the bbox loss")
+    p.add_argument("--vertex-weight", type=nonnegative_float, default=0.5,
+                   help="ONet: weight of the corner (vertex branch) loss")
+    p.add_argument("--init", help="start from these weights (names that fit; e.g. an ONet without the vertex "
+                                  "branch, which then starts fresh)")
     args = p.parse_args(argv)
     setup_training(args, "python -m MTCNN.train", args.train + args.val, argv)
     net_cls, weights_name = NETS[args.net]
@@ -93,10 +117,21 @@ def main(argv=None) -> int:
     log.info("%s: %d train samples, %d val", args.net, len(train_set), len(val_set) if val_set else 0)
     loader = make_loader(train_set, args.batch_size, args.workers)  # exact on --resume, any --workers
     model = net_cls()
+    if args.init and not args.resume:
+        try:
+            state = read_state_dict(args.init)
+        except WeightsError as e:
+            log.error("%s", e)
+            return 2
+        own = model.state_dict()
+        fits = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+        model.load_state_dict(fits, strict=False)
+        log.info("--init %s: %d of %d tensors loaded; fresh: %s", args.init, len(fits), len(own),
+                 sorted(set(own) - set(fits)) or "none")
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs, eta_min=args.lr * 0.02)
     try:
-        fit(model, optimizer, loader, cascade_loss(args.box_weight),
+        fit(model, optimizer, loader, cascade_loss(args.box_weight, args.vertex_weight),
             (lambda m: evaluate(m, val_set)) if val_set else None,
             FitConfig(epochs=args.epochs, out_dir=args.out, seed=args.seed, resume=args.resume),
             scheduler=scheduler)

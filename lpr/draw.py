@@ -12,12 +12,13 @@ from lprcore.fonts import load_font
 
 
 def draw_plates(image: np.ndarray, plates: Sequence, color=(0, 255, 0)) -> np.ndarray:
-    """Return a copy of ``image`` with each plate's box and ``text`` (confidence) drawn.
+    """Return a copy of ``image`` with each plate's box, corners (when known) and ``text``
+    (confidence) drawn.
 
     Args:
         image: ``ndarray[H, W, 3]`` uint8, BGR.
-        plates: objects with ``box`` (x1, y1, x2, y2 pixels), ``text`` and ``confidence``
-            (:class:`lpr.pipeline.Plate`).
+        plates: objects with ``box`` (x1, y1, x2, y2 pixels), ``text`` and ``confidence``, and
+            optionally ``corners`` (4 (x, y) pixels, drawn as a closed polygon; :class:`lpr.pipeline.Plate`).
         color: BGR colour of boxes and labels.
 
     Returns:
@@ -28,6 +29,10 @@ def draw_plates(image: np.ndarray, plates: Sequence, color=(0, 255, 0)) -> np.nd
     for p in plates:
         x1, y1, x2, y2 = (int(round(v)) for v in p.box)
         cv2.rectangle(out, (x1, y1), (x2, y2), color, thick)
+        corners = getattr(p, "corners", None)
+        if corners is not None:
+            poly = np.round(np.asarray(corners, np.float32)).astype(np.int32).reshape(-1, 1, 2)
+            cv2.polylines(out, [poly], True, (0, 0, 255), thick)
     if not plates:
         return out
     pil = Image.fromarray(cv2.cvtColor(out, cv2.COLOR_BGR2RGB))

@@ -11,7 +11,9 @@ from typing import List, Optional, Tuple
 import numpy as np
 import torch
 
+from MTCNN.boxes import plausible_corners
 from MTCNN.detector import DetectorConfig, PlateDetector
+from LPRNet.crops import box_to_quad
 from LPRNet.recognizer import RecognitionPredictor
 
 
@@ -28,6 +30,10 @@ class Plate:
         colour: plate colour (blue, yellow, green, white, black), ``None`` when the recognizer's
             weights have no colour/layout classifier.
         layout: ``"single"`` or ``"double"`` row, ``None`` likewise.
+        corners: the plate's 4 corners ((x, y) pixels, clockwise from the top-left: TL, TR, BR, BL)
+            from ONet's vertex branch, the quadrilateral the plate was cut from; ``None`` when the
+            detector's weights have no vertex branch or the corners were implausible
+            (:func:`MTCNN.boxes.plausible_corners`; the box was cut instead).
     """
 
     box: Tuple[float, float, float, float]
@@ -37,15 +43,18 @@ class Plate:
     char_confidences: Tuple[float, ...] = ()
     colour: Optional[str] = None
     layout: Optional[str] = None
+    corners: Optional[Tuple[Tuple[float, float], ...]] = None
 
     def to_json(self) -> dict:
-        """JSON-ready dict: box rounded to 0.1 pixel, probabilities to 4 digits; colour and layout
-        only when known."""
+        """JSON-ready dict: box and corners rounded to 0.1 pixel, probabilities to 4 digits; colour,
+        layout and corners only when known."""
         d = asdict(self)
-        for k in ("colour", "layout"):
+        for k in ("colour", "layout", "corners"):
             if d[k] is None:
                 del d[k]
         d["box"] = [round(float(v), 1) for v in self.box]
+        if self.corners is not None:
+            d["corners"] = [[round(float(x), 1), round(float(y), 1)] for x, y in self.corners]
         d["score"] = round(self.score, 4)
         d["confidence"] = round(self.confidence, 4)
         d["char_confidences"] = [round(c, 4) for c in self.char_confidences]
@@ -79,13 +88,18 @@ class PlateReader:
         """
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError("image must be a BGR uint8 ndarray[H, W, 3]; convert with lprcore.imageio.to_bgr8")
-        boxes = self.detector.detect(image)
+        found = self.detector.detect_plates(image)
+        boxes = found.boxes
         if len(boxes) == 0:
             return []
-        reads = self.recognizer.read_boxes(image, boxes)
+        good = (plausible_corners(found.corners, boxes) if found.corners is not None
+                else np.zeros(len(boxes), bool))
+        quads = [found.corners[i] if good[i] else box_to_quad(b) for i, b in enumerate(boxes)]
+        reads = self.recognizer.read_quads(image, quads)
         return [Plate(tuple(float(v) for v in b[:4]), float(b[4]), r.text, r.confidence, r.char_confidences,
-                      r.colour, r.layout)
-                for b, r in zip(boxes, reads)]
+                      r.colour, r.layout,
+                      tuple((float(x), float(y)) for x, y in quads[i]) if good[i] else None)
+                for i, (b, r) in enumerate(zip(boxes, reads))]
 
 
 _DEFAULT_READER: PlateReader | None = None

@@ -48,7 +48,8 @@ def test_nothing_found_gives_an_empty_array_not_a_made_up_box():
     with torch.inference_mode():
         props = run_pnet(pnet, img, DetectorConfig(), torch.device("cpu"))
         assert props.shape == (0, 5)
-        assert run_onet(onet, img, props, DetectorConfig(), torch.device("cpu")).shape == (0, 5)
+        boxes, corners = run_onet(onet, img, props, DetectorConfig(), torch.device("cpu"))
+        assert boxes.shape == (0, 5) and corners.shape == (0, 4, 2)
 
 
 def test_boxes_stay_inside_the_image(random_weights):

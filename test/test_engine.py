@@ -128,3 +128,24 @@ def test_lprnet_fine_tunes_from_a_68_class_weights_folder_and_attributes_train(t
     assert predictor.chars == CHARS and predictor.attribute_model is not None
     log = [json.loads(x) for x in (tmp_path / "attr" / "log.jsonl").read_text().splitlines()]
     assert 0 <= log[0]["colour_accuracy"] <= 1 and 0 <= log[0]["layout_accuracy"] <= 1
+
+
+def test_onet_trains_its_vertex_branch_from_an_original_layout_onet(tmp_path, synth_dir):
+    import torch
+    from MTCNN.detector import load_onet
+    from MTCNN.nets import ONet
+    from MTCNN.prepare import main as prepare
+    from MTCNN.train import main as train
+    assert prepare(["--net", "onet", "--ccpd", str(synth_dir), "--out", str(tmp_path / "d"), "--workers", "1"]) == 0
+    lst = str(tmp_path / "d" / "train.txt")
+    original = ONet(vertices=False)
+    torch.save(original.state_dict(), tmp_path / "original.pth")
+    assert train(["--net", "onet", "--train", lst, "--val", lst, "--out", str(tmp_path / "run"), "--epochs", "1",
+                  "--batch-size", "32", "--workers", "0", "--init", str(tmp_path / "original.pth"),
+                  "--export", str(tmp_path / "w")]) == 0
+    onet = load_onet(tmp_path / "w" / "onet.pth")
+    assert onet.has_vertices
+    log = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert log[0]["corner_error"] > 0 and log[0]["train_vertex"] > 0
+    assert train(["--net", "onet", "--train", lst, "--out", str(tmp_path / "run2"), "--epochs", "1",
+                  "--workers", "0", "--init", str(tmp_path / "missing.pth")]) == 2

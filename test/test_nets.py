@@ -63,7 +63,7 @@ def _state(layout):
             for k, s in layout.items()}
 
 
-@pytest.mark.parametrize("net_cls,layout", [(PNet, PNET_LAYOUT), (ONet, ONET_LAYOUT),
+@pytest.mark.parametrize("net_cls,layout", [(PNet, PNET_LAYOUT), (lambda: ONet(vertices=False), ONET_LAYOUT),
                                              (STNet, STN_LAYOUT), (lambda: LPRNet(num_classes=68), LPRNET_LAYOUT)],
                          ids=["PNet", "ONet", "STNet", "LPRNet-68"])
 def test_original_layout_loads_strictly(tmp_path, net_cls, layout):
@@ -75,6 +75,20 @@ def test_original_layout_loads_strictly(tmp_path, net_cls, layout):
     load_weights(net, path, type(net).__name__)
     for k, v in net.state_dict().items():
         assert torch.equal(v, state[k])
+
+
+def test_onet_loads_with_or_without_its_vertex_branch(tmp_path):
+    from MTCNN.detector import load_onet
+
+    torch.save(_state(ONET_LAYOUT), tmp_path / "original.pth")
+    assert not load_onet(tmp_path / "original.pth").has_vertices  # boxes only, as the original project
+    with_vertices = ONet()
+    torch.save(with_vertices.state_dict(), tmp_path / "vertices.pth")
+    onet = load_onet(tmp_path / "vertices.pth")
+    assert onet.has_vertices
+    with torch.no_grad():
+        x = torch.randn(3, 3, *ONET_INPUT)
+        assert torch.equal(onet(x)[2], with_vertices.eval()(x)[2])
 
 
 def test_original_checkpoint_with_module_prefix_loads(tmp_path):
@@ -107,8 +121,9 @@ def test_pnet_cell_and_stride():
 
 def test_onet_lprnet_stn_shapes():
     with torch.no_grad():
-        logits, offsets = ONet().eval()(torch.zeros(5, 3, *ONET_INPUT))
-        assert logits.shape == (5, 2) and offsets.shape == (5, 4)
+        logits, offsets, vertices = ONet().eval()(torch.zeros(5, 3, *ONET_INPUT))
+        assert logits.shape == (5, 2) and offsets.shape == (5, 4) and vertices.shape == (5, 8)
+        assert len(ONet(vertices=False).eval()(torch.zeros(5, 3, *ONET_INPUT))) == 2
         x = torch.randn(4, 3, 24, 94)
         assert STNet().eval()(x).shape == (4, 3, 24, 94)
         assert LPRNet().eval()(x).shape == (4, NUM_CLASSES, 18)

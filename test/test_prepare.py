@@ -30,17 +30,50 @@ def test_mtcnn_prepare_end_to_end(tmp_path, synth_dir, random_weights, net, size
     out = tmp_path / net
     argv = ["--net", net, "--ccpd", str(synth_dir), "--out", str(out), "--workers", "1"]
     if net == "onet":
-        argv += ["--pnet-weights", str(random_weights / "pnet.pth")]
+        argv += ["--pnet-weights", str(random_weights / "pnet.pth"), "--onet-weights",
+                 str(random_weights / "onet.pth")]
     assert mtcnn_prepare(argv) == 0
     entries = read_box_list(out / "train.txt")
-    labels = {lab for _, lab, _ in entries}
+    labels = {e[1] for e in entries}
     assert labels == {POSITIVE, PART, NEGATIVE}
+    # CCPD names give the corners: every positive and part carries vertex targets, no negative does
+    assert all(e[3] is not None for e in entries if e[1] != NEGATIVE)
+    assert all(e[3] is None for e in entries if e[1] == NEGATIVE)
+    positives = np.array([e[3] for e in entries if e[1] == POSITIVE]).reshape(-1, 4, 2)
+    assert (positives[:, 1, 0] > positives[:, 0, 0]).all() and (positives[:, 3, 1] > positives[:, 0, 1]).all()
     from lprcore.imageio import imread
     assert imread(entries[0][0]).shape == (*size, 3)
     assert not list(out.glob("*.tmp*"))
     first = (out / "train.txt").read_text()
     assert mtcnn_prepare(argv) == 0  # a re-run overwrites cleanly and is deterministic
     assert (out / "train.txt").read_text() == first
+
+
+def test_vertex_targets_round_trip_and_follow_the_box():
+    from MTCNN.boxes import vertex_targets, vertices_to_corners
+    from MTCNN.prepare import label_boxes_vertices
+
+    gt = np.array([[100, 100, 200, 130]], np.float32)
+    quad = np.array([[[102, 101], [199, 104], [198, 129], [100, 127]]], np.float32)
+    boxes = np.array([[100, 100, 200, 130], [90, 95, 210, 135], [400, 400, 500, 430]], np.float32)
+    labels, _, vertices = label_boxes_vertices(boxes, gt, quad)
+    assert labels.tolist() == [POSITIVE, PART, NEGATIVE]  # parts carry corners too
+    np.testing.assert_allclose(vertices[0], [0.02, 1 / 30, 0.99, 4 / 30, 0.98, 29 / 30, 0.0, 27 / 30], atol=1e-5)
+    assert np.isnan(vertices[2]).all()  # no corners for a negative
+    np.testing.assert_allclose(vertices_to_corners(boxes[:2], vertices[:2]), np.repeat(quad, 2, 0), atol=1e-4)
+    np.testing.assert_allclose(vertex_targets(boxes[:2], np.repeat(quad, 2, 0)), vertices[:2])
+    _, _, unknown = label_boxes_vertices(boxes, gt, np.full((1, 4, 2), np.nan, np.float32))
+    assert np.isnan(unknown).all()
+
+
+def test_box_list_reads_both_line_forms_and_names_a_bad_line(tmp_path):
+    lst = tmp_path / "l.txt"
+    lst.write_text("a.png 0 0 0 0 0\nb.png 1 0.1 0 0 0 0 0 1 0 1 1 0 1\n")
+    entries = read_box_list(lst)
+    assert entries[0][3] is None and entries[1][3] == (0, 0, 1, 0, 1, 1, 0, 1)
+    lst.write_text("a.png 0 0 0 0 0\nb.png 1 0.1 0 0 0 0 0\n")
+    with pytest.raises(ValueError, match=r"l\.txt:2"):
+        read_box_list(lst)
 
 
 def test_prepare_refuses_output_inside_the_source(tmp_path, synth_dir):
