@@ -12,7 +12,7 @@ Samples whose list gives no colour (or layout) do not count for that output.
 """
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import Tuple
 
 import torch
 from torch import nn
@@ -40,11 +40,3 @@ class PlateAttributeNet(nn.Module):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         f = self.features(x).flatten(1)
         return self.colour(f), self.layout(f)
-
-
-def decode_attributes(colour_logits: torch.Tensor, layout_logits: torch.Tensor) -> List[Tuple[str, str, float]]:
-    """``(colour, layout, colour probability)`` per plate from the two logits ``Tensor[N, 5]``, ``Tensor[N, 2]``."""
-    cp = colour_logits.float().softmax(1)
-    conf, ci = cp.max(1)
-    li = layout_logits.argmax(1)
-    return [(COLOURS[c], LAYOUTS[lo], float(p)) for c, lo, p in zip(ci.tolist(), li.tolist(), conf.tolist())]

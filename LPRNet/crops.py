@@ -13,7 +13,7 @@ from typing import List, Sequence, Tuple
 import cv2
 import numpy as np
 
-from LPRNet.model import INPUT_SIZE
+from LPRNet.inputs import INPUT_SIZE
 
 
 def warp_to_input(image: np.ndarray, quad: np.ndarray, size: Tuple[int, int] = INPUT_SIZE) -> np.ndarray:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
-import torch
+import numpy as np
 
 from LPRNet.chars import BLANK, charset_for
 
@@ -53,11 +53,19 @@ def greedy_decode_indices(best: List[int], probs: List[float], blank: int = BLAN
     return out, conf
 
 
-def greedy_decode(logits: torch.Tensor, blank: int = BLANK, chars: Sequence[str] | None = None) -> List[Decoded]:
+def softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    """Numerically stable softmax of a float array along ``axis``, float32."""
+    x = np.asarray(x, np.float32)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def greedy_decode(logits, blank: int = BLANK, chars: Sequence[str] | None = None) -> List[Decoded]:
     """Best-path decode a batch of LPRNet outputs.
 
     Args:
-        logits: ``Tensor[N, C, T]`` (classes x time steps, as LPRNet returns), any float dtype.
+        logits: ``[N, C, T]`` (classes x time steps, as LPRNet returns): a NumPy array or a torch
+            tensor (moved to the CPU), any float dtype.
         blank: index of the CTC blank (67 in both tables of :mod:`LPRNet.chars`).
         chars: the character table (default: the table with ``C`` classes,
             :func:`LPRNet.chars.charset_for`).
@@ -68,11 +76,15 @@ def greedy_decode(logits: torch.Tensor, blank: int = BLANK, chars: Sequence[str]
     Raises:
         ValueError: ``logits`` is not 3-D.
     """
-    if logits.dim() != 3:
+    if hasattr(logits, "detach"):  # a torch tensor; this module imports no torch
+        logits = logits.detach().float().cpu().numpy()
+    logits = np.asarray(logits)
+    if logits.ndim != 3:
         raise ValueError(f"logits must be [N, C, T], got shape {tuple(logits.shape)}")
     table = chars if chars is not None else charset_for(logits.shape[1])
-    probs = logits.float().softmax(dim=1)
-    best_p, best = probs.max(dim=1)                      # [N, T]
+    probs = softmax(logits, axis=1)
+    best = probs.argmax(axis=1)                          # [N, T]
+    best_p = np.take_along_axis(probs, best[:, None], axis=1)[:, 0]
     results = []
     for idx, p in zip(best.tolist(), best_p.tolist()):
         emitted, conf = greedy_decode_indices(idx, p, blank)

@@ -1,10 +1,8 @@
 """LPRNet: segmentation-free plate recognition (Zherzdev & Gruzdev 2018, arXiv:1806.10447).
 
-**Input contract of the STN and LPRNet** (stated here only): ``Tensor[N, 3, 24, 94]`` float32,
-channels in **BGR** order, values ``(x - 127.5) * 0.0078125`` (about [-1, 1]); :func:`crops_to_input`
-is the one function that makes it from BGR uint8 crops (cut by :mod:`LPRNet.crops`).
-Output: logits ``Tensor[N, 68, 18]``: a score per class (see :mod:`LPRNet.chars`) for 18 time steps,
-decoded with CTC (:mod:`LPRNet.ctc`).
+**Input contract of the STN and LPRNet**: see :mod:`LPRNet.inputs` (its one home):
+``Tensor[N, 3, 24, 94]`` float32, BGR, scaled to about [-1, 1], made by :func:`crops_to_input`.
+Output: logits ``Tensor[N, C, 18]``, decoded with CTC (:mod:`LPRNet.ctc`).
 
 Parameter names and shapes match the original PyTorch projects (sirius-ai/LPRNet_Pytorch,
 xuexingyu24/License_Plate_Detection_Pytorch): ``backbone.0`` .. ``backbone.22`` and ``container.0``.
@@ -25,36 +23,16 @@ import torch
 from torch import nn
 
 from LPRNet.chars import NUM_CLASSES
-
-#: Input size of LPRNet and the STN, (height, width) in pixels.
-INPUT_SIZE = (24, 94)
-#: Scaling of the input: ``(x - INPUT_MEAN) * INPUT_SCALE``.
-INPUT_MEAN, INPUT_SCALE = 127.5, 0.0078125
-#: Number of CTC time steps of the output.
-TIME_STEPS = 18
-
+from LPRNet.inputs import crops_to_array
 
 def crops_to_input(crops: Sequence[np.ndarray] | np.ndarray) -> torch.Tensor:
-    """BGR uint8 plate crops of the input size -> the STN/LPRNet input tensor.
-
-    Args:
-        crops: ``N`` arrays ``[24, 94, 3]`` uint8 BGR (or one ``ndarray[N, 24, 94, 3]``); crops of
-            other sizes go through :func:`LPRNet.crops.resize_crop` first.
-
-    Returns:
-        ``Tensor[N, 3, 24, 94]`` float32, BGR, ``(x - 127.5) * 0.0078125``.
+    """BGR uint8 plate crops ``[24, 94, 3]`` -> the STN/LPRNet input ``Tensor[N, 3, 24, 94]``:
+    :func:`LPRNet.inputs.crops_to_array` as a tensor.
 
     Raises:
         ValueError: a crop is not uint8 ``[24, 94, 3]``.
     """
-    batch = np.zeros((len(crops), INPUT_SIZE[0], INPUT_SIZE[1], 3), dtype=np.uint8)
-    for i, c in enumerate(crops):
-        if c.shape != (*INPUT_SIZE, 3) or c.dtype != np.uint8:
-            raise ValueError(f"crop {i}: expected uint8 [{INPUT_SIZE[0]}, {INPUT_SIZE[1]}, 3] BGR, "
-                             f"got {c.dtype} {c.shape} (cut crops with LPRNet.crops)")
-        batch[i] = c
-    t = torch.from_numpy(batch).permute(0, 3, 1, 2).float()
-    return (t - INPUT_MEAN) * INPUT_SCALE
+    return torch.from_numpy(crops_to_array(crops))
 
 
 class SmallBasicBlock(nn.Module):

@@ -37,7 +37,7 @@ from lprcore.imageio import ImageReadError, imread, imwrite
 from lprcore.parallel import imap_progress
 from LPRNet.chars import is_encodable
 from LPRNet.crops import warp_to_input
-from LPRNet.model import INPUT_SIZE
+from LPRNet.inputs import INPUT_SIZE
 
 log = logging.getLogger(__name__)
 

@@ -1,21 +1,15 @@
 """Plate reading: STN + LPRNet assembled once, and the predictor that reads BGR crops with it.
 
-In the manner of doctr's recognition predictor, three separate pieces:
-
-* pre-processing: :mod:`LPRNet.crops` cuts plates to 24 x 94 and :func:`LPRNet.model.crops_to_input`
-  makes the input tensor;
-* the model: :class:`PlateRecognizer`, STN then LPRNet, returning logits, the same module in
-  training (:mod:`LPRNet.train`), evaluation and the pipeline;
-* post-processing: :func:`LPRNet.ctc.greedy_decode` turns logits into text and confidences.
-
-:class:`RecognitionPredictor` joins them with weights loaded once (``weights_only=True``).
+The model is :class:`PlateRecognizer`, STN then LPRNet, returning logits, the same module in
+training (:mod:`LPRNet.train`), evaluation and the pipeline. :class:`RecognitionPredictor` runs it,
+with weights loaded once (``weights_only=True``), for the reading steps of
+:class:`LPRNet.reading.CropReader` (pre-processing, colour/layout, CTC post-processing).
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict
 
 import numpy as np
 import torch
@@ -23,11 +17,10 @@ from torch import nn
 
 from lprcore.manifest import ManifestError, read_manifest
 from lprcore.weights import WeightsError, load_weights, read_state_dict
-from LPRNet.attributes import ATTRIBUTES_WEIGHTS, PlateAttributeNet, decode_attributes
+from LPRNet.attributes import ATTRIBUTES_WEIGHTS, PlateAttributeNet
 from LPRNet.chars import CHARS, NUM_CLASSES, ORIGINAL_CHARS, charset_for
-from LPRNet.crops import box_to_quad, crop_quads, resize_crop
-from LPRNet.ctc import Decoded, greedy_decode
-from LPRNet.model import LPRNet, crops_to_input
+from LPRNet.model import LPRNet
+from LPRNet.reading import CropReader
 from LPRNet.stn import STNet
 
 #: Folder of the weights that ship with the package.
@@ -146,29 +139,10 @@ def load_recognizer(weights_dir: str | os.PathLike | None = None,
     return model.to(torch.device(device)).eval()
 
 
-@dataclass(frozen=True)
-class PlateReading:
-    """What the recognizer says of one plate.
-
-    Attributes:
-        text: decoded characters (top row then bottom row for double-row plates).
-        confidence: the lowest character probability, in [0, 1] (0 for an empty text).
-        char_confidences: probability of each character.
-        colour: one of ``ccpd.plates.COLOURS``, or ``None`` without ``attributes.pth``.
-        layout: ``"single"`` or ``"double"``, or ``None`` without ``attributes.pth`` (read as single).
-    """
-
-    text: str
-    confidence: float
-    char_confidences: Tuple[float, ...]
-    colour: Optional[str] = None
-    layout: Optional[str] = None
-
-
-class RecognitionPredictor:
-    """Reads plate crops: crops -> input tensor -> :class:`PlateRecognizer` -> greedy CTC decoding,
-    with the plate's colour and layout from :class:`LPRNet.attributes.PlateAttributeNet` when the
-    weights folder has ``attributes.pth``.
+class RecognitionPredictor(CropReader):
+    """Reads plate crops on torch: crops -> input tensor -> :class:`PlateRecognizer` -> greedy CTC
+    decoding, with the plate's colour and layout from :class:`LPRNet.attributes.PlateAttributeNet`
+    when the weights folder has ``attributes.pth`` (the reading steps: :class:`LPRNet.reading.CropReader`).
 
     Args:
         weights_dir: folder with ``stn.pth`` and ``lprnet.pth`` (and optionally ``attributes.pth``;
@@ -196,44 +170,13 @@ class RecognitionPredictor:
         """``Tensor[N, 3, 24, 94]`` (see :func:`LPRNet.model.crops_to_input`) -> logits ``Tensor[N, C, 18]``."""
         return self.model(batch.to(self.device))
 
-    def __call__(self, crops: Sequence[np.ndarray]) -> List[Decoded]:
-        """Read plate crops (``ndarray[h, w, 3]`` uint8 BGR, any size), all in one batch.
-
-        Returns:
-            One :class:`LPRNet.ctc.Decoded` per crop.
-
-        Raises:
-            ValueError: a crop is empty or not ``[h, w, 3]``.
-        """
-        if len(crops) == 0:
-            return []
-        return greedy_decode(self.logits(crops_to_input([resize_crop(c) for c in crops])), chars=self.chars)
+    def reader_logits(self, batch: np.ndarray) -> np.ndarray:
+        """See :meth:`LPRNet.reading.CropReader.reader_logits`."""
+        return self.logits(torch.from_numpy(batch)).float().cpu().numpy()
 
     @torch.inference_mode()
-    def attributes(self, crops: Sequence[np.ndarray]) -> List[Tuple[Optional[str], Optional[str]]]:
-        """``(colour, layout)`` of whole-plate crops (``[24, 94, 3]`` BGR uint8); ``(None, None)``
-        each without ``attributes.pth``."""
-        if self.attribute_model is None or len(crops) == 0:
-            return [(None, None)] * len(crops)
-        c, lo = self.attribute_model(crops_to_input([resize_crop(x) for x in crops]).to(self.device))
-        return [(colour, layout) for colour, layout, _ in decode_attributes(c, lo)]
-
-    def read_boxes(self, image: np.ndarray, boxes: np.ndarray) -> List[PlateReading]:
-        """Read the plates at ``boxes[N, >=4]`` (x1, y1, x2, y2 pixels) of a BGR uint8 image:
-        :meth:`read_quads` of each box's corners."""
-        return self.read_quads(image, [box_to_quad(b) for b in np.asarray(boxes, np.float32)])
-
-    def read_quads(self, image: np.ndarray, quads: Sequence[np.ndarray]) -> List[PlateReading]:
-        """Read the plates with corners ``quads`` (``N`` arrays ``[4, 2]``, x, y pixels, TL, TR, BR,
-        BL) of a BGR uint8 image, in one batch: each is cut whole by a perspective warp, classified
-        (colour, layout), re-cut row by row when double-row (:func:`LPRNet.crops.warp_double_row`),
-        and read."""
-        if len(quads) == 0:
-            return []
-        crops = crop_quads(image, quads)
-        attrs = self.attributes(crops)
-        for i, (_, layout) in enumerate(attrs):  # only double-row plates are cut again
-            if layout == "double":
-                crops[i] = crop_quads(image, quads[i:i + 1], ["double"])[0]
-        return [PlateReading(d.text, d.confidence, d.char_confidences, colour, layout)
-                for d, (colour, layout) in zip(self(crops), attrs)]
+    def attribute_logits(self, batch: np.ndarray):
+        """See :meth:`LPRNet.reading.CropReader.attribute_logits`."""
+        if self.attribute_model is None:
+            return None
+        return tuple(t.float().cpu().numpy() for t in self.attribute_model(torch.from_numpy(batch).to(self.device)))

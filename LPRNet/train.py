@@ -29,7 +29,7 @@ from lprcore.weights import WeightsError, read_state_dict
 from LPRNet.chars import BLANK, CHARS
 from LPRNet.ctc import greedy_decode
 from LPRNet.dataset import PlateTextDataset, collate
-from LPRNet.model import TIME_STEPS
+from LPRNet.inputs import TIME_STEPS
 from LPRNet.recognizer import LPRNET_WEIGHTS, STN_WEIGHTS, PlateRecognizer, expand_classes
 
 log = logging.getLogger(__name__)

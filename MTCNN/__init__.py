@@ -1,7 +1,23 @@
-"""Plate detection: a PNet/ONet cascade (MTCNN adapted to plates)."""
-from MTCNN.boxes import box_iou, nms
-from MTCNN.detector import DetectorConfig, PlateDetector
-from MTCNN.nets import ONET_INPUT, PNET_CELL, PNET_STRIDE, ONet, PNet
+"""Plate detection: a PNet/ONet cascade (MTCNN adapted to plates).
 
-__all__ = ["box_iou", "nms", "DetectorConfig", "PlateDetector", "ONET_INPUT", "PNET_CELL",
-           "PNET_STRIDE", "ONet", "PNet"]
+* :mod:`MTCNN.cascade`: the cascade as NumPy functions and :class:`~MTCNN.cascade.DetectorConfig`
+  (no torch);
+* :mod:`MTCNN.nets`: PNet and ONet (torch); :mod:`MTCNN.detector`: :class:`~MTCNN.detector.PlateDetector`
+  on torch; :mod:`MTCNN.onnx_detector`: the same on ONNX Runtime, without torch;
+* :mod:`MTCNN.prepare`, :mod:`MTCNN.train`, :mod:`MTCNN.evaluate`: the scripts.
+
+Importing this package imports no torch; the names below load their module on first use.
+"""
+from importlib import import_module
+
+_LAZY = {"box_iou": "MTCNN.boxes", "nms": "MTCNN.boxes", "DetectorConfig": "MTCNN.cascade",
+         "ONET_INPUT": "MTCNN.cascade", "PNET_CELL": "MTCNN.cascade", "PNET_STRIDE": "MTCNN.cascade",
+         "PlateDetector": "MTCNN.detector", "ONet": "MTCNN.nets", "PNet": "MTCNN.nets"}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'MTCNN' has no attribute {name!r}")

@@ -1,316 +1,46 @@
-"""Plate detection with the PNet -> ONet cascade (MTCNN, Zhang et al. 2016, arXiv:1604.02878, Sec. 2.1).
+"""Plate detection with the PNet -> ONet cascade on torch: :class:`PlateDetector`.
 
-Data flow: BGR image -> image pyramid -> PNet on every scale -> per-scale NMS -> NMS across scales ->
-bbox regression -> clip -> 24x94 crops -> ONet re-scoring, bbox regression and (with its vertex
-branch) the plate's 4 corners -> clip -> NMS. Images stay
-BGR; :func:`MTCNN.nets.images_to_input` makes the nets' RGB input. Each stage is a plain function;
-:class:`PlateDetector` holds the nets and a :class:`DetectorConfig`, whose options every script
-adds with :meth:`DetectorConfig.add_arguments`.
+The cascade itself (image pyramid, NMS, regression, :class:`DetectorConfig`) is the plain NumPy
+functions of :mod:`MTCNN.cascade`; this module runs the nets of :mod:`MTCNN.nets` for it, and loads
+their weights. :mod:`MTCNN.onnx_detector` does the same with ONNX Runtime, without torch.
 """
 from __future__ import annotations
 
 import os
-import argparse
-from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
-import cv2
 import numpy as np
 import torch
 
-from lprcore.imageio import ImageTooLargeError
 from lprcore.weights import load_weights, read_state_dict
-from MTCNN.boxes import NmsMode, calibrate_boxes, clip_boxes, nms, remove_small_boxes, vertices_to_corners
-from MTCNN.nets import ONET_INPUT, PNET_CELL, PNET_STRIDE, ONet, PNet, images_to_input
+from MTCNN.cascade import DetectorConfig, Detections, NetFn, onet_stage, pnet_stage
+from MTCNN.nets import ONet, PNet
 
 #: Folder of the weights that ship with the package.
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 PNET_WEIGHTS = "pnet.pth"
 ONET_WEIGHTS = "onet.pth"
-#: Smallest ``min_plate_size`` (height, width) accepted: half a PNet cell, so the first pyramid scale
-#: enlarges an image at most 2x (a smaller plate has no legible characters; ``(1, 1)`` would enlarge
-#: a photo 47x and need tens of GB).
-MIN_PLATE_FLOOR: Tuple[int, int] = (PNET_CELL[0] // 2, (PNET_CELL[1] + 1) // 2)
-#: Peak bytes PNet needs per pixel of its input (float32 input, 10-channel conv1 output and its PReLU
-#: output, measured ~98 on torch 2.13 CPU), for :func:`pyramid_bytes`.
-PNET_BYTES_PER_PIXEL = 104
 
 
-@dataclass
-class DetectorConfig:
-    """Thresholds of the cascade.
+def torch_net(net: torch.nn.Module, device: torch.device) -> NetFn:
+    """A torch net as the cascade calls it (:data:`MTCNN.cascade.NetFn`): NumPy in, NumPy out."""
 
-    Defaults find plates 16 pixels high and 60 wide and larger; a smaller ``min_plate_size`` finds
-    smaller plates at a cost that grows with the square of the first pyramid scale ((12, 40) costs
-    about 2.5x the PNet time of (16, 60) on a 1160x720 (height x width) photo).
+    def run(x: np.ndarray):
+        return [t.float().cpu().numpy() for t in net(torch.from_numpy(x).to(device))]
 
-    Attributes:
-        min_plate_size: (height, width) in pixels of the smallest plate to find; sets the first
-            pyramid scale so such a plate covers one 12x47 PNet cell.
-        scale_factor: ratio between pyramid scales, in (0, 1).
-        pnet_threshold: plate probability for a PNet cell to become a proposal.
-        pnet_scale_nms: IoU above which proposals of one pyramid scale are merged.
-        pnet_nms: IoU above which proposals are merged across scales.
-        pnet_pre_nms: at most this many cells (highest scores) per scale go into NMS, which
-            bounds the time spent on an image where PNet fires everywhere.
-        max_proposals: at most this many PNet proposals (highest score) go to ONet.
-        onet_threshold: plate probability for ONet to keep a box.
-        onet_nms: overlap above which final boxes are merged.
-        onet_nms_mode: ``"union"`` (IoU) or ``"min"`` (intersection over the smaller box).
-        max_pyramid_mb: largest memory, in MiB, the image pyramid may need (:func:`pyramid_bytes`);
-            a larger image is refused with :class:`lprcore.imageio.ImageTooLargeError` before any is
-            allocated. The default, 4096, takes a 50-megapixel photo at the default ``min_plate_size``
-            (about 3 GiB); a 12-megapixel photo needs about 0.75 GiB.
-    """
-
-    min_plate_size: Tuple[int, int] = (16, 60)
-    scale_factor: float = 0.709
-    pnet_threshold: float = 0.7
-    pnet_scale_nms: float = 0.5
-    pnet_nms: float = 0.6
-    pnet_pre_nms: int = 2000
-    max_proposals: int = 300
-    onet_threshold: float = 0.8
-    onet_nms: float = 0.5
-    onet_nms_mode: NmsMode = "min"
-    max_pyramid_mb: int = 4096
-
-    def __post_init__(self):
-        h, w = self.min_plate_size
-        if h <= 0 or w <= 0:
-            raise ValueError(f"min_plate_size must be positive (height, width), got {self.min_plate_size}")
-        if h > w:
-            raise ValueError(f"min_plate_size is (height, width) and plates are wider than high; got "
-                             f"{tuple(self.min_plate_size)}: did you mean {tuple(self.min_plate_size)[::-1]}?")
-        if h < MIN_PLATE_FLOOR[0] or w < MIN_PLATE_FLOOR[1]:
-            raise ValueError(f"min_plate_size {tuple(self.min_plate_size)} is below the floor "
-                             f"{MIN_PLATE_FLOOR} (height, width): smaller plates are not legible, and the "
-                             "image pyramid would enlarge the image many times")
-        if not 0.0 < self.scale_factor < 1.0:
-            raise ValueError(f"scale_factor must be in (0, 1), got {self.scale_factor}")
-        for name in ("pnet_threshold", "pnet_scale_nms", "pnet_nms", "onet_threshold", "onet_nms"):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {v}")
-        for name in ("pnet_pre_nms", "max_proposals", "max_pyramid_mb"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.onet_nms_mode not in ("union", "min"):
-            raise ValueError(f"onet_nms_mode must be 'union' or 'min', got {self.onet_nms_mode!r}")
-
-    #: option name and help of each field (``--min-plate-size`` etc.), for :meth:`add_arguments`.
-    _OPTIONS = {
-        "min_plate_size": ("--min-plate-size", "smallest plate to find: height and width, pixels"),
-        "scale_factor": ("--scale-factor", "ratio between image-pyramid scales, in (0, 1)"),
-        "pnet_threshold": ("--pnet-threshold", "PNet plate probability for a proposal"),
-        "pnet_scale_nms": ("--pnet-scale-nms", "IoU above which PNet proposals of one pyramid scale merge"),
-        "pnet_nms": ("--pnet-nms", "IoU above which PNet proposals of all scales merge"),
-        "pnet_pre_nms": ("--pnet-pre-nms", "at most this many PNet cells per scale enter NMS"),
-        "max_proposals": ("--max-proposals", "at most this many PNet proposals go to ONet"),
-        "onet_threshold": ("--onet-threshold", "ONet plate probability to keep a box"),
-        "onet_nms": ("--nms", "overlap above which final boxes merge"),
-        "onet_nms_mode": ("--nms-mode", "final NMS overlap: IoU ('union') or intersection over the smaller box ('min')"),
-        "max_pyramid_mb": ("--max-pyramid-mb", "refuse an image whose pyramid would need more memory than this, MiB"),
-    }
-
-    @classmethod
-    def add_arguments(cls, parser: argparse.ArgumentParser, title: str = "detector") -> None:
-        """Add one option per field (defaults from this class) as an argument group of ``parser``."""
-        d = cls()
-        group = parser.add_argument_group(title, "thresholds of the PNet/ONet cascade (MTCNN.detector.DetectorConfig)")
-        for f in fields(cls):
-            flag, help_ = cls._OPTIONS[f.name]
-            value = getattr(d, f.name)
-            kw = dict(dest=f"det_{f.name}", help=f"{help_} (default: {' '.join(map(str, value)) if isinstance(value, tuple) else value})")
-            if f.name == "min_plate_size":
-                group.add_argument(flag, nargs=2, type=int, metavar=("H", "W"), default=list(value), **kw)
-            elif f.name == "onet_nms_mode":
-                group.add_argument(flag, choices=("union", "min"), default=value, **kw)
-            else:
-                group.add_argument(flag, type=type(value), default=value, metavar=type(value).__name__.upper(), **kw)
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace,
-                  parser: argparse.ArgumentParser | None = None) -> "DetectorConfig":
-        """The config of options added by :meth:`add_arguments`.
-
-        Args:
-            parser: when given, a value out of range ends the program through ``parser.error``
-                (usage message, exit status 2) instead of raising.
-
-        Raises:
-            ValueError: a value out of its range (the message names the field), without ``parser``.
-        """
-        values = {f.name: getattr(args, f"det_{f.name}") for f in fields(cls)}
-        values["min_plate_size"] = tuple(values["min_plate_size"])
-        try:
-            return cls(**values)
-        except ValueError as e:
-            if parser is None:
-                raise
-            parser.error(str(e))
-
-
-def pyramid_scales(size: Tuple[int, int], min_plate_size: Tuple[int, int], factor: float) -> List[float]:
-    """Scales of the image pyramid for an image of ``size = (height, width)`` pixels.
-
-    The first scale maps a ``min_plate_size = (height, width)`` plate onto one PNet cell; each next
-    scale is ``factor`` times smaller, down to where the image no longer holds one cell.
-    """
-    h, w = size
-    cell_h, cell_w = PNET_CELL
-    scale = max(cell_h / min_plate_size[0], cell_w / min_plate_size[1])
-    scales = []
-    while h * scale >= cell_h and w * scale >= cell_w:
-        scales.append(scale)
-        scale *= factor
-    return scales
-
-
-def pyramid_bytes(size: Tuple[int, int], config: DetectorConfig) -> int:
-    """Estimated peak memory, in bytes, of the PNet stage on an image of ``size = (height, width)``.
-
-    The largest pyramid scale dominates: :data:`PNET_BYTES_PER_PIXEL` per pixel of its input, plus
-    the resized uint8 image (3 bytes per pixel). 0 when the image holds no PNet cell.
-    """
-    scales = pyramid_scales(size, config.min_plate_size, config.scale_factor)
-    if not scales:
-        return 0
-    pixels = size[0] * scales[0] * size[1] * scales[0]
-    return int(pixels * (PNET_BYTES_PER_PIXEL + 3))
-
-
-def check_image_size(size: Tuple[int, int], config: DetectorConfig, name: str = "image") -> None:
-    """Refuse an image whose pyramid needs more than ``config.max_pyramid_mb`` (:func:`pyramid_bytes`).
-
-    Args:
-        size: ``(height, width)`` in pixels (e.g. from the file's header, before decoding).
-        name: the file, for the message.
-
-    Raises:
-        ImageTooLargeError: over the limit; the message gives the estimate and the options that help.
-    """
-    need = pyramid_bytes(size, config)
-    if need > config.max_pyramid_mb * 2**20:
-        raise ImageTooLargeError(
-            f"{name}: image too large to search: {size[0]}x{size[1]} (height x width) with --min-plate-size "
-            f"{config.min_plate_size[0]} {config.min_plate_size[1]} needs about {need / 2**20:.0f} MiB for the "
-            f"image pyramid, over --max-pyramid-mb {config.max_pyramid_mb} (raise it, or raise --min-plate-size)")
-
-
-def cells_to_boxes(probs: np.ndarray, offsets: np.ndarray, scale: float, threshold: float) -> np.ndarray:
-    """PNet output at one scale -> candidate boxes in original-image pixels.
-
-    Args:
-        probs: ``ndarray[h, w]`` plate probability per cell.
-        offsets: ``ndarray[4, h, w]`` bbox offsets per cell.
-        scale: the pyramid scale the PNet input was resized by.
-        threshold: minimum probability.
-
-    Returns:
-        ``ndarray[K, 9]`` float32: x1, y1, x2, y2, score, dx1, dy1, dx2, dy2.
-    """
-    ys, xs = np.nonzero(probs > threshold)
-    if len(ys) == 0:
-        return np.zeros((0, 9), dtype=np.float32)
-    sh, sw = PNET_STRIDE
-    ch, cw = PNET_CELL
-    x1, y1 = xs * sw / scale, ys * sh / scale
-    boxes = np.stack([x1, y1, x1 + cw / scale, y1 + ch / scale, probs[ys, xs]], axis=1)
-    return np.concatenate([boxes, offsets[:, ys, xs].T], axis=1).astype(np.float32)
+    return run
 
 
 def run_pnet(pnet: PNet, image: np.ndarray, config: DetectorConfig, device: torch.device) -> np.ndarray:
-    """Stage 1: PNet over the image pyramid.
-
-    Args:
-        image: ``ndarray[H, W, 3]`` uint8, BGR.
-
-    Returns:
-        ``ndarray[K, 5]`` float32 boxes (x1, y1, x2, y2, score) in pixels, regressed and clipped,
-        at most ``config.max_proposals``; empty ``[0, 5]`` when nothing passes.
-
-    Raises:
-        ImageTooLargeError: the pyramid would need more than ``config.max_pyramid_mb``.
-    """
-    h, w = image.shape[:2]
-    check_image_size((h, w), config)
-    per_scale = []
-    for s in pyramid_scales((h, w), config.min_plate_size, config.scale_factor):
-        hs, ws = max(int(round(h * s)), PNET_CELL[0]), max(int(round(w * s)), PNET_CELL[1])
-        img = cv2.resize(image, (ws, hs), interpolation=cv2.INTER_LINEAR)
-        logits, offsets = pnet(images_to_input(img).to(device))
-        probs = logits.softmax(dim=1)[0, 1].cpu().numpy()
-        cand = cells_to_boxes(probs, offsets[0].cpu().numpy(), s, config.pnet_threshold)
-        if len(cand):
-            cand = cand[np.argsort(-cand[:, 4], kind="stable")[: config.pnet_pre_nms]]
-            per_scale.append(cand[nms(cand[:, :4], cand[:, 4], config.pnet_scale_nms)])
-    if not per_scale:
-        return np.zeros((0, 5), dtype=np.float32)
-    cand = np.concatenate(per_scale)
-    cand = cand[nms(cand[:, :4], cand[:, 4], config.pnet_nms)][: config.max_proposals]
-    boxes = clip_boxes(calibrate_boxes(cand[:, :5], cand[:, 5:9]), (h, w))
-    return boxes[remove_small_boxes(boxes, 2.0)]
-
-
-def crop_boxes(image: np.ndarray, boxes: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
-    """Crop and resize boxes of an image.
-
-    Args:
-        image: ``ndarray[H, W, 3]`` uint8 (any channel order; kept).
-        boxes: ``ndarray[N, >=4]`` pixels; parts outside the image are filled with 0 (black).
-        size: (height, width) of each crop.
-
-    Returns:
-        ``ndarray[N, height, width, 3]`` uint8.
-    """
-    out = np.zeros((len(boxes), size[0], size[1], 3), dtype=np.uint8)
-    h, w = image.shape[:2]
-    for i, b in enumerate(np.asarray(boxes)[:, :4]):
-        x1, y1, x2, y2 = (int(round(v)) for v in b)
-        x2, y2 = max(x2, x1 + 1), max(y2, y1 + 1)
-        patch = np.zeros((y2 - y1, x2 - x1, 3), dtype=np.uint8)
-        sx1, sy1, sx2, sy2 = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
-        if sx2 > sx1 and sy2 > sy1:
-            patch[sy1 - y1:sy2 - y1, sx1 - x1:sx2 - x1] = image[sy1:sy2, sx1:sx2]
-        out[i] = cv2.resize(patch, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
-    return out
+    """Stage 1 with a torch PNet: :func:`MTCNN.cascade.pnet_stage`. Call under ``torch.inference_mode()``."""
+    return pnet_stage(torch_net(pnet, device), image, config)
 
 
 def run_onet(onet: ONet, image: np.ndarray, boxes: np.ndarray, config: DetectorConfig,
              device: torch.device, threshold: Optional[float] = None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-    """Stage 2: ONet re-scores and refines candidate boxes and finds their corners.
-
-    All candidates of the image go through ONet in one batch.
-
-    Args:
-        image: ``ndarray[H, W, 3]`` uint8, BGR.
-        boxes: ``ndarray[N, >=4]`` candidates in pixels.
-        threshold: plate probability to keep a box (default: ``config.onet_threshold``).
-
-    Returns:
-        ``(boxes, corners)``: ``ndarray[K, 5]`` float32 final boxes (x1, y1, x2, y2, score), clipped
-        to the image, by decreasing score; ``ndarray[K, 4, 2]`` float32 plate corners (TL, TR, BR,
-        BL; pixels, not clipped), or ``None`` when ``onet`` has no vertex branch.
-    """
-    threshold = config.onet_threshold if threshold is None else threshold
-    empty = np.zeros((0, 5), dtype=np.float32)
-    no_corners = np.zeros((0, 4, 2), np.float32) if onet.has_vertices else None
-    if len(boxes) == 0:
-        return empty, no_corners
-    crops = crop_boxes(image, boxes, ONET_INPUT)
-    logits, offsets, *vertices = onet(images_to_input(crops).to(device))
-    probs = logits.softmax(dim=1)[:, 1].cpu().numpy()
-    keep = probs > threshold
-    if not keep.any():
-        return empty, no_corners
-    out = np.concatenate([boxes[keep, :4], probs[keep, None]], axis=1).astype(np.float32)
-    corners = vertices_to_corners(out, vertices[0].cpu().numpy()[keep]) if vertices else None
-    out = clip_boxes(calibrate_boxes(out, offsets.cpu().numpy()[keep]), image.shape[:2])
-    idx = remove_small_boxes(out, 2.0)
-    idx = idx[nms(out[idx, :4], out[idx, 4], config.onet_nms, config.onet_nms_mode)]
-    return out[idx], (corners[idx] if corners is not None else None)
+    """Stage 2 with a torch ONet: :func:`MTCNN.cascade.onet_stage`. Call under ``torch.inference_mode()``."""
+    return onet_stage(torch_net(onet, device), image, boxes, config, threshold, onet.has_vertices)
 
 
 def load_onet(path: str | os.PathLike) -> ONet:
@@ -322,21 +52,6 @@ def load_onet(path: str | os.PathLike) -> ONet:
     """
     vertices = "conv6_3.weight" in read_state_dict(path)
     return load_weights(ONet(vertices=vertices), path, "ONet").eval()
-
-
-@dataclass(frozen=True)
-class Detections:
-    """Plates found in one image.
-
-    Attributes:
-        boxes: ``ndarray[K, 5]`` float32: x1, y1, x2, y2 (pixels, inside the image), score in [0, 1],
-            by decreasing score.
-        corners: ``ndarray[K, 4, 2]`` float32 plate corners (x, y pixels, TL, TR, BR, BL; may lie
-            outside the image), or ``None`` when ONet's weights have no vertex branch.
-    """
-
-    boxes: np.ndarray
-    corners: Optional[np.ndarray]
 
 
 class PlateDetector:

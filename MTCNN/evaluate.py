@@ -26,7 +26,8 @@ from ccpd.sources import LABELS_FILE, read_source
 from ccpd.subsets import scan_root
 from lprcore.report import add_runtime_args, format_table, pct, read_samples, setup_runtime
 from MTCNN.boxes import box_iou
-from MTCNN.detector import DetectorConfig, PlateDetector
+from MTCNN.cascade import DetectorConfig
+from MTCNN.detector import PlateDetector
 
 #: IoU for a detection to count as finding the plate (and the stricter one also reported).
 MATCH_IOU = 0.5

@@ -3,14 +3,10 @@ adapted to plates by the MTCNN+LPRNet project (xuexingyu24/License_Plate_Detecti
 
 Parameter names and shapes match that project, so its checkpoints load with ``strict=True``.
 
-**Input contract of both nets** (stated here only): ``Tensor[N, 3, H, W]`` float32, channels in
-**RGB** order (the original project trained on RGB), values ``(x - 127.5) * 0.0078125`` (about
-[-1, 1]); :func:`images_to_input` is the one function that makes it from BGR uint8 images. PNet takes
-any ``H >= 12, W >= 47``; ONet takes ``24 x 94``. Both return logits (no softmax):
-``(class_logits, bbox_offsets)``, and ONet with its vertex branch a third output, the plate's 4
-corners (see :class:`ONet`).
-
-This module is the one home of the PNet cell size and stride and of the ONet input size.
+**Input contract of both nets**: see :mod:`MTCNN.cascade` (its one home, with the PNet cell and
+stride and the ONet input size): ``Tensor[N, 3, H, W]`` float32, **RGB**, scaled to about [-1, 1],
+made by :func:`images_to_input`. Both return logits (no softmax): ``(class_logits, bbox_offsets)``,
+and ONet with its vertex branch a third output, the plate's 4 corners (see :class:`ONet`).
 """
 from __future__ import annotations
 
@@ -21,36 +17,17 @@ import numpy as np
 import torch
 from torch import nn
 
-#: Cells of PNet's output step by this many pixels (height, width) of its input: the pooling stride.
-PNET_STRIDE: Tuple[int, int] = (2, 5)
-#: Receptive field of one PNet output cell, (height, width) pixels: PNet trains on crops of this size.
-PNET_CELL: Tuple[int, int] = (12, 47)
-#: ONet input size, (height, width) pixels.
-ONET_INPUT: Tuple[int, int] = (24, 94)
-
-
-#: Scaling of the input: ``(x - INPUT_MEAN) * INPUT_SCALE``.
-INPUT_MEAN, INPUT_SCALE = 127.5, 0.0078125
+from MTCNN.cascade import PNET_STRIDE, images_to_array
 
 
 def images_to_input(images: np.ndarray) -> torch.Tensor:
-    """BGR uint8 images -> the PNet/ONet input tensor (RGB, scaled; see the module docstring).
-
-    Args:
-        images: ``ndarray[N, H, W, 3]`` or ``[H, W, 3]`` uint8, **BGR** (as ``cv2.imread`` gives).
-
-    Returns:
-        ``Tensor[N, 3, H, W]`` float32, RGB, ``(x - 127.5) * 0.0078125`` (about [-1, 1]).
+    """BGR uint8 images ``ndarray[N, H, W, 3]`` (or ``[H, W, 3]``) -> the PNet/ONet input
+    ``Tensor[N, 3, H, W]`` float32, RGB, scaled: :func:`MTCNN.cascade.images_to_array` as a tensor.
 
     Raises:
         ValueError: ``images`` is not uint8 with 3 channels last.
     """
-    if images.ndim == 3:
-        images = images[None]
-    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-        raise ValueError(f"expected uint8 BGR images [N, H, W, 3], got {images.dtype} {images.shape}")
-    t = torch.from_numpy(np.ascontiguousarray(images[..., ::-1])).permute(0, 3, 1, 2).float()
-    return (t - INPUT_MEAN) * INPUT_SCALE
+    return torch.from_numpy(images_to_array(images))
 
 
 class PNet(nn.Module):

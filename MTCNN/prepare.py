@@ -42,8 +42,9 @@ from lprcore.imageio import ImageReadError, imread, imwrite
 from lprcore.parallel import imap_progress
 from lprcore.weights import load_weights
 from MTCNN.boxes import box_iou, regression_targets, vertex_targets
-from MTCNN.detector import DetectorConfig, crop_boxes, load_onet, run_onet, run_pnet
-from MTCNN.nets import ONET_INPUT, PNET_CELL, ONet, PNet
+from MTCNN.cascade import ONET_INPUT, PNET_CELL, DetectorConfig, crop_boxes
+from MTCNN.detector import load_onet, run_onet, run_pnet
+from MTCNN.nets import ONet, PNet
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,8 @@ from lprcore.report import nonnegative_float
 from MTCNN.dataset import BoxSampleDataset
 from MTCNN.detector import ONET_WEIGHTS, PNET_WEIGHTS
 from lprcore.weights import WeightsError, read_state_dict
-from MTCNN.nets import ONET_INPUT, ONet, PNet
+from MTCNN.cascade import ONET_INPUT
+from MTCNN.nets import ONet, PNet
 
 log = logging.getLogger(__name__)
 

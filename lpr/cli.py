@@ -45,7 +45,7 @@ from lprcore.imageio import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageReadErro
 from lprcore.parallel import print_stderr, progress
 from lprcore.report import add_runtime_args, positive_int, setup_runtime
 from lprcore.weights import WeightsError
-from MTCNN.detector import DetectorConfig, check_image_size
+from MTCNN.cascade import DetectorConfig, check_image_size
 
 log = logging.getLogger(__name__)
 

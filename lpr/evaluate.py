@@ -32,7 +32,7 @@ from lprcore.parallel import print_stderr
 from lprcore.report import add_runtime_args, format_table, pct, read_samples, setup_runtime
 from lprcore.weights import WeightsError
 from MTCNN.boxes import box_iou
-from MTCNN.detector import DetectorConfig
+from MTCNN.cascade import DetectorConfig
 from MTCNN.evaluate import MATCH_IOU
 
 

@@ -9,7 +9,7 @@ from lpr.pipeline import PlateReader
 from LPRNet.crops import crop_quads
 from MTCNN.boxes import plausible_corners
 from MTCNN.dataset import mirror_vertices
-from MTCNN.detector import DetectorConfig
+from MTCNN.cascade import DetectorConfig
 from MTCNN.nets import ONet
 
 RECT = np.float32([[10, 20], [110, 20], [110, 50], [10, 50]])

@@ -16,6 +16,7 @@ from LPRNet.crops import warp_to_input
 from LPRNet.dataset import PlateTextDataset
 from LPRNet.model import crops_to_input
 from LPRNet.prepare import RECTIFIED_SIZE, main as prepare
+from MTCNN.cascade import Detections
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def is_rectified(dataset: PlateTextDataset, k: int) -> bool:
 def pipeline_input(reader: PlateReader, image: np.ndarray, box) -> torch.Tensor:
     """The tensor the pipeline's recognizer receives when the detector returns ``box``."""
     seen = []
-    reader.detector.detect = lambda img: np.asarray([[*box, 1.0]], np.float32)
+    reader.detector.detect_plates = lambda img: Detections(np.asarray([[*box, 1.0]], np.float32), None)
     hook = reader.recognizer.model.register_forward_pre_hook(lambda m, args: seen.append(args[0].clone()))
     try:
         reader(image)

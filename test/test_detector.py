@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from MTCNN.detector import (DetectorConfig, PlateDetector, cells_to_boxes, crop_boxes, pyramid_scales,
-                            run_onet, run_pnet)
-from MTCNN.nets import PNET_CELL, PNET_STRIDE, ONet, PNet
+from MTCNN.cascade import PNET_CELL, PNET_STRIDE, DetectorConfig, cells_to_boxes, crop_boxes, pyramid_scales
+from MTCNN.detector import PlateDetector, run_onet, run_pnet
+from MTCNN.nets import ONet, PNet
 
 
 def test_pyramid_first_scale_maps_min_plate_to_one_cell():

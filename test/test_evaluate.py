@@ -40,7 +40,27 @@ def test_detection_benchmark_table(capsys, ccpd_root, random_weights):
     out = capsys.readouterr().out
     header = out.splitlines()[1]
     assert "ccpd_base" in header and "ccpd_weather" in header and "all" in header
-    assert "recall %" in out and "precision %" in out and "ms/image" in out
+    for row in ("recall@0.5 %", "precision@0.5 %", "recall@0.7 %", "precision@0.7 %", "false boxes/img",
+                "corner error %", "ms/image"):
+        assert row in out
+
+
+def test_detection_scores_iou_thresholds_false_boxes_and_corner_error():
+    from MTCNN.evaluate import Image, corner_error, score_image
+
+    quad = np.float32([[10, 10], [110, 10], [110, 40], [10, 40]])
+    image = Image("x.jpg", np.float32([[10, 10, 110, 40]]), quad[None])
+    found = np.float32([[10, 10, 110, 40, 0.9],     # the plate
+                        [300, 10, 400, 40, 0.8]])   # a false box
+    corners = np.stack([quad + [5, 0], quad])     # the plate's corners 5 px to the right
+    c = score_image(found, corners, image, 0.1)
+    assert (c.plates, c.detections, c.tp, c.tp_strict, c.false_boxes) == (1, 2, 1, 1, 1)
+    assert c.corner_n == 1 and c.corner_sum == pytest.approx(0.05)  # 5 px of a 100 px wide plate
+    assert corner_error(quad, quad) == 0
+    loose = score_image(np.float32([[10, 10, 160, 40, 0.9]]), None, image, 0.1)  # IoU 0.67: at 0.5 only
+    assert (loose.tp, loose.tp_strict, loose.corner_n) == (1, 0, 0)
+    row = c.row()
+    assert row["recall@0.5 %"] == "100.0" and row["precision@0.5 %"] == "50.0" and row["false boxes/img"] == "1.000"
 
 
 def test_recognition_benchmark_table(capsys, ccpd_root, random_weights):
@@ -83,7 +103,7 @@ def test_end_to_end_on_labelled_scenes_counts_images_and_extra_reads(capsys, tmp
 
     from lpr.evaluate import evaluate_scenes
     from lpr.pipeline import PlateReader
-    from MTCNN.detector import DetectorConfig
+    from MTCNN.cascade import DetectorConfig
 
     files = sorted(synth_dir.iterdir())[:2]
     lines = ["file\ttext\tsource"]

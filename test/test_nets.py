@@ -7,7 +7,8 @@ from lprcore.weights import WeightsError, load_weights
 from LPRNet.chars import BLANK, CHARS, NUM_CLASSES
 from LPRNet.model import LPRNet, crops_to_input
 from LPRNet.stn import STNet
-from MTCNN.nets import ONET_INPUT, PNET_CELL, PNET_STRIDE, ONet, PNet, images_to_input
+from MTCNN.cascade import ONET_INPUT, PNET_CELL, PNET_STRIDE
+from MTCNN.nets import ONet, PNet, images_to_input
 
 # The original project's layout (xuexingyu24/License_Plate_Detection_Pytorch), written out by hand.
 PNET_LAYOUT = {
@@ -223,7 +224,8 @@ def test_double_row_plates_are_read_top_row_then_bottom_row():
 
 def test_attribute_net_shapes_and_decoding():
     from ccpd.plates import COLOURS, LAYOUTS
-    from LPRNet.attributes import PlateAttributeNet, decode_attributes
+    from LPRNet.attributes import PlateAttributeNet
+    from LPRNet.reading import decode_attributes
 
     c, lo = PlateAttributeNet().eval()(torch.zeros(3, 3, 24, 94))
     assert c.shape == (3, len(COLOURS)) and lo.shape == (3, len(LAYOUTS))

@@ -6,7 +6,7 @@ from lprcore.imageio import imread
 from lpr.draw import draw_plates
 from lpr.pipeline import Plate, PlateReader
 from lprcore.weights import WeightsError
-from MTCNN.detector import DetectorConfig
+from MTCNN.cascade import DetectorConfig
 
 
 @pytest.fixture(scope="module")

@@ -595,5 +595,5 @@ def test_fuzz_any_array_becomes_bgr8_or_a_read_error(a):
 @pytest.fixture(scope="module")
 def fuzz_reader(random_weights):
     from lpr.pipeline import PlateReader
-    from MTCNN.detector import DetectorConfig
+    from MTCNN.cascade import DetectorConfig
     return PlateReader(random_weights, random_weights, DetectorConfig(min_plate_size=(20, 80), max_proposals=8))

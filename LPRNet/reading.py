@@ -1,0 +1,116 @@
+"""Reading plates around any backend: cut, classify colour and layout, re-cut double-row plates,
+read, decode. Imports no torch.
+
+In the manner of doctr's recognition predictor, separate pieces: pre-processing (:mod:`LPRNet.crops`
+cuts plates, :func:`LPRNet.inputs.crops_to_array` makes the input), the model (any backend that
+maps that input to logits: :class:`LPRNet.recognizer.RecognitionPredictor` on torch,
+:class:`LPRNet.onnx_recognizer.OnnxRecognitionPredictor` on ONNX Runtime) and post-processing
+(:func:`LPRNet.ctc.greedy_decode`, :func:`decode_attributes`). :class:`CropReader` joins them; a
+backend implements its two ``*_logits`` methods.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ccpd.plates import COLOURS, LAYOUTS
+from LPRNet.crops import box_to_quad, crop_quads, resize_crop
+from LPRNet.ctc import Decoded, greedy_decode, softmax
+from LPRNet.inputs import crops_to_array
+
+
+def decode_attributes(colour_logits, layout_logits) -> List[Tuple[str, str, float]]:
+    """``(colour, layout, colour probability)`` per plate from the classifier's two logits
+    ``[N, 5]`` and ``[N, 2]`` (NumPy arrays or torch tensors; order of :data:`ccpd.plates.COLOURS`
+    and :data:`ccpd.plates.LAYOUTS`)."""
+    c = softmax(_numpy(colour_logits), axis=1)
+    ci, li = c.argmax(1), _numpy(layout_logits).argmax(1)
+    return [(COLOURS[i], LAYOUTS[j], float(c[k, i])) for k, (i, j) in enumerate(zip(ci.tolist(), li.tolist()))]
+
+
+def _numpy(x) -> np.ndarray:
+    return x.detach().float().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
+
+
+@dataclass(frozen=True)
+class PlateReading:
+    """What the recognizer says of one plate.
+
+    Attributes:
+        text: decoded characters (top row then bottom row for double-row plates).
+        confidence: the lowest character probability, in [0, 1] (0 for an empty text).
+        char_confidences: probability of each character.
+        colour: one of ``ccpd.plates.COLOURS``, or ``None`` without the colour/layout classifier.
+        layout: ``"single"`` or ``"double"``, or ``None`` without the classifier (read as single).
+    """
+
+    text: str
+    confidence: float
+    char_confidences: Tuple[float, ...]
+    colour: Optional[str] = None
+    layout: Optional[str] = None
+
+
+class CropReader:
+    """Reads plates with a backend's logits. Subclasses set :attr:`chars` and implement
+    :meth:`reader_logits` and :meth:`attribute_logits`.
+
+    Attributes:
+        chars: the character table of the reader's outputs (index -> character).
+    """
+
+    chars: Sequence[str]
+
+    def reader_logits(self, batch: np.ndarray) -> np.ndarray:
+        """``float32[N, 3, 24, 94]`` (:func:`LPRNet.inputs.crops_to_array`) -> logits ``[N, C, 18]``."""
+        raise NotImplementedError
+
+    def attribute_logits(self, batch: np.ndarray) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+        """``float32[N, 3, 24, 94]`` -> colour logits ``[N, 5]`` and layout logits ``[N, 2]``, or
+        ``None`` when the backend has no colour/layout classifier."""
+        raise NotImplementedError
+
+    def __call__(self, crops: Sequence[np.ndarray]) -> List[Decoded]:
+        """Read plate crops (``ndarray[h, w, 3]`` uint8 BGR, any size), all in one batch.
+
+        Returns:
+            One :class:`LPRNet.ctc.Decoded` per crop.
+
+        Raises:
+            ValueError: a crop is empty or not ``[h, w, 3]``.
+        """
+        if len(crops) == 0:
+            return []
+        return greedy_decode(self.reader_logits(crops_to_array([resize_crop(c) for c in crops])), chars=self.chars)
+
+    def attributes(self, crops: Sequence[np.ndarray]) -> List[Tuple[Optional[str], Optional[str]]]:
+        """``(colour, layout)`` of whole-plate crops (BGR uint8, any size); ``(None, None)`` each
+        without the classifier."""
+        if len(crops) == 0:
+            return []
+        out = self.attribute_logits(crops_to_array([resize_crop(x) for x in crops]))
+        if out is None:
+            return [(None, None)] * len(crops)
+        return [(colour, layout) for colour, layout, _ in decode_attributes(*out)]
+
+    def read_boxes(self, image: np.ndarray, boxes: np.ndarray) -> List[PlateReading]:
+        """Read the plates at ``boxes[N, >=4]`` (x1, y1, x2, y2 pixels) of a BGR uint8 image:
+        :meth:`read_quads` of each box's corners."""
+        return self.read_quads(image, [box_to_quad(b) for b in np.asarray(boxes, np.float32)])
+
+    def read_quads(self, image: np.ndarray, quads: Sequence[np.ndarray]) -> List[PlateReading]:
+        """Read the plates with corners ``quads`` (``N`` arrays ``[4, 2]``, x, y pixels, TL, TR, BR,
+        BL) of a BGR uint8 image, in one batch: each is cut whole by a perspective warp, classified
+        (colour, layout), re-cut row by row when double-row (:func:`LPRNet.crops.warp_double_row`),
+        and read."""
+        if len(quads) == 0:
+            return []
+        crops = crop_quads(image, quads)
+        attrs = self.attributes(crops)
+        for i, (_, layout) in enumerate(attrs):  # only double-row plates are cut again
+            if layout == "double":
+                crops[i] = crop_quads(image, quads[i:i + 1], ["double"])[0]
+        return [PlateReading(d.text, d.confidence, d.char_confidences, colour, layout)
+                for d, (colour, layout) in zip(self(crops), attrs)]
