@@ -7,10 +7,13 @@ maps that input to logits: :class:`LPRNet.recognizer.RecognitionPredictor` on to
 :class:`LPRNet.onnx_recognizer.OnnxRecognitionPredictor` on ONNX Runtime) and post-processing
 (:func:`LPRNet.ctc.greedy_decode`, :func:`decode_attributes`). :class:`CropReader` joins them; a
 backend implements its two ``*_logits`` methods.
+
+This module is also the one home of the names of the shipped weight files.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -19,6 +22,13 @@ from ccpd.plates import COLOURS, LAYOUTS
 from LPRNet.crops import box_to_quad, crop_quads, resize_crop
 from LPRNet.ctc import Decoded, greedy_decode, softmax
 from LPRNet.inputs import crops_to_array
+
+#: Folder of the weights that ship with the package: torch state dicts and their ONNX exports
+#: (``python -m lpr.export``).
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+STN_WEIGHTS, LPRNET_WEIGHTS, ATTRIBUTES_WEIGHTS = "stn.pth", "lprnet.pth", "attributes.pth"
+#: STN + LPRNet as one ONNX graph, and the colour/layout classifier.
+RECOGNIZER_ONNX, ATTRIBUTES_ONNX = "recognizer.onnx", "attributes.onnx"
 
 
 def decode_attributes(colour_logits, layout_logits) -> List[Tuple[str, str, float]]:

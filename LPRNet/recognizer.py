@@ -17,16 +17,12 @@ from torch import nn
 
 from lprcore.manifest import ManifestError, read_manifest
 from lprcore.weights import WeightsError, load_weights, read_state_dict
-from LPRNet.attributes import ATTRIBUTES_WEIGHTS, PlateAttributeNet
+from LPRNet.attributes import PlateAttributeNet
 from LPRNet.chars import CHARS, NUM_CLASSES, ORIGINAL_CHARS, charset_for
 from LPRNet.model import LPRNet
-from LPRNet.reading import CropReader
+from LPRNet.reading import ATTRIBUTES_WEIGHTS, LPRNET_WEIGHTS, STN_WEIGHTS, WEIGHTS_DIR, CropReader
 from LPRNet.stn import STNet
 
-#: Folder of the weights that ship with the package.
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-STN_WEIGHTS = "stn.pth"
-LPRNET_WEIGHTS = "lprnet.pth"
 
 
 class PlateRecognizer(nn.Module):

@@ -30,7 +30,8 @@ from LPRNet.chars import BLANK, CHARS
 from LPRNet.ctc import greedy_decode
 from LPRNet.dataset import PlateTextDataset, collate
 from LPRNet.inputs import TIME_STEPS
-from LPRNet.recognizer import LPRNET_WEIGHTS, STN_WEIGHTS, PlateRecognizer, expand_classes
+from LPRNet.reading import LPRNET_WEIGHTS, STN_WEIGHTS
+from LPRNet.recognizer import PlateRecognizer, expand_classes
 
 log = logging.getLogger(__name__)
 

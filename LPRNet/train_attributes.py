@@ -19,7 +19,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from ccpd.plates import COLOURS, LAYOUTS
 from lprcore.engine import CheckpointError, FitConfig, add_training_args, export_run, fit, make_loader, setup_training
-from LPRNet.attributes import ATTRIBUTES_WEIGHTS, PlateAttributeNet
+from LPRNet.attributes import PlateAttributeNet
+from LPRNet.reading import ATTRIBUTES_WEIGHTS
 from LPRNet.dataset import PlateTextDataset
 from LPRNet.model import crops_to_input
 

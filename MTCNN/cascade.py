@@ -13,13 +13,14 @@ order (the original project trained on RGB), values ``(x - 127.5) * 0.0078125`` 
 :mod:`MTCNN.nets`. A net is given to the stage functions as a callable from that array to the
 net's outputs as NumPy arrays (:data:`NetFn`).
 
-This module is the one home of the PNet cell size and stride, the ONet input size and the cascade's
-thresholds (:class:`DetectorConfig`).
+This module is the one home of the PNet cell size and stride, the ONet input size, the cascade's
+thresholds (:class:`DetectorConfig`) and the names of the shipped weight files.
 """
 from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import cv2
@@ -36,6 +37,12 @@ PNET_CELL: Tuple[int, int] = (12, 47)
 ONET_INPUT: Tuple[int, int] = (24, 94)
 #: Scaling of the input: ``(x - INPUT_MEAN) * INPUT_SCALE``.
 INPUT_MEAN, INPUT_SCALE = 127.5, 0.0078125
+
+#: Folder of the weights that ship with the package: torch state dicts and their ONNX exports
+#: (``python -m lpr.export``).
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+PNET_WEIGHTS, ONET_WEIGHTS = "pnet.pth", "onet.pth"
+PNET_ONNX, ONET_ONNX = "pnet.onnx", "onet.onnx"
 
 #: A net as the stage functions call it: ``float32[N, 3, H, W]`` (:func:`images_to_array`) -> its
 #: outputs as NumPy arrays (PNet: logits ``[N, 2, h, w]``, offsets ``[N, 4, h, w]``; ONet: logits

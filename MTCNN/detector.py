@@ -14,13 +14,9 @@ import numpy as np
 import torch
 
 from lprcore.weights import load_weights, read_state_dict
-from MTCNN.cascade import DetectorConfig, Detections, NetFn, onet_stage, pnet_stage
+from MTCNN.cascade import (ONET_WEIGHTS, PNET_WEIGHTS, WEIGHTS_DIR, DetectorConfig, Detections, NetFn, onet_stage,
+                           pnet_stage)
 from MTCNN.nets import ONet, PNet
-
-#: Folder of the weights that ship with the package.
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-PNET_WEIGHTS = "pnet.pth"
-ONET_WEIGHTS = "onet.pth"
 
 
 def torch_net(net: torch.nn.Module, device: torch.device) -> NetFn:
@@ -73,6 +69,11 @@ class PlateDetector:
         self.config = config or DetectorConfig()
         self.pnet = load_weights(PNet(), weights_dir / PNET_WEIGHTS, "PNet").to(self.device).eval()
         self.onet = load_onet(weights_dir / ONET_WEIGHTS).to(self.device)
+
+    @property
+    def has_vertices(self) -> bool:
+        """Whether ONet has the vertex branch (results carry corners)."""
+        return self.onet.has_vertices
 
     @torch.inference_mode()
     def detect_plates(self, image: np.ndarray) -> Detections:

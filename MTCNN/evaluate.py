@@ -179,7 +179,7 @@ def main(argv=None) -> int:
         table["all"] = total.row()
     columns = list(Counts().row())
     print(f"PNet+ONet detection, {' '.join(args.sources)} (min plate {config.min_plate_size}); corner error: "
-          f"fraction of plate width{'' if detector.onet.has_vertices else ' (ONet has no vertex branch)'}")
+          f"fraction of plate width{'' if detector.has_vertices else ' (ONet has no vertex branch)'}")
     print(format_table({c: {k: r[c] for k, r in table.items()} for c in columns}, list(table)))
     if left_out:
         print(f"{left_out} images without a plate box left out")

@@ -26,7 +26,7 @@ from lprcore.engine import (CheckpointError, FitConfig, add_training_args, expor
                             setup_training)
 from lprcore.report import nonnegative_float
 from MTCNN.dataset import BoxSampleDataset
-from MTCNN.detector import ONET_WEIGHTS, PNET_WEIGHTS
+from MTCNN.cascade import ONET_WEIGHTS, PNET_WEIGHTS
 from lprcore.weights import WeightsError, read_state_dict
 from MTCNN.cascade import ONET_INPUT
 from MTCNN.nets import ONet, PNet

@@ -38,13 +38,13 @@ from typing import Dict, Iterator, List, Tuple
 import numpy as np
 
 from lpr.draw import draw_plates
-from lpr.pipeline import PlateReader
+from lpr.pipeline import PlateReader, add_backend_argument
 from lprcore.files import prepare_output_dir
 from lprcore.imageio import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageReadError, check_pixels,
                              check_regular_file, image_size, imread, imwrite, to_bgr8)
-from lprcore.parallel import print_stderr, progress
+from lprcore.parallel import prefetch, print_stderr, progress
 from lprcore.report import add_runtime_args, positive_int, setup_runtime
-from lprcore.weights import WeightsError
+from lprcore.manifest import WeightsError
 from MTCNN.cascade import DetectorConfig, check_image_size
 
 log = logging.getLogger(__name__)
@@ -285,7 +285,38 @@ def _read_one(path: str, image: np.ndarray, frame: int | None, reader: PlateRead
     return rec
 
 
-def read_input(path: str, reader: PlateReader, opts: InputOptions, used: Dict[str, int]) -> Iterator[dict]:
+def load_image(path: str, opts: InputOptions, config: DetectorConfig) -> np.ndarray:
+    """Check and decode one image file: the pixel and pyramid limits from its header first, then the
+    image (BGR uint8). Runs on the prefetch thread of :func:`main`.
+
+    Raises:
+        ImageReadError, OSError, ValueError, MemoryError: the file cannot be used (the message says why).
+    """
+    check_regular_file(path)
+    size = image_size(path)
+    if size is not None:  # both limits from the header, before decoding
+        check_pixels(path, size, opts.max_pixels)
+        check_image_size(size, config, path)
+    return imread(path, opts.max_pixels)
+
+
+def _prefetchable(opts: InputOptions, config: DetectorConfig):
+    """``fn(path)`` for :func:`lprcore.parallel.prefetch`: the decoded image, the failure as a
+    value, or ``None`` for a video (read frame by frame on the main thread)."""
+
+    def load(path: str):
+        if path.lower().endswith(VIDEO_EXTENSIONS):
+            return None
+        try:
+            return load_image(path, opts, config)
+        except Exception as e:
+            return e
+
+    return load
+
+
+def read_input(path: str, reader: PlateReader, opts: InputOptions, used: Dict[str, int],
+               loaded=None) -> Iterator[dict]:
     """The records of one input: one for an image (plates, or an error), one per sampled frame of a
     video (plus an error record when it has no frame or is truncated). Never raises for a bad input:
     every failure becomes an ``{"image": path, "error": ...}`` record.
@@ -295,6 +326,7 @@ def read_input(path: str, reader: PlateReader, opts: InputOptions, used: Dict[st
         reader: the plate reader; its ``detector.config`` gives the pyramid limit.
         opts: what to do besides reading (save, show) and the pixel limit.
         used: names already written in ``opts.save_dir`` (updated), so copies never overwrite each other.
+        loaded: the image already decoded by :func:`load_image` (or its failure), or ``None``.
 
     Yields:
         JSON-ready dicts (see the module docstring); each after all the work for it (saving included).
@@ -304,12 +336,9 @@ def read_input(path: str, reader: PlateReader, opts: InputOptions, used: Dict[st
             for k, frame in frames(path, opts.video_step, opts.max_pixels, reader.detector.config):
                 yield _read_one(path, frame, k, reader, opts, used)
             return
-        check_regular_file(path)
-        size = image_size(path)
-        if size is not None:  # both limits from the header, before decoding
-            check_pixels(path, size, opts.max_pixels)
-            check_image_size(size, reader.detector.config, path)
-        image = imread(path, opts.max_pixels)
+        if isinstance(loaded, BaseException):
+            raise loaded
+        image = loaded if loaded is not None else load_image(path, opts, reader.detector.config)
         record = _read_one(path, image, None, reader, opts, used)
     except (ImageReadError, OSError, ValueError, MemoryError) as e:
         record = {"image": path, "error": _error_text(e)}
@@ -335,6 +364,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                         f"the file header before decoding (default: {DEFAULT_MAX_PIXELS})")
     add_runtime_args(p, "folder with pnet.pth, onet.pth, stn.pth, lprnet.pth "
                         "(default: the weights shipped in MTCNN/weights and LPRNet/weights)")
+    add_backend_argument(p)
     DetectorConfig.add_arguments(p)
     return p
 
@@ -376,7 +406,7 @@ def main(argv=None, prog: str | None = None) -> int:
         except OSError as e:
             parser.error(f"--save-dir {e}")
     try:  # weights are checked before any image is read
-        reader = PlateReader(args.weights_dir, args.weights_dir, config, args.device)
+        reader = PlateReader(args.weights_dir, args.weights_dir, config, args.device, args.backend, args.threads)
     except WeightsError as e:
         print_stderr(f"error: {e}")
         return 2
@@ -396,8 +426,10 @@ def main(argv=None, prog: str | None = None) -> int:
     try:
         for p, err in failures:
             out.write({"image": p, "error": err})
-        for path in progress(files, desc="images", unit="img", disable=len(files) <= PROGRESS_MIN):
-            for record in read_input(path, reader, opts, used):
+        # decoding the next image (a thread; OpenCV releases the GIL) overlaps reading this one
+        paths = progress(files, desc="images", unit="img", disable=len(files) <= PROGRESS_MIN)
+        for path, loaded in prefetch(paths, _prefetchable(opts, config), depth=4):
+            for record in read_input(path, reader, opts, used, loaded):
                 failed += "error" in record
                 out.write(record)
     except OutputClosed as e:

@@ -27,10 +27,10 @@ from ccpd.sources import LABELS_FILE, read_source
 from ccpd.subsets import scan_root
 from lprcore.augment import to_gray3 as to_grayscale  # a photo as a grayscale camera gives it
 from lprcore.imageio import ImageReadError, imread
-from lpr.pipeline import PlateReader
+from lpr.pipeline import PlateReader, add_backend_argument
 from lprcore.parallel import print_stderr
 from lprcore.report import add_runtime_args, format_table, pct, read_samples, setup_runtime
-from lprcore.weights import WeightsError
+from lprcore.manifest import WeightsError
 from MTCNN.boxes import box_iou
 from MTCNN.cascade import DetectorConfig
 from MTCNN.evaluate import MATCH_IOU
@@ -158,6 +158,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m lpr.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("root", help="CCPD root (see ccpd/README.md), or a folder with labels.tsv (main plate per photo)")
     add_runtime_args(p, "folder with the 4 weight files (default: shipped)")
+    add_backend_argument(p)
     DetectorConfig.add_arguments(p)
     p.add_argument("--show-errors", action="store_true", help="list the plates not read, with what was read")
     p.add_argument("--grayscale", action="store_true",
@@ -168,7 +169,7 @@ def main(argv=None) -> int:
     if not os.path.isdir(args.root):
         p.error(f"{args.root}: not a folder")
     try:
-        reader = PlateReader(args.weights_dir, args.weights_dir, config, args.device)
+        reader = PlateReader(args.weights_dir, args.weights_dir, config, args.device, args.backend, args.threads)
     except WeightsError as e:
         print_stderr(f"error: {e}")
         return 2

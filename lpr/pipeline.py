@@ -5,16 +5,31 @@
 """
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import asdict, dataclass
-from typing import List, Optional, Tuple
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
 
-from MTCNN.boxes import plausible_corners
-from MTCNN.detector import DetectorConfig, PlateDetector
+from lprcore.files import sha256_file
+from lprcore.manifest import ManifestError, WeightsError, read_manifest
+from lprcore.onnx import onnxruntime_available
 from LPRNet.crops import box_to_quad
-from LPRNet.recognizer import RecognitionPredictor
+from LPRNet import reading
+from MTCNN import cascade
+from MTCNN.boxes import plausible_corners
+from MTCNN.cascade import DetectorConfig
+
+log = logging.getLogger(__name__)
+
+#: Backends of :class:`PlateReader`: ``"auto"`` picks ``"onnx"`` when it can (:func:`choose_backend`).
+BACKENDS = ("auto", "onnx", "torch")
+#: Each ONNX model and the torch weight files it was exported from (``python -m lpr.export``).
+ONNX_SOURCES = {cascade.PNET_ONNX: (cascade.PNET_WEIGHTS,), cascade.ONET_ONNX: (cascade.ONET_WEIGHTS,),
+                reading.RECOGNIZER_ONNX: (reading.STN_WEIGHTS, reading.LPRNET_WEIGHTS),
+                reading.ATTRIBUTES_ONNX: (reading.ATTRIBUTES_WEIGHTS,)}
 
 
 @dataclass(frozen=True)
@@ -61,24 +76,113 @@ class Plate:
         return d
 
 
+def add_backend_argument(parser) -> None:
+    """Add ``--backend {auto,onnx,torch}`` (:func:`choose_backend`) to an argparse parser."""
+    parser.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="inference backend: onnx (ONNX Runtime, no torch needed), torch, or auto: onnx "
+                             "when the exported models (python -m lpr.export) are beside the weights (default)")
+
+
+def stale_onnx(folder: str | os.PathLike, names: Sequence[str]) -> List[str]:
+    """The ONNX models of ``names`` in ``folder`` that are missing or were not exported from the
+    torch weights now beside them (the SHA-256 each records at export differs from the one the
+    folder's MANIFEST.json gives the weight file), e.g. after retraining without re-exporting."""
+    folder = Path(folder)
+    try:
+        files = read_manifest(folder)
+    except ManifestError:
+        return list(names)
+    stale = []
+    for name in names:
+        if not (folder / name).is_file():
+            stale.append(name)
+            continue
+        recorded = files.get(name, {}).get("exported_from", {})
+        for source in ONNX_SOURCES.get(name, ()):
+            if not (folder / source).is_file():
+                continue
+            current = files.get(source, {}).get("sha256") or sha256_file(folder / source)
+            if recorded.get(source) != current:
+                stale.append(name)
+                break
+    return stale
+
+
+def choose_backend(backend: str, detector_weights=None, recognizer_weights=None) -> str:
+    """The backend :class:`PlateReader` uses: ``"onnx"`` or ``"torch"``.
+
+    ``"auto"`` is ``"onnx"`` when onnxruntime is installed and both weights folders hold ONNX models
+    exported from their current torch weights (:func:`stale_onnx`), else ``"torch"``.
+
+    Raises:
+        ValueError: ``backend`` is not one of :data:`BACKENDS`.
+        lprcore.manifest.WeightsError: ``"onnx"`` asked for, but onnxruntime or a model is missing.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    det = Path(detector_weights) if detector_weights else cascade.WEIGHTS_DIR
+    rec = Path(recognizer_weights) if recognizer_weights else reading.WEIGHTS_DIR
+    needed = [(det, cascade.PNET_ONNX), (det, cascade.ONET_ONNX), (rec, reading.RECOGNIZER_ONNX)]
+    if (rec / reading.ATTRIBUTES_WEIGHTS).is_file():
+        needed.append((rec, reading.ATTRIBUTES_ONNX))
+    if backend == "torch":
+        return "torch"
+    missing = [str(d / n) for d, n in needed if not (d / n).is_file()]
+    if backend == "onnx":
+        if not onnxruntime_available():
+            raise WeightsError("--backend onnx needs onnxruntime (pip install onnxruntime)")
+        if missing:
+            raise WeightsError(f"--backend onnx: no {missing[0]} (export the models with python -m lpr.export)")
+        return "onnx"
+    if missing or not onnxruntime_available():
+        return "torch"
+    stale = [str(d / n) for d, n in needed if stale_onnx(d, [n])]
+    if stale:
+        log.warning("ONNX model %s was not exported from the torch weights beside it; using torch "
+                    "(re-export with python -m lpr.export)", stale[0])
+        return "torch"
+    return "onnx"
+
+
 class PlateReader:
     """Detector and recognizer joined: BGR image -> list of :class:`Plate`.
 
     Args:
-        detector_weights: folder with ``pnet.pth``/``onet.pth`` (default: ``MTCNN/weights``).
-        recognizer_weights: folder with ``stn.pth``/``lprnet.pth`` (default: ``LPRNet/weights``).
+        detector_weights: folder with ``pnet.pth``/``onet.pth`` and/or their ONNX exports (default:
+            ``MTCNN/weights``).
+        recognizer_weights: folder with ``stn.pth``/``lprnet.pth`` and/or their ONNX exports
+            (default: ``LPRNet/weights``).
         config: detector thresholds.
-        device: torch device.
+        device: torch device (torch backend only).
+        backend: ``"auto"`` (ONNX Runtime when the exported models are there, :func:`choose_backend`),
+            ``"onnx"`` or ``"torch"``. The ONNX backend imports no torch.
+        threads: CPU threads (0: the backend's default).
+
+    Attributes:
+        backend: the backend in use, ``"onnx"`` or ``"torch"``.
 
     Raises:
-        lprcore.weights.WeightsError: a weight file is missing, damaged or does not fit (raised here,
+        lprcore.manifest.WeightsError: a weight file is missing, damaged or does not fit (raised here,
             before any image is read).
+        ValueError: unknown ``backend``.
     """
 
     def __init__(self, detector_weights=None, recognizer_weights=None,
-                 config: DetectorConfig | None = None, device: str | torch.device = "cpu"):
-        self.detector = PlateDetector(detector_weights, config, device)
-        self.recognizer = RecognitionPredictor(recognizer_weights, device)
+                 config: DetectorConfig | None = None, device="cpu", backend: str = "auto", threads: int = 0):
+        self.backend = choose_backend(backend, detector_weights, recognizer_weights)
+        if self.backend == "onnx":
+            from LPRNet.onnx_recognizer import OnnxRecognitionPredictor
+            from MTCNN.onnx_detector import OnnxPlateDetector
+            self.detector = OnnxPlateDetector(detector_weights, config, threads)
+            self.recognizer = OnnxRecognitionPredictor(recognizer_weights, threads)
+        else:
+            import torch
+            from LPRNet.recognizer import RecognitionPredictor
+            from MTCNN.detector import PlateDetector
+            if threads:
+                torch.set_num_threads(threads)
+            self.detector = PlateDetector(detector_weights, config, device)
+            self.recognizer = RecognitionPredictor(recognizer_weights, device)
 
     def __call__(self, image: np.ndarray) -> List[Plate]:
         """Read the plates of ``image`` (``ndarray[H, W, 3]`` uint8, BGR); best detection first.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -142,3 +143,37 @@ def expected_sha256(path: str | os.PathLike) -> Optional[str]:
     path = os.fspath(path)
     entry = read_manifest(os.path.dirname(os.path.abspath(path))).get(os.path.basename(path))
     return entry.get("sha256") if entry else None
+
+
+def short_message(e: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (at most ``limit`` characters, terminal colour codes
+    removed: torch's messages are long and coloured), or its type name when it has none."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip()
+    return (text.splitlines()[0][:limit] if text else "") or type(e).__name__
+
+
+class WeightsError(RuntimeError):
+    """A weight file (torch or ONNX) that is missing, unreadable, or does not fit its net."""
+
+
+def check_weight_file(path: str | os.PathLike) -> str:
+    """Check that a weight file exists, is not empty, and matches the SHA-256 that the manifest
+    beside it records (when it records one). Returns the path as a string.
+
+    Raises:
+        WeightsError: missing or empty file, unreadable manifest, or a different SHA-256; the
+            message names the file.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise WeightsError(f"weight file {path} not found")
+    if os.path.getsize(path) == 0:
+        raise WeightsError(f"weight file {path} is empty (0 bytes)")
+    try:
+        want = expected_sha256(path)
+    except ManifestError as e:
+        raise WeightsError(f"weight file {path}: {e}") from None
+    if want is not None and sha256_file(path) != want:
+        raise WeightsError(f"weight file {path}: its SHA-256 differs from the one in MANIFEST.json "
+                           "beside it (the file was changed or damaged; re-export it or fix the manifest)")
+    return path

@@ -7,7 +7,9 @@ raising into the job.
 """
 from __future__ import annotations
 
+import queue
 import sys
+import threading
 from multiprocessing import Pool
 from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
@@ -91,3 +93,53 @@ def imap_progress(fn: Callable[[T], R], items: Sequence[T], workers: int, desc: 
             yield from progress(results, total=len(items), desc=desc)
     else:
         yield from progress(map(fn, items), total=len(items), desc=desc)
+
+
+def prefetch(items: Iterable[T], fn: Callable[[T], R], depth: int = 4) -> Iterator[tuple]:
+    """Yield ``(item, fn(item))`` in order, computing ``fn`` on a background thread up to ``depth``
+    items ahead (a bounded queue), so that loading the next input overlaps the work on this one.
+
+    ``fn`` should return its failures rather than raise them; an exception it raises anyway is
+    re-raised here, at its item. Leaving the loop early stops the thread.
+    """
+    q: "queue.Queue" = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+    done = object()
+
+    def work():
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                try:
+                    result = (item, fn(item), None)
+                except BaseException as e:  # handed to the consumer
+                    result = (item, None, e)
+                while not stop.is_set():
+                    try:
+                        q.put(result, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+        finally:
+            while not stop.is_set():
+                try:
+                    q.put(done, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+
+    thread = threading.Thread(target=work, name="prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            got = q.get()
+            if got is done:
+                return
+            item, value, error = got
+            if error is not None:
+                raise error
+            yield item, value
+    finally:
+        stop.set()
+        thread.join(timeout=5)

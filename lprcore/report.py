@@ -6,9 +6,8 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import sys
 from typing import Callable, Dict, Sequence
-
-import torch
 
 from lprcore.imageio import ImageReadError, imread
 from lprcore.parallel import progress
@@ -71,9 +70,12 @@ def add_runtime_args(parser, weights_help: str) -> None:
 
 
 def setup_runtime(args) -> None:
-    """Logging to stderr and the torch thread count from ``args.threads``."""
+    """Logging to stderr and the torch thread count from ``args.threads`` (torch is imported only
+    when it is already loaded: an ONNX Runtime backend takes its thread count from ``args.threads``
+    itself)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    if args.threads:
+    torch = sys.modules.get("torch")
+    if args.threads and torch is not None:
         torch.set_num_threads(args.threads)
 
 

@@ -8,25 +8,13 @@ the file.
 from __future__ import annotations
 
 import os
-import re
 from typing import Dict
 
 import torch
 from torch import nn
 
-from lprcore.files import atomic_write, sha256_file
-from lprcore.manifest import ManifestError, expected_sha256
-
-
-class WeightsError(RuntimeError):
-    """A weight file that is missing, unreadable, or does not fit its net."""
-
-
-def short_message(e: BaseException, limit: int = 200) -> str:
-    """The first line of an exception's message (at most ``limit`` characters, terminal colour codes
-    removed: torch's messages are long and coloured), or its type name when it has none."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip()
-    return (text.splitlines()[0][:limit] if text else "") or type(e).__name__
+from lprcore.files import atomic_write
+from lprcore.manifest import WeightsError, check_weight_file, short_message
 
 
 def flush_denormals_(state: Dict[str, torch.Tensor]) -> int:
@@ -68,18 +56,7 @@ def read_state_dict(path: str | os.PathLike) -> Dict[str, torch.Tensor]:
             ``MANIFEST.json``, not a torch weight file (or one that would run code), or NaN/infinite
             values; the message names the file.
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise WeightsError(f"weight file {path} not found")
-    if os.path.getsize(path) == 0:
-        raise WeightsError(f"weight file {path} is empty (0 bytes)")
-    try:
-        want = expected_sha256(path)
-    except ManifestError as e:
-        raise WeightsError(f"weight file {path}: {e}") from None
-    if want is not None and sha256_file(path) != want:
-        raise WeightsError(f"weight file {path}: its SHA-256 differs from the one in MANIFEST.json "
-                           "beside it (the file was changed or damaged; re-export it or fix the manifest)")
+    path = check_weight_file(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # corrupt zip, pickle with code, truncated file ...

@@ -111,7 +111,8 @@ def test_lprnet_fine_tunes_from_a_68_class_weights_folder_and_attributes_train(t
     the colour/layout classifier trains and exports beside it."""
     from LPRNet.chars import CHARS
     from LPRNet.prepare import main as prepare
-    from LPRNet.recognizer import WEIGHTS_DIR, RecognitionPredictor
+    from LPRNet.reading import WEIGHTS_DIR
+    from LPRNet.recognizer import RecognitionPredictor
     from LPRNet.train import main as train
     from LPRNet.train_attributes import main as train_attributes
 

@@ -144,7 +144,8 @@ def test_char_table():
 
 def test_a_68_class_checkpoint_without_manifest_loads_with_the_original_table(tmp_path):
     from LPRNet.chars import ORIGINAL_CHARS
-    from LPRNet.recognizer import LPRNET_WEIGHTS, STN_WEIGHTS, PlateRecognizer, load_recognizer
+    from LPRNet.reading import LPRNET_WEIGHTS, STN_WEIGHTS
+    from LPRNet.recognizer import PlateRecognizer, load_recognizer
 
     for n, table in ((68, ORIGINAL_CHARS), (75, CHARS)):
         torch.manual_seed(3)

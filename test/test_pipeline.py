@@ -67,7 +67,8 @@ def test_colour_and_layout_come_with_an_attribute_classifier_and_double_rows_are
     import torch
 
     from LPRNet import crops as crops_module
-    from LPRNet.attributes import ATTRIBUTES_WEIGHTS, PlateAttributeNet
+    from LPRNet.attributes import PlateAttributeNet
+    from LPRNet.reading import ATTRIBUTES_WEIGHTS
 
     weights = tmp_path / "w"
     shutil.copytree(random_weights, weights)

@@ -16,11 +16,11 @@ from lpr.pipeline import PlateReader
 from lprcore.files import sha256_file
 from lprcore.manifest import read_manifest
 from lprcore.weights import WeightsError, read_state_dict
-from LPRNet.recognizer import LPRNET_WEIGHTS, STN_WEIGHTS
-from LPRNet.recognizer import WEIGHTS_DIR as LPR_DIR
+from LPRNet.reading import LPRNET_WEIGHTS, STN_WEIGHTS
+from LPRNet.reading import WEIGHTS_DIR as LPR_DIR
 from MTCNN.boxes import box_iou
-from MTCNN.detector import ONET_WEIGHTS, PNET_WEIGHTS
-from MTCNN.detector import WEIGHTS_DIR as DET_DIR
+from MTCNN.cascade import ONET_WEIGHTS, PNET_WEIGHTS
+from MTCNN.cascade import WEIGHTS_DIR as DET_DIR
 
 SHIPPED = [DET_DIR / PNET_WEIGHTS, DET_DIR / ONET_WEIGHTS, LPR_DIR / STN_WEIGHTS, LPR_DIR / LPRNET_WEIGHTS,
            LPR_DIR / "attributes.pth"]
