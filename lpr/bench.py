@@ -21,11 +21,10 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from lpr.pipeline import PlateReader, choose_backend
+from lpr.pipeline import PlateReader, choose_backend, cut_quads
 from lprcore.imageio import ImageReadError, imread, list_images
 from lprcore.report import format_table, nonnegative_int, positive_int
-from LPRNet.crops import box_to_quad, crop_quads
-from MTCNN.boxes import plausible_corners
+from LPRNet.crops import crop_quads
 
 #: Reader batch sizes measured.
 BATCHES = (1, 16, 64)
@@ -57,9 +56,7 @@ def measure(backend: str, folders: Sequence[str], threads: int, limit: int, crop
             t0 = time.perf_counter()
             found = reader.detector.detect_plates(im)
             t1 = time.perf_counter()
-            boxes = found.boxes
-            good = plausible_corners(found.corners, boxes) if found.corners is not None else np.zeros(len(boxes), bool)
-            quads = [found.corners[i] if good[i] else box_to_quad(b) for i, b in enumerate(boxes)]
+            quads, _ = cut_quads(found)
             reader.recognizer.read_quads(im, quads)
             t2 = time.perf_counter()
             det_ms.append(1000 * (t1 - t0))

@@ -16,11 +16,11 @@ import numpy as np
 from lprcore.files import sha256_file
 from lprcore.manifest import ManifestError, WeightsError, read_manifest
 from lprcore.onnx import onnxruntime_available
-from LPRNet.crops import box_to_quad
+from LPRNet.crops import box_to_quad, expand_quad
 from LPRNet import reading
 from MTCNN import cascade
 from MTCNN.boxes import plausible_corners
-from MTCNN.cascade import DetectorConfig
+from MTCNN.cascade import DetectorConfig, Detections
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,8 @@ class Plate:
             weights have no colour/layout classifier.
         layout: ``"single"`` or ``"double"`` row, ``None`` likewise.
         corners: the plate's 4 corners ((x, y) pixels, clockwise from the top-left: TL, TR, BR, BL)
-            from ONet's vertex branch, the quadrilateral the plate was cut from; ``None`` when the
+            from ONet's vertex branch; the plate was cut from this quadrilateral grown by
+            :data:`LPRNet.crops.CORNER_MARGIN`. ``None`` when the
             detector's weights have no vertex branch or the corners were implausible
             (:func:`MTCNN.boxes.plausible_corners`; the box was cut instead).
     """
@@ -144,6 +145,16 @@ def choose_backend(backend: str, detector_weights=None, recognizer_weights=None)
     return "onnx"
 
 
+def cut_quads(found: Detections) -> Tuple[List[np.ndarray], np.ndarray]:
+    """The quadrilaterals the plates of ``found`` are cut from: each plate's corners grown by
+    :data:`LPRNet.crops.CORNER_MARGIN` when they are plausible (:func:`MTCNN.boxes.plausible_corners`),
+    else its box. Returns the ``[4, 2]`` quads and ``ndarray[K]`` bool: which came from corners."""
+    boxes = found.boxes
+    good = (plausible_corners(found.corners, boxes) if found.corners is not None
+            else np.zeros(len(boxes), bool))
+    return [expand_quad(found.corners[i]) if good[i] else box_to_quad(b) for i, b in enumerate(boxes)], good
+
+
 class PlateReader:
     """Detector and recognizer joined: BGR image -> list of :class:`Plate`.
 
@@ -196,13 +207,11 @@ class PlateReader:
         boxes = found.boxes
         if len(boxes) == 0:
             return []
-        good = (plausible_corners(found.corners, boxes) if found.corners is not None
-                else np.zeros(len(boxes), bool))
-        quads = [found.corners[i] if good[i] else box_to_quad(b) for i, b in enumerate(boxes)]
+        quads, good = cut_quads(found)
         reads = self.recognizer.read_quads(image, quads)
         return [Plate(tuple(float(v) for v in b[:4]), float(b[4]), r.text, r.confidence, r.char_confidences,
                       r.colour, r.layout,
-                      tuple((float(x), float(y)) for x, y in quads[i]) if good[i] else None)
+                      tuple((float(x), float(y)) for x, y in found.corners[i]) if good[i] else None)
                 for i, (b, r) in enumerate(zip(boxes, reads))]
 
 

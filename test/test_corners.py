@@ -2,11 +2,12 @@
 import shutil
 
 import numpy as np
+import pytest
 import torch
 
 from lprcore.imageio import imread
 from lpr.pipeline import PlateReader
-from LPRNet.crops import crop_quads
+from LPRNet.crops import crop_quads, expand_quad
 from MTCNN.boxes import plausible_corners
 from MTCNN.dataset import mirror_vertices
 from MTCNN.cascade import DetectorConfig
@@ -60,5 +61,15 @@ def test_pipeline_cuts_plates_by_their_corners_and_reports_them(tmp_path, random
         np.testing.assert_allclose(p.corners[0], (x1 + 0.05 * w, y1 + 0.1 * h), atol=0.05)
         np.testing.assert_allclose(p.corners[2], (x1 + 0.95 * w, y1 + 0.9 * h), atol=0.05)
         assert len(p.to_json()["corners"]) == 4
-    crops = crop_quads(image, [np.float32(p.corners) for p in plates])
+    # the plate is cut from its corners grown by the margin, not from its box
+    crops = crop_quads(image, [expand_quad(np.float32(p.corners)) for p in plates])
     assert [p.text for p in plates] == [d.text for d in reader.recognizer(crops)]
+    assert [p.confidence for p in plates] == pytest.approx([d.confidence for d in reader.recognizer(crops)], abs=1e-5)
+
+
+def test_expand_quad_grows_along_the_plate_edges():
+    grown = expand_quad(RECT, (0.1, 0.5))
+    np.testing.assert_allclose(grown, [[0, 5], [120, 5], [120, 65], [0, 65]])
+    tilted = np.float32([[0, 0], [100, 10], [97, 40], [-3, 30]])
+    g = expand_quad(tilted, (0.1, 0.0))
+    np.testing.assert_allclose(g[1] - g[0], (tilted[1] - tilted[0]) * 1.2, atol=1e-4)  # along the top edge

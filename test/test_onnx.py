@@ -85,7 +85,7 @@ def test_export_writes_checked_models_with_their_manifest(exported):
     for name in (PNET_ONNX, ONET_ONNX, RECOGNIZER_ONNX):
         entry = manifest[name]
         assert entry["opset"] >= 20 and entry["check"]["texts_identical"]
-        assert entry["check"]["max_abs_difference"] <= 1e-4
+        assert entry["check"]["max_abs_difference"] <= 2e-4
         assert set(entry["exported_from"]) and entry["input"].startswith("float32[N, 3,")
     assert len(manifest[RECOGNIZER_ONNX]["charset"]) == 75
     assert not list(exported.glob("*.tmp")) and not list(exported.glob("*.check.onnx"))
