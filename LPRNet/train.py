@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from lprcore.engine import (CheckpointError, FitConfig, add_training_args, export_run, fit, make_loader,
+from lprcore.engine import (distributed, CheckpointError, FitConfig, add_training_args, export_run, fit, make_loader,
                             setup_training)
 from lprcore.report import nonnegative_float, nonnegative_int, positive_int
 from lprcore.weights import WeightsError, read_state_dict
@@ -101,7 +101,10 @@ def main(argv=None) -> int:
     val_set = PlateTextDataset(args.val) if args.val else None
     log.info("train samples per epoch: %d; val: %d", len(train_set), len(val_set) if val_set else 0)
     # exact on --resume with any --workers: order and augmentation seeded from (seed, epoch)
-    loader = make_loader(train_set, args.batch_size, args.workers, collate_fn=collate)
+    try:  # exact on --resume with any --workers; --batch-size is global under torchrun
+        loader = make_loader(train_set, args.batch_size, args.workers, collate_fn=collate, pin_memory=args.device.startswith("cuda"))
+    except ValueError as e:
+        p.error(str(e))
 
     model = PlateRecognizer()
     if args.init:
@@ -121,12 +124,12 @@ def main(argv=None) -> int:
 
     try:
         fit(model, optimizer, loader, ctc_loss, evaluate,
-            FitConfig(epochs=args.epochs, out_dir=args.out, seed=args.seed, resume=args.resume, grad_clip=5.0),
+            FitConfig(epochs=args.epochs, out_dir=args.out, seed=args.seed, resume=args.resume, grad_clip=5.0, device=args.device, amp=args.amp),
             scheduler=scheduler, on_epoch_start=on_epoch_start)
     except CheckpointError as e:
         log.error("%s", e)
         return 2
-    if args.export:
+    if args.export and distributed().main:
         export(args.out, args.export)
     return 0
 

@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from ccpd.plates import COLOURS, LAYOUTS
-from lprcore.engine import CheckpointError, FitConfig, add_training_args, export_run, fit, make_loader, setup_training
+from lprcore.engine import distributed, CheckpointError, FitConfig, add_training_args, export_run, fit, make_loader, setup_training
 from LPRNet.attributes import PlateAttributeNet
 from LPRNet.reading import ATTRIBUTES_WEIGHTS
 from LPRNet.dataset import PlateTextDataset
@@ -80,17 +80,20 @@ def main(argv=None) -> int:
     setup_training(args, "python -m LPRNet.train_attributes", args.train + args.val, argv)
     train_set = AttributeDataset(PlateTextDataset(args.train, augment=True))
     val_set = AttributeDataset(PlateTextDataset(args.val)) if args.val else None
-    loader = make_loader(train_set, args.batch_size, args.workers)
+    try:  # exact on --resume with any --workers; --batch-size is global under torchrun
+        loader = make_loader(train_set, args.batch_size, args.workers, pin_memory=args.device.startswith("cuda"))
+    except ValueError as e:
+        p.error(str(e))
     model = PlateAttributeNet()
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs, eta_min=args.lr * 0.02)
     try:
         fit(model, optimizer, loader, attribute_loss, (lambda m: attribute_accuracy(m, val_set)) if val_set else None,
-            FitConfig(epochs=args.epochs, out_dir=args.out, seed=args.seed, resume=args.resume), scheduler=scheduler)
+            FitConfig(epochs=args.epochs, out_dir=args.out, seed=args.seed, resume=args.resume, device=args.device, amp=args.amp), scheduler=scheduler)
     except CheckpointError as e:
         log.error("%s", e)
         return 2
-    if args.export:
+    if args.export and distributed().main:
         export_run(args.out, args.export, {ATTRIBUTES_WEIGHTS: ""},
                    extra={ATTRIBUTES_WEIGHTS: {"colours": list(COLOURS), "layouts": list(LAYOUTS)}})
     return 0

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from lprcore.engine import (CheckpointError, FitConfig, add_training_args, export_run, fit, make_loader,
+from lprcore.engine import (distributed, CheckpointError, FitConfig, add_training_args, export_run, fit, make_loader,
                             setup_training)
 from lprcore.report import nonnegative_float
 from MTCNN.dataset import BoxSampleDataset
@@ -116,7 +116,10 @@ def main(argv=None) -> int:
     train_set = BoxSampleDataset(args.train, augment=True)
     val_set = BoxSampleDataset(args.val) if args.val else None
     log.info("%s: %d train samples, %d val", args.net, len(train_set), len(val_set) if val_set else 0)
-    loader = make_loader(train_set, args.batch_size, args.workers)  # exact on --resume, any --workers
+    try:  # exact on --resume with any --workers; --batch-size is global under torchrun
+        loader = make_loader(train_set, args.batch_size, args.workers, pin_memory=args.device.startswith("cuda"))
+    except ValueError as e:
+        p.error(str(e))
     model = net_cls()
     if args.init and not args.resume:
         try:
@@ -134,12 +137,12 @@ def main(argv=None) -> int:
     try:
         fit(model, optimizer, loader, cascade_loss(args.box_weight, args.vertex_weight),
             (lambda m: evaluate(m, val_set)) if val_set else None,
-            FitConfig(epochs=args.epochs, out_dir=args.out, seed=args.seed, resume=args.resume),
+            FitConfig(epochs=args.epochs, out_dir=args.out, seed=args.seed, resume=args.resume, device=args.device, amp=args.amp),
             scheduler=scheduler)
     except CheckpointError as e:
         log.error("%s", e)
         return 2
-    if args.export:
+    if args.export and distributed().main:
         export_run(args.out, args.export, {weights_name: ""})
     return 0
 

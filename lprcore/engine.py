@@ -4,10 +4,20 @@
 In the manner of torchvision's ``references/detection/engine.py``: the per-net ``train.py`` files
 build the model, the data (:func:`make_loader`) and a ``loss_fn``, and hand them to :func:`fit`.
 
-Reproducibility: epoch ``e`` of a run with seed ``s`` reseeds Python, NumPy and torch with ``s + e``,
-the shuffling generator of a :func:`make_loader` loader with :func:`epoch_seed` ``(s, e)``, and each
-DataLoader worker from ``(s, e, worker id)``; so epoch ``e`` sees the same data order and the same
+Reproducibility: epoch ``e`` of a run with seed ``s`` reseeds Python, NumPy and torch with ``s + e``
+(plus a multiple of the process's rank under DDP), shuffles a :func:`make_loader` loader with a
+``DistributedSampler`` seeded with ``s`` at epoch ``e`` (``set_epoch``), and seeds each DataLoader
+worker from ``(s, e, rank, worker id)``; so epoch ``e`` sees the same data order and the same
 augmentation whether or not the run was stopped and resumed, with any number of ``--workers``.
+
+Scale: the same scripts run unchanged under ``torchrun --nproc_per_node N -m LPRNet.train ...``
+(PyTorch's DistributedDataParallel; :func:`init_distributed`): ``--batch-size`` is the **global**
+batch, split evenly over the N processes, each taking every N-th sample of the same shuffled order,
+so one process and N processes see the same global batches and (for a loss that is a mean over the
+batch) take the same steps; backend ``nccl`` on CUDA, ``gloo`` on the CPU; logs, checkpoints and
+exports come from rank 0 only; validation runs on rank 0 and its figures are broadcast; the training
+figures are averaged over the processes. ``--device cuda`` and ``--amp bf16|fp16`` (automatic mixed
+precision; fp16 with a gradient scaler) use a GPU.
 """
 from __future__ import annotations
 
@@ -23,8 +33,9 @@ from typing import Callable, Dict, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
+from torch import distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from lprcore.files import atomic_write
 from lprcore.manifest import RUN_ARGS_NAME, command_line, update_manifest, write_run_args
@@ -61,6 +72,77 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed % 2**63, epoch]).generate_state(2, np.uint64)[0] >> np.uint64(1))
 
 
+@dataclass(frozen=True)
+class Distributed:
+    """Where this process stands in a run: its rank, the number of processes, and its device."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        """Rank 0: the process that logs, checkpoints and exports."""
+        return self.rank == 0
+
+
+def distributed() -> Distributed:
+    """This process's :class:`Distributed` (rank 0 of 1 without ``torch.distributed``)."""
+    if dist.is_available() and dist.is_initialized():
+        return Distributed(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
+    return Distributed()
+
+
+def init_distributed(device: str = "cpu") -> Distributed:
+    """Join the process group when started by ``torchrun`` (``WORLD_SIZE`` > 1 in the environment):
+    backend ``nccl`` for CUDA, ``gloo`` for the CPU; each process then uses GPU ``LOCAL_RANK``.
+    A plain ``python -m`` run stays a single process. Returns :func:`distributed`."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        cuda = device.startswith("cuda")
+        if cuda:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return distributed()
+
+
+def run_device(device: str) -> torch.device:
+    """The torch device of this process: ``cuda`` becomes ``cuda:LOCAL_RANK`` under DDP."""
+    if device == "cuda" and distributed().world > 1:
+        return torch.device("cuda", distributed().local_rank)
+    return torch.device(device)
+
+
+def to_device(batch, device: torch.device):
+    """``batch`` with every tensor in it (through tuples, lists and dicts) moved to ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+class OnDevice(nn.Module):
+    """A model on a device, called with CPU inputs and giving CPU outputs (for the scripts'
+    evaluation functions, which feed CPU tensors); other attributes come from the model."""
+
+    def __init__(self, model: nn.Module, device: torch.device):
+        super().__init__()
+        self.inner = model
+        self.device = device
+
+    def forward(self, *args):
+        out = self.inner(*to_device(args, self.device))
+        return to_device(out, torch.device("cpu"))
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.inner, name)
+
+
 def worker_init_fn(worker_id: int) -> None:
     """DataLoader worker init: seed NumPy and ``random`` from the worker's torch seed.
 
@@ -74,29 +156,50 @@ def worker_init_fn(worker_id: int) -> None:
 
 
 def make_loader(dataset: Dataset, batch_size: int, workers: int, shuffle: bool = True,
-                drop_last: bool = True, collate_fn: Optional[Callable] = None) -> DataLoader:
+                drop_last: bool = True, collate_fn: Optional[Callable] = None,
+                pin_memory: bool = False) -> DataLoader:
     """A training DataLoader whose order and augmentation :func:`fit` makes exact across resumes.
 
-    It shuffles with its own ``torch.Generator`` (reseeded by :func:`fit` from ``(seed, epoch)``
-    before each epoch) and starts its ``workers`` afresh each epoch (not persistent), seeded through
-    :func:`worker_init_fn`; NumPy's global RNG in each worker (which the datasets' augmentation draws
-    from) thus depends on ``(seed, epoch, worker id)`` only.
+    :func:`fit` seeds its sampler with the run's seed and epoch before each epoch, and reseeds its
+    own ``torch.Generator`` from ``(seed, epoch, rank)``; its ``workers`` start afresh each epoch (not
+    persistent), seeded through :func:`worker_init_fn`; NumPy's global RNG in each worker (which the
+    datasets' augmentation draws from) thus depends on ``(seed, epoch, rank, worker id)`` only.
+
+    The order comes from a ``DistributedSampler`` (also in a single process, so that one process and
+    N processes shuffle alike): under DDP each of the N processes takes every N-th sample of the same
+    order and ``batch_size / N`` samples per step.
 
     Args:
         dataset: map-style dataset.
-        batch_size: samples per batch (>= 1).
-        workers: worker processes (0: load in this process).
+        batch_size: samples per step over all processes (>= 1; a multiple of the number of processes).
+        workers: worker processes per process (0: load in this process).
         collate_fn: batch builder (default: torch's).
+        pin_memory: page-locked batches, for a fast copy to a GPU.
+
+    Raises:
+        ValueError: ``batch_size`` is not a multiple of the number of processes.
     """
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+    d = distributed()
+    if batch_size % d.world:
+        raise ValueError(f"--batch-size {batch_size} is the global batch: it must be a multiple of the "
+                         f"{d.world} processes")
+    sampler = DistributedSampler(dataset, num_replicas=d.world, rank=d.rank, shuffle=shuffle, seed=0,
+                                 drop_last=drop_last)
+    return DataLoader(dataset, batch_size=batch_size // d.world, sampler=sampler, drop_last=drop_last,
                       collate_fn=collate_fn, num_workers=workers, worker_init_fn=worker_init_fn,
-                      persistent_workers=False, generator=torch.Generator())
+                      persistent_workers=False, generator=torch.Generator(), pin_memory=pin_memory)
 
 
 def _seed_loader(loader: Iterable, seed: int, epoch: int) -> None:
-    """Reseed a DataLoader's shuffling generator for ``epoch`` (see :func:`make_loader`)."""
-    if isinstance(loader, DataLoader) and loader.generator is not None:
-        loader.generator.manual_seed(epoch_seed(seed, epoch))
+    """Seed a DataLoader's sampler and worker generator for ``epoch`` (see :func:`make_loader`)."""
+    if not isinstance(loader, DataLoader):
+        return
+    if isinstance(loader.sampler, DistributedSampler):
+        loader.sampler.seed = int(seed)
+        loader.sampler.set_epoch(epoch)
+    if loader.generator is not None:
+        rank = distributed().rank
+        loader.generator.manual_seed(epoch_seed(seed, epoch) if rank == 0 else epoch_seed(seed * 1009 + rank, epoch))
 
 
 def _check_loader(loader: Iterable) -> None:
@@ -183,6 +286,8 @@ class FitConfig:
         monitor: key of the evaluate figures that selects ``best.pth``; higher is better.
         resume: continue from ``out_dir/last.pth`` when it exists.
         grad_clip: max gradient norm (0: off).
+        device: torch device of the run (``"cuda"`` is each DDP process's own GPU).
+        amp: automatic mixed precision: ``"none"``, ``"bf16"`` or ``"fp16"`` (with a gradient scaler).
     """
 
     epochs: int
@@ -191,6 +296,8 @@ class FitConfig:
     monitor: str = "accuracy"
     resume: bool = False
     grad_clip: float = 0.0
+    device: str = "cpu"
+    amp: str = "none"
 
 
 #: Seconds between progress lines in the log (the progress bar shows only on a terminal).
@@ -198,9 +305,13 @@ LOG_EVERY_S = 60.0
 
 
 def train_one_epoch(model: nn.Module, loss_fn: LossFn, optimizer: torch.optim.Optimizer,
-                    loader: Iterable, epoch: int, grad_clip: float = 0.0) -> Dict[str, float]:
-    """One pass over ``loader``; returns the mean of ``loss`` and of each figure ``loss_fn`` reports.
+                    loader: Iterable, epoch: int, grad_clip: float = 0.0,
+                    device: torch.device = torch.device("cpu"), amp: str = "none",
+                    scaler: Optional["torch.amp.GradScaler"] = None) -> Dict[str, float]:
+    """One pass over ``loader``; returns the mean of ``loss`` and of each figure ``loss_fn`` reports
+    (averaged over the processes under DDP).
 
+    Batches are moved to ``device``; ``amp`` runs the forward pass and loss under ``torch.autocast``.
     Logs a progress line (step, mean loss, batches per second) every :data:`LOG_EVERY_S` seconds, so
     that a run in the background shows how it goes.
 
@@ -213,16 +324,27 @@ def train_one_epoch(model: nn.Module, loss_fn: LossFn, optimizer: torch.optim.Op
     total = len(loader) if hasattr(loader, "__len__") else None
     t0 = last = time.time()
     bar = progress(loader, desc=f"epoch {epoch}", leave=False, dynamic_ncols=True)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
     for step, batch in enumerate(bar):
-        loss, figures = loss_fn(model, batch)
+        batch = to_device(batch, device)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            loss, figures = loss_fn(model, batch)
         if not torch.isfinite(loss):
             raise NonFiniteLossError(f"non-finite loss {loss.item()} at epoch {epoch}, step {step}: "
                                      "lower the learning rate or check the data")
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+        else:
+            loss.backward()
         if grad_clip > 0:
             nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        optimizer.step()
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
         figures = {"loss": loss.item(), **figures}
         for k, v in figures.items():
             sums[k] = sums.get(k, 0.0) + v
@@ -233,7 +355,13 @@ def train_one_epoch(model: nn.Module, loss_fn: LossFn, optimizer: torch.optim.Op
             last = time.time()
             log.info("epoch %d: step %d%s, loss %.4f, %.2f batches/s", epoch, n, f"/{total}" if total else "",
                      sums["loss"] / n, n / (last - t0))
-    return {k: v / max(n, 1) for k, v in sums.items()}
+    means = {k: v / max(n, 1) for k, v in sums.items()}
+    if distributed().world > 1 and means:
+        keys = sorted(means)
+        t = torch.tensor([means[k] for k in keys], dtype=torch.float64)
+        dist.all_reduce(t)
+        means = dict(zip(keys, (t / distributed().world).tolist()))
+    return means
 
 
 def fit(model: nn.Module, optimizer: torch.optim.Optimizer, loader: Iterable, loss_fn: LossFn,
@@ -259,14 +387,20 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, loader: Iterable, lo
             ``epochs`` (the message names it).
         NonFiniteLossError: the loss became NaN or infinite.
     """
+    ddp = distributed()
+    device = run_device(config.device)
+    if config.amp not in ("none", "bf16", "fp16"):
+        raise ValueError(f"amp must be none, bf16 or fp16, got {config.amp!r}")
     os.makedirs(config.out_dir, exist_ok=True)
     last_path = os.path.join(config.out_dir, "last.pth")
     best_path = os.path.join(config.out_dir, "best.pth")
     start, best, history = 0, -math.inf, []
+    model.to(device)
+    scaler = torch.amp.GradScaler(device.type) if config.amp == "fp16" else None
     if config.resume and os.path.isfile(last_path):
         ckpt = load_checkpoint(last_path)
         model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
+        optimizer.load_state_dict(ckpt["optimizer"])  # moves its state to the parameters' device
         if scheduler is not None and ckpt.get("scheduler") is not None:
             scheduler.load_state_dict(ckpt["scheduler"])
         start, best, history = ckpt["epoch"] + 1, ckpt["best"], ckpt["history"]
@@ -281,35 +415,53 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, loader: Iterable, lo
     figures: Dict[str, float] = history[-1] if history else {}
     _check_loader(loader)
     for epoch in range(start, config.epochs):
-        seed_everything(config.seed + epoch)
+        seed_everything(config.seed + epoch + 1_000_003 * ddp.rank)
         _seed_loader(loader, config.seed, epoch)
         if on_epoch_start is not None:
             on_epoch_start(epoch)
+        # DDP wraps anew each epoch: on_epoch_start may freeze or unfreeze parameters
+        train_model = model if ddp.world == 1 else nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
         t0 = time.time()
         figures = {f"train_{k}": v for k, v in
-                   train_one_epoch(model, loss_fn, optimizer, loader, epoch, config.grad_clip).items()}
+                   train_one_epoch(train_model, loss_fn, optimizer, loader, epoch, config.grad_clip,
+                                   device, config.amp, scaler).items()}
         if scheduler is not None:
             scheduler.step()
         if evaluate_fn is not None:
-            model.eval()
-            with torch.inference_mode():
-                figures.update(evaluate_fn(model))
+            results = [None]
+            if ddp.main:
+                model.eval()
+                with torch.inference_mode():
+                    results[0] = evaluate_fn(model if device.type == "cpu" else OnDevice(model, device))
+            if ddp.world > 1:
+                dist.broadcast_object_list(results, src=0)
+            figures.update(results[0])
         figures.update(epoch=epoch, seconds=round(time.time() - t0, 1),
                        lr=optimizer.param_groups[0]["lr"])
         history.append(figures)
         score = figures.get(config.monitor, -figures["train_loss"])
         if score >= best:
             best = score
-            save_atomic({"model": model.state_dict(), "epoch": epoch, "figures": figures}, best_path)
-        save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                     "epoch": epoch, "best": best, "history": history,
-                     "seed": int(config.seed), "epochs": int(config.epochs)}, last_path)
-        with open(os.path.join(config.out_dir, "log.jsonl"), "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(figures) + "\n")
-        log.info("epoch %d: %s", epoch, ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                                 for k, v in figures.items()))
+            if ddp.main:
+                save_atomic({"model": _cpu_state(model), "epoch": epoch, "figures": figures}, best_path)
+        if ddp.main:
+            save_atomic({"model": _cpu_state(model), "optimizer": optimizer.state_dict(),
+                         "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                         "epoch": epoch, "best": best, "history": history,
+                         "seed": int(config.seed), "epochs": int(config.epochs)}, last_path)
+            with open(os.path.join(config.out_dir, "log.jsonl"), "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(figures) + "\n")
+            log.info("epoch %d: %s", epoch, ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                                     for k, v in figures.items()))
+        if ddp.world > 1:
+            dist.barrier()  # no process starts the next epoch before the checkpoint is written
     return figures
+
+
+def _cpu_state(model: nn.Module) -> Dict[str, torch.Tensor]:
+    """The model's state dict on the CPU (a checkpoint loads on any device)."""
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
 
 def output_dir(text: str) -> str:
@@ -342,11 +494,15 @@ def add_training_args(parser, epochs: int, batch_size: int, lr: float, workers: 
     parser.add_argument("--seed", type=nonnegative_int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")
     parser.add_argument("--export", metavar="DIR", type=output_dir, help=export_help)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: each process's own GPU)")
+    parser.add_argument("--amp", choices=("none", "bf16", "fp16"), default="none",
+                        help="automatic mixed precision on the GPU (default: none, float32)")
 
 
 def setup_training(args, prog: str, data: Sequence[str], argv: Optional[list] = None) -> None:
-    """Start a run: log to stderr with times, set the torch thread count, seed every RNG, and write
-    ``OUT/args.json`` (see :func:`lprcore.manifest.write_run_args`).
+    """Start a run: join the process group under ``torchrun`` (:func:`init_distributed`), log to
+    stderr with times (rank 0; the others warnings only), set the torch thread count, seed every RNG,
+    and write ``OUT/args.json`` (see :func:`lprcore.manifest.write_run_args`; rank 0).
 
     Args:
         args: parsed options of :func:`add_training_args` (``out``, ``threads``, ``seed`` ...).
@@ -354,11 +510,17 @@ def setup_training(args, prog: str, data: Sequence[str], argv: Optional[list] = 
         data: every data list the run reads (recorded with its SHA-256).
         argv: the arguments the script was given (default ``sys.argv[1:]``).
     """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    d = init_distributed(getattr(args, "device", "cpu"))
+    logging.basicConfig(level=logging.INFO if d.main else logging.WARNING,
+                        format="%(asctime)s %(levelname)s " + (f"[rank {d.rank}] " if d.world > 1 else "") + "%(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
     seed_everything(args.seed)
-    write_run_args(args.out, args, data, command_line(prog, argv))
+    if d.main:
+        write_run_args(args.out, args, data, command_line(prog, argv))
+    if d.world > 1:
+        log.info("DDP: %d processes, global batch %d (%d per process)", d.world, args.batch_size,
+                 args.batch_size // d.world)
 
 
 def export_run(run_dir: str, export_dir: str, files: Mapping[str, str],
