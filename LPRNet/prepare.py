@@ -16,7 +16,7 @@ Output: ``OUT/NAME/*.png`` and the list ``OUT/NAME.txt``, one sample a line:
 the stored crop, pixels; colour and layout empty when the source does not know them; lists of three
 columns, from earlier versions, are read too).
 The list is written last and atomically, so an interrupted run leaves no half list; a re-run
-overwrites. Example::
+overwrites, and ``--resume`` continues an interrupted run from its journal. Example::
 
     python -m LPRNet.prepare --ccpd ../shared/data/ccpd_sample/train --crops ../shared/data/plate_crops \
         --out data/lprnet --name train
@@ -32,7 +32,7 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 
 from ccpd.sources import PlateSample, read_sources
-from lprcore.files import atomic_write
+from lprcore.files import Journal, atomic_write
 from lprcore.imageio import ImageReadError, imread, imwrite
 from lprcore.parallel import imap_progress
 from LPRNet.chars import is_encodable
@@ -106,11 +106,17 @@ def _job(item: Tuple[PlateSample, str], out_dir: str, rectified: bool) -> Tuple[
     return entries, None
 
 
+def format_entry(entry: Entry) -> str:
+    """One list line (no newline): ``path<TAB>text<TAB>x1,y1,x2,y2<TAB>colour<TAB>layout``."""
+    rel, text, box, colour, layout = entry
+    return f"{rel}\t{text}\t{','.join(str(v) for v in box)}\t{colour}\t{layout}"
+
+
 def write_list(path: str, entries: List[Entry]) -> None:
     """Write a sample list atomically (:func:`lprcore.files.atomic_write`)."""
     with atomic_write(path, "w") as fh:
-        for rel, text, box, colour, layout in entries:
-            fh.write(f"{rel}\t{text}\t{','.join(str(v) for v in box)}\t{colour}\t{layout}\n")
+        for entry in entries:
+            fh.write(format_entry(entry) + "\n")
 
 
 def read_list(path: str) -> List[ListEntry]:
@@ -137,33 +143,42 @@ def read_list(path: str) -> List[ListEntry]:
 
 
 def prepare(ccpd: List[str], crops: List[str], out: str, name: str, workers: int = 1,
-            rectified: bool = True, sources: Sequence[str] = (), use: Optional[str] = None) -> List[Entry]:
-    """Write the samples of all sources under ``out/name`` and the list ``out/name.txt``.
+            rectified: bool = True, sources: Sequence[str] = (), use: Optional[str] = None,
+            resume: bool = False) -> int:
+    """Write the samples of all sources under ``out/name`` and the list ``out/name.txt``; returns
+    how many samples the list holds.
 
     Args:
         ccpd: folders of CCPD-named images.
         crops: folders of crops named by their text.
         sources: folders in any format of :mod:`ccpd.sources` (``labels.tsv``, CCPD names, crops).
         use: with ``sources``: keep only rows whose ``use`` column is this (train / val).
+        resume: continue a killed run from its journal (``OUT/NAME.journal``,
+            :class:`lprcore.files.Journal`): plates already done are skipped; the list is the same as
+            an uninterrupted run's.
     """
     image_dir = os.path.join(out, name)
     os.makedirs(image_dir, exist_ok=True)
     scan = read_sources(list(ccpd) + list(crops))
     scan.samples += read_sources(sources, use).samples if sources else []
-    items = [(s, f"{i:06d}") for i, s in enumerate(scan.samples)]
-    entries, failures = [], [f"{p}: {why}" for p, why in scan.skipped]
+    journal = Journal(os.path.join(out, f"{name}.journal"), resume)
+    if journal.done:
+        log.info("resuming: %d of %d plates already done", len(journal.done), len(scan.samples))
+    items = [(s, f"{i:06d}") for i, s in enumerate(scan.samples) if i not in journal.done]
+    failures = [f"{p}: {why}" for p, why in scan.skipped]
     job = partial(_job, out_dir=image_dir, rectified=rectified)
-    for got, err in imap_progress(job, items, workers, "lprnet samples", chunksize=16):
-        entries += [(os.path.join(name, rel), *rest) for rel, *rest in got]
+    for item, (got, err) in zip(items, imap_progress(job, items, workers, "lprnet samples", chunksize=16)):
+        journal.add(int(item[1]), [format_entry((os.path.join(name, rel), *rest)) for rel, *rest in got])
         if err:
             failures.append(err)
     for f in failures[:10]:
         log.warning("skipped %s", f)
     if failures:
-        log.warning("skipped %d of %d sources", len(failures), len(items))
-    write_list(os.path.join(out, f"{name}.txt"), entries)
-    log.info("wrote %d samples to %s", len(entries), os.path.join(out, f"{name}.txt"))
-    return entries
+        log.warning("skipped %d of %d sources", len(failures), len(scan.samples))
+    n = journal.write_list(os.path.join(out, f"{name}.txt"))
+    journal.remove()
+    log.info("wrote %d samples to %s", n, os.path.join(out, f"{name}.txt"))
+    return n
 
 
 def main(argv=None) -> int:
@@ -180,6 +195,8 @@ def main(argv=None) -> int:
     p.add_argument("--no-rectified", action="store_true",
                    help="CCPD: only the bbox crop, no vertex-rectified crop (for validation lists)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel processes")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run (OUT/NAME.journal): plates already done are skipped")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     if not args.ccpd and not args.crops and not args.source:
@@ -189,9 +206,9 @@ def main(argv=None) -> int:
             p.error(f"{d}: not a folder")
         if os.path.abspath(args.out).startswith(os.path.abspath(d) + os.sep):
             p.error(f"--out {args.out} lies inside the source folder {d}")
-    entries = prepare(args.ccpd, args.crops, args.out, args.name, args.workers, not args.no_rectified,
-                      args.source, args.use)
-    return 0 if entries else 1
+    n = prepare(args.ccpd, args.crops, args.out, args.name, args.workers, not args.no_rectified,
+                args.source, args.use, args.resume)
+    return 0 if n else 1
 
 
 if __name__ == "__main__":

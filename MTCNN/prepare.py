@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from ccpd.sources import read_sources
-from lprcore.files import atomic_write
+from lprcore.files import Journal, atomic_write
 from lprcore.imageio import ImageReadError, imread, imwrite
 from lprcore.parallel import imap_progress
 from lprcore.weights import load_weights
@@ -245,12 +245,18 @@ def _job(item, net: str, out_dir: str, seed: int, pnet_weights: Optional[str],
     return entries, None, 0 if hard is None else min(len(hard), HARD_NEGATIVES_PER_IMAGE)
 
 
+def format_entry(entry: Entry) -> str:
+    """One list line (no newline): ``path label dx1 dy1 dx2 dy2 [vx1 vy1 ... vx4 vy4]``."""
+    rel, lab, off, ver = entry
+    fields = list(off) + (list(ver) if ver is not None else [])
+    return f"{rel} {lab} " + " ".join(f"{v:.5f}" for v in fields)
+
+
 def write_list(path: str, entries: List[Entry]) -> None:
-    """Write a sample list atomically: ``path label dx1 dy1 dx2 dy2 [vx1 vy1 ... vx4 vy4]`` per line."""
+    """Write a sample list atomically (lines of :func:`format_entry`)."""
     with atomic_write(path, "w") as fh:
-        for rel, lab, off, ver in entries:
-            fields = list(off) + (list(ver) if ver is not None else [])
-            fh.write(f"{rel} {lab} " + " ".join(f"{v:.5f}" for v in fields) + "\n")
+        for entry in entries:
+            fh.write(format_entry(entry) + "\n")
 
 
 def read_list(path: str) -> List[Tuple[str, int, Tuple[float, ...], Optional[Tuple[float, ...]]]]:
@@ -305,30 +311,43 @@ def images_with_boxes(sources: Sequence[str]) -> Tuple[List[Tuple[str, Tuple, np
 
 
 def prepare(net: str, sources: List[str], out: str, name: str, workers: int = 1, seed: int = 0,
-            pnet_weights: Optional[str] = None, onet_weights: Optional[str] = None) -> List[Entry]:
+            pnet_weights: Optional[str] = None, onet_weights: Optional[str] = None, resume: bool = False) -> int:
     """Write samples for ``net`` from every image with plate boxes under ``sources`` (CCPD folders,
-    ``labels.tsv`` + ``boxes.tsv`` folders, ``python -m platesynth scenes`` output); returns the entries."""
+    ``labels.tsv`` + ``boxes.tsv`` folders, ``python -m platesynth scenes`` output); returns how many.
+
+    Each image's samples are journaled as they are written (``OUT/NAME.journal``, see
+    :class:`lprcore.files.Journal`), so memory stays bounded and ``resume`` continues a run that
+    was killed, skipping the images already done; the list is written last, atomically, and is the
+    same as an uninterrupted run's (each image's samples are seeded by its index).
+    """
     image_dir = os.path.join(out, name)
     os.makedirs(image_dir, exist_ok=True)
     images, failures = images_with_boxes(sources)
+    journal = Journal(os.path.join(out, f"{name}.journal"), resume)
+    if journal.done:
+        log.info("resuming: %d of %d images already done", len(journal.done), len(images))
     job = partial(_job, net=net, out_dir=image_dir, seed=seed, pnet_weights=pnet_weights,
                   onet_weights=onet_weights)
-    entries = []
     hard = 0
-    items = [(i, p, b, q, c) for i, (p, b, q, c) in enumerate(images)]
-    for got, err, n_hard in imap_progress(job, items, workers, f"{net} samples", chunksize=4):
-        entries += [(os.path.join(name, rel), lab, off, ver) for rel, lab, off, ver in got]
+    counts = {POSITIVE: 0, PART: 0, NEGATIVE: 0, "corners": 0}
+    items = [(i, p, b, q, c) for i, (p, b, q, c) in enumerate(images) if i not in journal.done]
+    for item, (got, err, n_hard) in zip(items, imap_progress(job, items, workers, f"{net} samples", chunksize=4)):
+        entries = [(os.path.join(name, rel), lab, off, ver) for rel, lab, off, ver in got]
+        journal.add(item[0], [format_entry(e) for e in entries])
         hard += n_hard
+        for e in entries:
+            counts[e[1]] += 1
+            counts["corners"] += e[3] is not None
         if err:
             failures.append(err)
     for f in failures[:10]:
         log.warning("skipped %s", f)
-    write_list(os.path.join(out, f"{name}.txt"), entries)
-    counts = {lab: sum(e[1] == lab for e in entries) for lab in (POSITIVE, PART, NEGATIVE)}
-    log.info("wrote %d samples (positive %d, part %d, negative %d of which %d hard, with corners %d) to %s; "
-             "%d images skipped", len(entries), counts[POSITIVE], counts[PART], counts[NEGATIVE], hard,
-             sum(e[3] is not None for e in entries), os.path.join(out, f"{name}.txt"), len(failures))
-    return entries
+    n = journal.write_list(os.path.join(out, f"{name}.txt"))
+    journal.remove()
+    log.info("wrote %d samples (this run: positive %d, part %d, negative %d of which %d hard, with corners %d) "
+             "to %s; %d images skipped", n, counts[POSITIVE], counts[PART], counts[NEGATIVE], hard,
+             counts["corners"], os.path.join(out, f"{name}.txt"), len(failures))
+    return n
 
 
 def main(argv=None) -> int:
@@ -345,6 +364,8 @@ def main(argv=None) -> int:
                                           "cascade's false boxes as hard negatives")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run (OUT/NAME.journal): images already done are skipped")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     if not args.ccpd and not args.source:
@@ -362,9 +383,9 @@ def main(argv=None) -> int:
         p.error(f"--onet-weights {args.onet_weights}: no such file")
     if args.net == "onet" and not args.pnet_weights:
         log.warning("no --pnet-weights: ONet samples without PNet hard-sample mining")
-    entries = prepare(args.net, args.ccpd + args.source, args.out, args.name, args.workers, args.seed,
-                      args.pnet_weights, args.onet_weights)
-    return 0 if entries else 1
+    n = prepare(args.net, args.ccpd + args.source, args.out, args.name, args.workers, args.seed,
+                args.pnet_weights, args.onet_weights, args.resume)
+    return 0 if n else 1
 
 
 if __name__ == "__main__":

@@ -91,3 +91,88 @@ def prepare_output_dir(path: str | os.PathLike) -> None:
         reason = ("it is a file, not a folder" if os.path.exists(path) and not os.path.isdir(path)
                   else e.strerror or str(e))
         raise OSError(f"{path}: cannot write there: {reason}") from None
+
+
+class Journal:
+    """The per-item results of a long preparation run, appended and flushed as each item finishes,
+    so that a run killed part-way resumes where it stopped and memory stays bounded however many
+    items there are.
+
+    Each item's lines are written as ``index<TAB>line`` followed by ``index<TAB>`` + :data:`END`; an
+    item whose end mark is missing (the run was killed while writing it) does not count and is done
+    again. :meth:`write_list` streams the lines of the finished items, by index, into the final list.
+
+    Args:
+        path: the journal file (e.g. ``OUT/NAME.journal``).
+        resume: keep what an earlier run wrote (else start afresh).
+
+    Attributes:
+        done: indices of the items already finished.
+    """
+
+    END = "\x00end"
+
+    def __init__(self, path: str | os.PathLike, resume: bool):
+        self.path = os.fspath(path)
+        self.done = set()
+        if resume and os.path.isfile(self.path):
+            with open(self.path, encoding="utf-8", errors="replace") as fh:
+                for line in fh:
+                    index, _, rest = line.rstrip("\n").partition("\t")
+                    if rest == self.END and index.isdigit():
+                        self.done.add(int(index))
+        else:
+            open(self.path, "w", encoding="utf-8").close()
+        self._fh = open(self.path, "a", encoding="utf-8")
+        self._fh.write("\n")  # a run boundary: an item cut short before it is a separate occurrence
+
+    def add(self, index: int, lines) -> None:
+        """Record the finished item ``index`` with its list ``lines`` (strings without newlines)."""
+        for line in lines:
+            self._fh.write(f"{index}\t{line}\n")
+        self._fh.write(f"{index}\t{self.END}\n")
+        self._fh.flush()
+        self.done.add(index)
+
+    def write_list(self, path: str | os.PathLike) -> int:
+        """Write the lines of every finished item, by index, to ``path`` atomically; returns how many
+        lines. The journal stays (delete it with :meth:`remove`)."""
+        self._fh.flush()
+        complete = {}  # index -> the occurrence (count of its starts) that was finished
+        seen = {}
+        with open(self.path, encoding="utf-8") as fh:
+            prev = None
+            for line in fh:
+                index, _, rest = line.rstrip("\n").partition("\t")
+                if index != prev:
+                    seen[index] = seen.get(index, 0) + 1
+                    prev = index
+                if rest == self.END:
+                    complete[index] = seen[index]
+                    prev = None
+        n = 0
+        # items were done in index order (an interrupted item is done again later): stream once
+        with open(self.path, encoding="utf-8") as fh, atomic_write(os.fspath(path), "w") as out:
+            seen.clear()
+            prev = None
+            for line in fh:
+                index, _, rest = line.rstrip("\n").partition("\t")
+                if index != prev:
+                    seen[index] = seen.get(index, 0) + 1
+                    prev = index
+                if rest == self.END:
+                    prev = None
+                    continue
+                if complete.get(index) == seen[index]:
+                    out.write(rest + "\n")
+                    n += 1
+        return n
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def remove(self) -> None:
+        """Close and delete the journal (after the list is written)."""
+        self.close()
+        if os.path.exists(self.path):
+            os.remove(self.path)

@@ -108,3 +108,41 @@ def test_lprnet_prepare_real_sample(tmp_path, shared_data):
                         str(tmp_path / "o"), "--workers", "2", "--no-rectified"]) == 0
     entries = read_lpr_list(tmp_path / "o" / "train.txt")
     assert len(entries) >= 3 + 1900
+
+
+@pytest.mark.parametrize("stage", ["mtcnn", "lprnet"])
+def test_preparation_resumes_after_a_kill_and_gives_the_same_list(tmp_path, synth_dir, monkeypatch, stage):
+    import LPRNet.prepare as lpr_module
+    import MTCNN.prepare as mtcnn_module
+
+    module, run = (mtcnn_module, lambda out, *extra: mtcnn_prepare(
+        ["--net", "pnet", "--ccpd", str(synth_dir), "--out", str(out), "--workers", "1", *extra])) \
+        if stage == "mtcnn" else (lpr_module, lambda out, *extra: lpr_prepare(
+            ["--ccpd", str(synth_dir), "--out", str(out), "--workers", "1", *extra]))
+    assert run(tmp_path / "straight") == 0
+    want = (tmp_path / "straight" / "train.txt").read_text()
+
+    real, calls = module._job, []
+
+    def dies_on_the_fourth(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt  # the run is killed here
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "_job", dies_on_the_fourth)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "killed")
+    monkeypatch.setattr(module, "_job", real)
+    journal = tmp_path / "killed" / "train.journal"
+    assert not (tmp_path / "killed" / "train.txt").exists() and journal.is_file()
+    with open(journal, "a", encoding="utf-8") as fh:  # an item cut short while being written
+        fh.write("3\thalf a line of item 3\n")
+    done = [line for line in journal.read_text().splitlines() if line.endswith("\x00end")]
+    assert len(done) == 3
+    redone = []
+    monkeypatch.setattr(module, "_job", lambda *a, **k: redone.append(1) or real(*a, **k))
+    assert run(tmp_path / "killed", "--resume") == 0
+    assert len(redone) == len(list(synth_dir.iterdir())) - 3  # the 3 finished images are not done again
+    assert (tmp_path / "killed" / "train.txt").read_text() == want
+    assert not journal.exists()
