@@ -119,3 +119,41 @@ def test_end_to_end_accuracy_floor_on_ccpd_sample_val(shared_data):
     counts = evaluate_end_to_end(PlateReader(), str(shared_data / "ccpd_sample" / "val"))
     assert counts["all"].n == 100
     assert counts["all"].accuracy >= E2E_FLOOR, counts["all"].errors
+
+
+def test_shipped_onnx_models_are_checked_and_current():
+    """The ONNX exports beside the shipped weights match their manifest entries and were exported
+    from the shipped torch weights, so ``--backend auto`` (the default) uses them."""
+    from lpr.pipeline import choose_backend, stale_onnx
+    from LPRNet.reading import ATTRIBUTES_ONNX, RECOGNIZER_ONNX
+    from MTCNN.cascade import ONET_ONNX, PNET_ONNX
+
+    for folder, names in ((DET_DIR, [PNET_ONNX, ONET_ONNX]), (LPR_DIR, [RECOGNIZER_ONNX, ATTRIBUTES_ONNX])):
+        assert stale_onnx(folder, names) == []
+        manifest = read_manifest(folder)
+        for name in names:
+            assert manifest[name]["sha256"] == sha256_file(folder / name)
+            assert manifest[name]["check"]["texts_identical"]
+    assert choose_backend("auto") == "onnx"
+
+
+#: Mean corner error of the shipped ONet on ccpd_sample/val when this floor was set (``python -m
+#: MTCNN.evaluate``: 4.2 % of the plate width), plus 1.5 points.
+CORNER_ERROR_CEILING = 0.057
+
+
+def test_shipped_onet_finds_corners_on_ccpd_sample_val(shared_data):
+    from ccpd.subsets import scan_root
+    from lprcore.imageio import imread
+    from MTCNN.detector import PlateDetector
+    from MTCNN.evaluate import corner_error, match_pairs
+
+    detector = PlateDetector()
+    assert detector.has_vertices
+    errors = []
+    for s in scan_root(str(shared_data / "ccpd_sample" / "val")).samples:
+        found = detector.detect_plates(imread(s.path))
+        pairs = match_pairs(found.boxes, np.asarray([s.record.bbox], np.float32))
+        if pairs:
+            errors.append(corner_error(found.corners[pairs[0][0]], np.asarray(s.record.corners)))
+    assert len(errors) >= 99 and np.mean(errors) <= CORNER_ERROR_CEILING, np.mean(errors)
