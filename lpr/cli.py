@@ -350,7 +350,7 @@ def read_input(path: str, reader: PlateReader, opts: InputOptions, used: Dict[st
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     """The command line's options: inputs, outputs, limits, runtime
-    (:func:`lprcore.report.add_runtime_args`) and detector (:meth:`MTCNN.detector.DetectorConfig.add_arguments`)."""
+    (:func:`lprcore.report.add_runtime_args`) and detector (:meth:`MTCNN.cascade.DetectorConfig.add_arguments`)."""
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0], epilog=EXIT_STATUS_HELP,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="*", help="image files, folders (recursive), globs or videos "

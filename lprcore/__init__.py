@@ -14,7 +14,8 @@ Conventions, the same in every package:
 
 * **Images** are ``ndarray[H, W, 3]`` uint8 in **BGR** order, as OpenCV reads them. A net that wants
   another order converts inside the one function of its module that makes its input tensor
-  (``MTCNN.nets.images_to_input``, ``LPRNet.model.crops_to_input``).
+  (``MTCNN.cascade.images_to_array``, ``LPRNet.inputs.crops_to_array``; their torch forms
+  ``MTCNN.nets.images_to_input``, ``LPRNet.model.crops_to_input``).
 * **Sizes** are ``(height, width)`` in pixels, the order of NumPy shapes and ``Tensor[N, C, H, W]``,
   everywhere: in code, in options (``--min-plate-size H W``) and in tables. Only calls into OpenCV
   (``cv2.resize``, ``cv2.warpPerspective``), which take ``(width, height)``, flip them.
