@@ -32,7 +32,7 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 
 from ccpd.sources import PlateSample, read_sources
-from lprcore.files import Journal, atomic_write
+from lprcore.files import Journal, atomic_write, fingerprint
 from lprcore.imageio import ImageReadError, imread, imwrite
 from lprcore.parallel import imap_progress
 from LPRNet.chars import is_encodable
@@ -161,7 +161,8 @@ def prepare(ccpd: List[str], crops: List[str], out: str, name: str, workers: int
     os.makedirs(image_dir, exist_ok=True)
     scan = read_sources(list(ccpd) + list(crops))
     scan.samples += read_sources(sources, use).samples if sources else []
-    journal = Journal(os.path.join(out, f"{name}.journal"), resume)
+    journal = Journal(os.path.join(out, f"{name}.journal"), resume,
+                      fingerprint(rectified, [(s.path, s.text, s.bbox) for s in scan.samples]))
     if journal.done:
         log.info("resuming: %d of %d plates already done", len(journal.done), len(scan.samples))
     items = [(s, f"{i:06d}") for i, s in enumerate(scan.samples) if i not in journal.done]

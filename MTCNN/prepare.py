@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from ccpd.sources import read_sources
-from lprcore.files import Journal, atomic_write
+from lprcore.files import Journal, atomic_write, fingerprint
 from lprcore.imageio import ImageReadError, imread, imwrite
 from lprcore.parallel import imap_progress
 from lprcore.weights import load_weights
@@ -323,7 +323,8 @@ def prepare(net: str, sources: List[str], out: str, name: str, workers: int = 1,
     image_dir = os.path.join(out, name)
     os.makedirs(image_dir, exist_ok=True)
     images, failures = images_with_boxes(sources)
-    journal = Journal(os.path.join(out, f"{name}.journal"), resume)
+    journal = Journal(os.path.join(out, f"{name}.journal"), resume,
+                      fingerprint(net, seed, pnet_weights, onet_weights, [(p, b) for p, b, _, _ in images]))
     if journal.done:
         log.info("resuming: %d of %d images already done", len(journal.done), len(images))
     job = partial(_job, net=net, out_dir=image_dir, seed=seed, pnet_weights=pnet_weights,

@@ -45,7 +45,10 @@ def measure(backend: str, folders: Sequence[str], threads: int, limit: int, crop
         files = list_images(folder)[:limit] if limit else list_images(folder)
         det_ms, rec_ms, all_ms = [], [], []
         for f in files[:5]:  # warm-up
-            reader(imread(f))
+            try:
+                reader(imread(f))
+            except (ImageReadError, OSError):
+                continue
         for f in files:  # decoded one at a time (untimed): memory is the backend's, not the photos'
             try:
                 im = imread(f)
@@ -104,6 +107,8 @@ def main(argv=None) -> int:
             backends.append(b)
         except Exception as e:  # onnx asked for but not exported / not installed
             print(f"skipping {b}: {e}", file=sys.stderr)
+    if not backends:
+        p.error("no backend to measure")
     ctx = multiprocessing.get_context("spawn")
     results = []
     for b in backends:  # one fresh process per backend: its own peak memory, no torch for onnx

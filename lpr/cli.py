@@ -428,7 +428,7 @@ def main(argv=None, prog: str | None = None) -> int:
             out.write({"image": p, "error": err})
         # decoding the next image (a thread; OpenCV releases the GIL) overlaps reading this one
         paths = progress(files, desc="images", unit="img", disable=len(files) <= PROGRESS_MIN)
-        for path, loaded in prefetch(paths, _prefetchable(opts, config), depth=4):
+        for path, loaded in prefetch(paths, _prefetchable(opts, config), depth=1):  # one image ahead
             for record in read_input(path, reader, opts, used, loaded):
                 failed += "error" in record
                 out.write(record)

@@ -41,7 +41,7 @@ from LPRNet.inputs import crops_to_array
 from LPRNet.recognizer import load_recognizer
 from lprcore.weights import load_weights
 from MTCNN import cascade
-from MTCNN.cascade import ONET_INPUT, crop_boxes, images_to_array
+from MTCNN.cascade import ONET_INPUT, PNET_CELL, crop_boxes, images_to_array
 from MTCNN.detector import PlateDetector
 
 log = logging.getLogger("lpr.export")
@@ -158,17 +158,20 @@ def main(argv=None) -> int:
 
     written: List[Tuple[str, Path, Path]] = []
     figures: Dict[str, float] = {}
+    passed = False
     try:
         for name, folder, net, example, outputs, dynamic in jobs:
             tmp = folder / (name + ".tmp")
-            export_onnx(net.eval(), example, tmp, outputs, dynamic)
             written.append((name, folder, tmp))
+            export_onnx(net.eval(), example, tmp, outputs, dynamic)
             onnx_net = OnnxNet(tmp, name)
             if name == cascade.PNET_ONNX:
                 diff = 0.0
                 for im in images:
                     for scale in (0.25, 0.5):
                         h, w = int(im.shape[0] * scale), int(im.shape[1] * scale)
+                        if h < PNET_CELL[0] or w < PNET_CELL[1]:  # too small for one PNet cell
+                            continue
                         small = cv2.resize(im, (w, h), interpolation=cv2.INTER_LINEAR)
                         diff = max(diff, max_difference(net, onnx_net, images_to_array(small)))
             elif name == cascade.ONET_ONNX:
@@ -187,13 +190,16 @@ def main(argv=None) -> int:
         if differ:
             raise ExportCheckError(f"{len(differ)} of {len(images)} photos read differently with ONNX Runtime, "
                                    f"e.g. {files[differ[0][0]]}: torch {differ[0][1]} vs onnx {differ[0][2]}")
+        passed = True
     except ExportCheckError as e:
         log.error("export refused, nothing written: %s", e)
-        for name, folder, tmp in written:
-            for leftover in (tmp, folder / (name + ".check.onnx")):
-                if leftover.exists():
-                    leftover.unlink()
         return 1
+    finally:  # a refused, failed or interrupted export leaves no file behind
+        if not passed:
+            for name, folder, tmp in written:
+                for leftover in (tmp, folder / (name + ".check.onnx")):
+                    if leftover.exists():
+                        leftover.unlink()
     command = command_line("python -m lpr.export", argv)
     for name, folder, _ in written:
         os.replace(folder / (name + ".check.onnx"), folder / name)

@@ -102,18 +102,19 @@ def stale_onnx(folder: str | os.PathLike, names: Sequence[str]) -> List[str]:
         for source in ONNX_SOURCES.get(name, ()):
             if not (folder / source).is_file():
                 continue
-            current = files.get(source, {}).get("sha256") or sha256_file(folder / source)
+            current = sha256_file(folder / source)  # the file itself (small), not what a manifest says
             if recorded.get(source) != current:
                 stale.append(name)
                 break
     return stale
 
 
-def choose_backend(backend: str, detector_weights=None, recognizer_weights=None) -> str:
+def choose_backend(backend: str, detector_weights=None, recognizer_weights=None, device: str = "cpu") -> str:
     """The backend :class:`PlateReader` uses: ``"onnx"`` or ``"torch"``.
 
-    ``"auto"`` is ``"onnx"`` when onnxruntime is installed and both weights folders hold ONNX models
-    exported from their current torch weights (:func:`stale_onnx`), else ``"torch"``.
+    ``"auto"`` is ``"onnx"`` when the device is the CPU, onnxruntime is installed and both weights
+    folders hold ONNX models exported from their current torch weights (:func:`stale_onnx`), else
+    ``"torch"`` (a GPU ``device`` is torch's).
 
     Raises:
         ValueError: ``backend`` is not one of :data:`BACKENDS`.
@@ -126,7 +127,7 @@ def choose_backend(backend: str, detector_weights=None, recognizer_weights=None)
     needed = [(det, cascade.PNET_ONNX), (det, cascade.ONET_ONNX), (rec, reading.RECOGNIZER_ONNX)]
     if (rec / reading.ATTRIBUTES_WEIGHTS).is_file():
         needed.append((rec, reading.ATTRIBUTES_ONNX))
-    if backend == "torch":
+    if backend == "torch" or (backend == "auto" and str(device) != "cpu"):
         return "torch"
     missing = [str(d / n) for d, n in needed if not (d / n).is_file()]
     if backend == "onnx":
@@ -180,7 +181,7 @@ class PlateReader:
 
     def __init__(self, detector_weights=None, recognizer_weights=None,
                  config: DetectorConfig | None = None, device="cpu", backend: str = "auto", threads: int = 0):
-        self.backend = choose_backend(backend, detector_weights, recognizer_weights)
+        self.backend = choose_backend(backend, detector_weights, recognizer_weights, str(device))
         if self.backend == "onnx":
             from LPRNet.onnx_recognizer import OnnxRecognitionPredictor
             from MTCNN.onnx_detector import OnnxPlateDetector

@@ -14,7 +14,8 @@ Scale: the same scripts run unchanged under ``torchrun --nproc_per_node N -m LPR
 (PyTorch's DistributedDataParallel; :func:`init_distributed`): ``--batch-size`` is the **global**
 batch, split evenly over the N processes, each taking every N-th sample of the same shuffled order,
 so one process and N processes see the same global batches and (for a loss that is a mean over the
-batch) take the same steps; backend ``nccl`` on CUDA, ``gloo`` on the CPU; logs, checkpoints and
+batch, and a net without batch statistics; batch norm sees each process's part) take the same steps;
+a non-finite loss or a failed validation stops every process; backend ``nccl`` on CUDA, ``gloo`` on the CPU; logs, checkpoints and
 exports come from rank 0 only; validation runs on rank 0 and its figures are broadcast; the training
 figures are averaged over the processes. ``--device cuda`` and ``--amp bf16|fp16`` (automatic mixed
 precision; fp16 with a gradient scaler) use a GPU.
@@ -107,15 +108,15 @@ def init_distributed(device: str = "cpu") -> Distributed:
 
 def run_device(device: str) -> torch.device:
     """The torch device of this process: ``cuda`` becomes ``cuda:LOCAL_RANK`` under DDP."""
-    if device == "cuda" and distributed().world > 1:
+    if device.startswith("cuda") and distributed().world > 1:
         return torch.device("cuda", distributed().local_rank)
     return torch.device(device)
 
 
 def to_device(batch, device: torch.device):
     """``batch`` with every tensor in it (through tuples, lists and dicts) moved to ``device``."""
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
+    if isinstance(batch, torch.Tensor):  # a copy back to the CPU blocks: its values are read at once
+        return batch.to(device, non_blocking=device.type != "cpu")
     if isinstance(batch, (list, tuple)):
         return type(batch)(to_device(b, device) for b in batch)
     if isinstance(batch, dict):
@@ -194,9 +195,9 @@ def _seed_loader(loader: Iterable, seed: int, epoch: int) -> None:
     """Seed a DataLoader's sampler and worker generator for ``epoch`` (see :func:`make_loader`)."""
     if not isinstance(loader, DataLoader):
         return
-    if isinstance(loader.sampler, DistributedSampler):
-        loader.sampler.seed = int(seed)
-        loader.sampler.set_epoch(epoch)
+    if isinstance(loader.sampler, DistributedSampler):  # the sampler shuffles with seed + epoch:
+        loader.sampler.seed = epoch_seed(seed, epoch)     # (seed, epoch) folded first, so seeds differ
+        loader.sampler.set_epoch(0)
     if loader.generator is not None:
         rank = distributed().rank
         loader.generator.manual_seed(epoch_seed(seed, epoch) if rank == 0 else epoch_seed(seed * 1009 + rank, epoch))
@@ -329,7 +330,12 @@ def train_one_epoch(model: nn.Module, loss_fn: LossFn, optimizer: torch.optim.Op
         batch = to_device(batch, device)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             loss, figures = loss_fn(model, batch)
-        if not torch.isfinite(loss):
+        finite = bool(torch.isfinite(loss))
+        if distributed().world > 1:  # every process stops together, none waits in a collective
+            flag = torch.tensor([0.0 if finite else 1.0], device=device)
+            dist.all_reduce(flag)
+            finite = float(flag) == 0.0
+        if not finite:
             raise NonFiniteLossError(f"non-finite loss {loss.item()} at epoch {epoch}, step {step}: "
                                      "lower the learning rate or check the data")
         optimizer.zero_grad(set_to_none=True)
@@ -358,9 +364,9 @@ def train_one_epoch(model: nn.Module, loss_fn: LossFn, optimizer: torch.optim.Op
     means = {k: v / max(n, 1) for k, v in sums.items()}
     if distributed().world > 1 and means:
         keys = sorted(means)
-        t = torch.tensor([means[k] for k in keys], dtype=torch.float64)
+        t = torch.tensor([means[k] for k in keys], dtype=torch.float64, device=device)  # nccl: on the GPU
         dist.all_reduce(t)
-        means = dict(zip(keys, (t / distributed().world).tolist()))
+        means = dict(zip(keys, (t / distributed().world).cpu().tolist()))
     return means
 
 
@@ -403,6 +409,8 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, loader: Iterable, lo
         optimizer.load_state_dict(ckpt["optimizer"])  # moves its state to the parameters' device
         if scheduler is not None and ckpt.get("scheduler") is not None:
             scheduler.load_state_dict(ckpt["scheduler"])
+        if scaler is not None and ckpt.get("scaler"):
+            scaler.load_state_dict(ckpt["scaler"])
         start, best, history = ckpt["epoch"] + 1, ckpt["best"], ckpt["history"]
         if ckpt.get("seed", config.seed) != config.seed:
             log.warning("%s was trained with --seed %s, resumed with --seed %s: epochs from %d on differ "
@@ -429,13 +437,18 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, loader: Iterable, lo
         if scheduler is not None:
             scheduler.step()
         if evaluate_fn is not None:
-            results = [None]
+            results: list = [None]
             if ddp.main:
                 model.eval()
-                with torch.inference_mode():
-                    results[0] = evaluate_fn(model if device.type == "cpu" else OnDevice(model, device))
+                try:
+                    with torch.inference_mode():
+                        results[0] = evaluate_fn(model if device.type == "cpu" else OnDevice(model, device))
+                except Exception as e:  # tell the other processes before raising
+                    results[0] = e
             if ddp.world > 1:
                 dist.broadcast_object_list(results, src=0)
+            if isinstance(results[0], Exception):
+                raise results[0] if ddp.main else RuntimeError(f"validation failed on rank 0: {results[0]}")
             figures.update(results[0])
         figures.update(epoch=epoch, seconds=round(time.time() - t0, 1),
                        lr=optimizer.param_groups[0]["lr"])
@@ -448,6 +461,7 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, loader: Iterable, lo
         if ddp.main:
             save_atomic({"model": _cpu_state(model), "optimizer": optimizer.state_dict(),
                          "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                         "scaler": scaler.state_dict() if scaler is not None else None,
                          "epoch": epoch, "best": best, "history": history,
                          "seed": int(config.seed), "epochs": int(config.epochs)}, last_path)
             with open(os.path.join(config.out_dir, "log.jsonl"), "a", encoding="utf-8") as fh:

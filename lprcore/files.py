@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import tempfile
 from typing import IO, Iterator
@@ -105,24 +106,36 @@ class Journal:
     Args:
         path: the journal file (e.g. ``OUT/NAME.journal``).
         resume: keep what an earlier run wrote (else start afresh).
+        fingerprint: what the items are (e.g. a hash of the options and the item list); a journal
+            written for another fingerprint is not resumed but started afresh, with a warning,
+            since its indices mean other items.
 
     Attributes:
         done: indices of the items already finished.
     """
 
     END = "\x00end"
+    FINGERPRINT = "\x00fingerprint"
 
-    def __init__(self, path: str | os.PathLike, resume: bool):
+    def __init__(self, path: str | os.PathLike, resume: bool, fingerprint: str = ""):
         self.path = os.fspath(path)
         self.done = set()
+        header = f"{self.FINGERPRINT}\t{fingerprint}"
         if resume and os.path.isfile(self.path):
             with open(self.path, encoding="utf-8", errors="replace") as fh:
-                for line in fh:
-                    index, _, rest = line.rstrip("\n").partition("\t")
-                    if rest == self.END and index.isdigit():
-                        self.done.add(int(index))
-        else:
-            open(self.path, "w", encoding="utf-8").close()
+                first = fh.readline().rstrip("\n")
+                if first == header:
+                    for line in fh:
+                        index, _, rest = line.rstrip("\n").partition("\t")
+                        if rest == self.END and index.isdigit():
+                            self.done.add(int(index))
+                else:
+                    logging.getLogger(__name__).warning(
+                        "%s was written for other options or inputs: starting afresh", self.path)
+                    resume = False
+        if not (resume and os.path.isfile(self.path)):
+            with open(self.path, "w", encoding="utf-8") as fh:
+                fh.write(header + "\n")
         self._fh = open(self.path, "a", encoding="utf-8")
         self._fh.write("\n")  # a run boundary: an item cut short before it is a separate occurrence
 
@@ -140,7 +153,8 @@ class Journal:
         self._fh.flush()
         complete = {}  # index -> the occurrence (count of its starts) that was finished
         seen = {}
-        with open(self.path, encoding="utf-8") as fh:
+        with open(self.path, encoding="utf-8", errors="replace") as fh:
+            fh.readline()  # the fingerprint
             prev = None
             for line in fh:
                 index, _, rest = line.rstrip("\n").partition("\t")
@@ -152,7 +166,8 @@ class Journal:
                     prev = None
         n = 0
         # items were done in index order (an interrupted item is done again later): stream once
-        with open(self.path, encoding="utf-8") as fh, atomic_write(os.fspath(path), "w") as out:
+        with open(self.path, encoding="utf-8", errors="replace") as fh, atomic_write(os.fspath(path), "w") as out:
+            fh.readline()
             seen.clear()
             prev = None
             for line in fh:
@@ -169,6 +184,7 @@ class Journal:
         return n
 
     def close(self) -> None:
+        """Close the journal file."""
         self._fh.close()
 
     def remove(self) -> None:
@@ -176,3 +192,8 @@ class Journal:
         self.close()
         if os.path.exists(self.path):
             os.remove(self.path)
+
+
+def fingerprint(*parts) -> str:
+    """A short SHA-256 of the ``repr`` of ``parts`` (options and item lists), for :class:`Journal`."""
+    return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()[:16]

@@ -106,6 +106,14 @@ def prefetch(items: Iterable[T], fn: Callable[[T], R], depth: int = 4) -> Iterat
     stop = threading.Event()
     done = object()
 
+    def put(result) -> None:
+        while not stop.is_set():
+            try:
+                q.put(result, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
     def work():
         try:
             for item in items:
@@ -115,12 +123,9 @@ def prefetch(items: Iterable[T], fn: Callable[[T], R], depth: int = 4) -> Iterat
                     result = (item, fn(item), None)
                 except BaseException as e:  # handed to the consumer
                     result = (item, None, e)
-                while not stop.is_set():
-                    try:
-                        q.put(result, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
+                put(result)
+        except BaseException as e:  # iterating ``items`` failed: the consumer raises it
+            put((None, None, e))
         finally:
             while not stop.is_set():
                 try:

@@ -135,3 +135,8 @@ def test_export_refuses_a_model_that_differs_from_torch(random_weights, tmp_path
     assert export.main(["--detector-weights", str(d), "--recognizer-weights", str(d)]) == 1
     assert not list(d.glob("*.onnx*")) and "onnx" not in (d / "MANIFEST.json").read_text() \
         if (d / "MANIFEST.json").exists() else not list(d.glob("*.onnx*"))
+
+
+def test_auto_backend_is_torch_on_a_gpu_device(exported):
+    assert choose_backend("auto", exported, exported, device="cuda") == "torch"
+    assert choose_backend("auto", exported, exported, device="cpu") == "onnx"

@@ -146,3 +146,17 @@ def test_preparation_resumes_after_a_kill_and_gives_the_same_list(tmp_path, synt
     assert len(redone) == len(list(synth_dir.iterdir())) - 3  # the 3 finished images are not done again
     assert (tmp_path / "killed" / "train.txt").read_text() == want
     assert not journal.exists()
+
+
+def test_a_journal_of_other_inputs_is_not_resumed(tmp_path):
+    from lprcore.files import Journal
+
+    j = Journal(tmp_path / "j", resume=False, fingerprint="a")
+    j.add(0, ["x 1", "y 2"])
+    j.add(1, ["z 3"])
+    j.close()
+    assert Journal(tmp_path / "j", resume=True, fingerprint="a").done == {0, 1}
+    fresh = Journal(tmp_path / "j", resume=True, fingerprint="b")  # other options: indices mean other items
+    assert fresh.done == set()
+    fresh.add(0, ["w 9"])
+    assert fresh.write_list(tmp_path / "list.txt") == 1 and (tmp_path / "list.txt").read_text() == "w 9\n"
