@@ -147,39 +147,37 @@ class Journal:
         self._fh.flush()
         self.done.add(index)
 
+    def _records(self):
+        """Yield ``(index, occurrence, line)`` for every journal line after the fingerprint; ``line``
+        is ``None`` for an item's end mark. ``occurrence`` counts the times the item was started (an
+        item cut short and done again later has two)."""
+        seen: dict = {}
+        prev = None
+        with open(self.path, encoding="utf-8", errors="replace") as fh:
+            fh.readline()  # the fingerprint
+            for raw in fh:
+                index, _, rest = raw.rstrip("\n").partition("\t")
+                if index != prev:
+                    seen[index] = seen.get(index, 0) + 1
+                    prev = index
+                if rest == self.END:
+                    prev = None
+                    yield index, seen[index], None
+                else:
+                    yield index, seen[index], rest
+
     def write_list(self, path: str | os.PathLike) -> int:
         """Write the lines of every finished item, by index, to ``path`` atomically; returns how many
         lines. The journal stays (delete it with :meth:`remove`)."""
         self._fh.flush()
-        complete = {}  # index -> the occurrence (count of its starts) that was finished
-        seen = {}
-        with open(self.path, encoding="utf-8", errors="replace") as fh:
-            fh.readline()  # the fingerprint
-            prev = None
-            for line in fh:
-                index, _, rest = line.rstrip("\n").partition("\t")
-                if index != prev:
-                    seen[index] = seen.get(index, 0) + 1
-                    prev = index
-                if rest == self.END:
-                    complete[index] = seen[index]
-                    prev = None
+        # index -> the occurrence that was finished
+        complete = {index: k for index, k, line in self._records() if line is None}
         n = 0
         # items were done in index order (an interrupted item is done again later): stream once
-        with open(self.path, encoding="utf-8", errors="replace") as fh, atomic_write(os.fspath(path), "w") as out:
-            fh.readline()
-            seen.clear()
-            prev = None
-            for line in fh:
-                index, _, rest = line.rstrip("\n").partition("\t")
-                if index != prev:
-                    seen[index] = seen.get(index, 0) + 1
-                    prev = index
-                if rest == self.END:
-                    prev = None
-                    continue
-                if complete.get(index) == seen[index]:
-                    out.write(rest + "\n")
+        with atomic_write(os.fspath(path), "w") as out:
+            for index, k, line in self._records():
+                if line is not None and complete.get(index) == k:
+                    out.write(line + "\n")
                     n += 1
         return n
 

@@ -127,12 +127,7 @@ def prefetch(items: Iterable[T], fn: Callable[[T], R], depth: int = 4) -> Iterat
         except BaseException as e:  # iterating ``items`` failed: the consumer raises it
             put((None, None, e))
         finally:
-            while not stop.is_set():
-                try:
-                    q.put(done, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
+            put(done)
 
     thread = threading.Thread(target=work, name="prefetch", daemon=True)
     thread.start()
