@@ -38,7 +38,7 @@ from typing import Dict, Iterator, List, Tuple
 import numpy as np
 
 from lpr.draw import draw_plates
-from lpr.pipeline import PlateReader, add_backend_argument
+from lpr.pipeline import PlateReader, add_backend_argument, add_read_filter_arguments
 from lprcore.files import prepare_output_dir
 from lprcore.imageio import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageReadError, check_pixels,
                              check_regular_file, image_size, imread, imwrite, to_bgr8)
@@ -365,6 +365,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     add_runtime_args(p, "folder with pnet.pth, onet.pth, stn.pth, lprnet.pth "
                         "(default: the weights shipped in MTCNN/weights and LPRNet/weights)")
     add_backend_argument(p)
+    add_read_filter_arguments(p)
     DetectorConfig.add_arguments(p)
     return p
 
@@ -406,7 +407,8 @@ def main(argv=None, prog: str | None = None) -> int:
         except OSError as e:
             parser.error(f"--save-dir {e}")
     try:  # weights are checked before any image is read
-        reader = PlateReader(args.weights_dir, args.weights_dir, config, args.device, args.backend, args.threads)
+        reader = PlateReader(args.weights_dir, args.weights_dir, config, args.device, args.backend, args.threads,
+                             args.min_confidence, args.all_reads)
     except WeightsError as e:
         print_stderr(f"error: {e}")
         return 2

@@ -19,7 +19,7 @@ import argparse
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -27,7 +27,7 @@ from ccpd.sources import LABELS_FILE, read_source
 from ccpd.subsets import scan_root
 from lprcore.augment import to_gray3 as to_grayscale  # a photo as a grayscale camera gives it
 from lprcore.imageio import ImageReadError, imread
-from lpr.pipeline import PlateReader, add_backend_argument
+from lpr.pipeline import Plate, PlateReader, add_backend_argument, add_read_filter_arguments, keep_plates
 from lprcore.parallel import print_stderr
 from lprcore.report import add_runtime_args, format_table, pct, read_samples, setup_runtime
 from lprcore.manifest import WeightsError
@@ -60,12 +60,15 @@ class SubsetCounts:
         return self.read / self.n if self.n else 0.0
 
 
-def evaluate_end_to_end(reader: PlateReader, root: str, grayscale: bool = False) -> Dict[str, SubsetCounts]:
+def evaluate_end_to_end(reader: PlateReader, root: str, grayscale: bool = False, min_confidence: float = 0.0,
+                        all_reads: bool = False) -> Dict[str, SubsetCounts]:
     """Read every annotated image of a CCPD root; counts per subset plus ``"all"``.
 
     Args:
         grayscale: convert every image with :func:`to_grayscale` before reading it (how the reader
             does on grayscale photos of the same scenes).
+        min_confidence, all_reads: which of the reader's plates count (:func:`lpr.pipeline.keep_plates`,
+            applied on top of the reader's own filter).
 
     Raises:
         FileNotFoundError: ``root`` is not a folder.
@@ -78,7 +81,7 @@ def evaluate_end_to_end(reader: PlateReader, root: str, grayscale: bool = False)
             if grayscale:
                 image = to_grayscale(image)
             t0 = time.perf_counter()
-            plates = reader(image)
+            plates = keep_plates(reader(image), min_confidence, all_reads)
             c.seconds += time.perf_counter() - t0
             c.n += 1
             gt = np.asarray([s.record.bbox], np.float32)
@@ -119,9 +122,26 @@ class SceneCounts:
         return self.reads - self.right
 
 
-def evaluate_scenes(reader: PlateReader, root: str, grayscale: bool = False) -> Dict[str, SceneCounts]:
-    """Read every photo of a ``labels.tsv`` source (see :mod:`ccpd.sources`); counts per ``source``
-    column plus ``"all"``.
+@dataclass(frozen=True)
+class SceneRead:
+    """Every read of one labelled photo (a reader with ``all_reads=True``), to count under any filter.
+
+    Attributes:
+        path: the photo. text: its main plate's text. source: its ``source`` column.
+        plates: all plates read, best detection first. seconds: time spent in the reader.
+    """
+
+    path: str
+    text: str
+    source: str
+    plates: Tuple[Plate, ...]
+    seconds: float
+
+
+def read_scenes(reader: PlateReader, root: str, grayscale: bool = False) -> List[SceneRead]:
+    """Read every photo of a ``labels.tsv`` source (see :mod:`ccpd.sources`); unreadable photos are
+    reported on stderr and skipped. Use a reader with ``all_reads=True`` to count under several
+    filters (:func:`count_scenes`).
 
     Raises:
         FileNotFoundError: ``root`` is not a folder. ccpd.sources.LabelError: a malformed labels file.
@@ -130,8 +150,7 @@ def evaluate_scenes(reader: PlateReader, root: str, grayscale: bool = False) -> 
     by_path: Dict[str, Tuple[str, str]] = {}
     for s in scan.samples:  # one main plate per photo: the first row of a file
         by_path.setdefault(s.path, (s.text, s.source))
-    out: Dict[str, SceneCounts] = {}
-    total = SceneCounts()
+    out = []
     for path, (text, source) in by_path.items():
         try:
             image = imread(path)
@@ -141,17 +160,43 @@ def evaluate_scenes(reader: PlateReader, root: str, grayscale: bool = False) -> 
         if grayscale:
             image = to_grayscale(image)
         t0 = time.perf_counter()
-        texts = [p.text for p in reader(image) if p.text]
-        sec = time.perf_counter() - t0
-        for c in (out.setdefault(source, SceneCounts()), total):
+        plates = tuple(reader(image))
+        out.append(SceneRead(path, text, source, plates, time.perf_counter() - t0))
+    return out
+
+
+def count_scenes(reads: Sequence[SceneRead], min_confidence: float = 0.0,
+                 all_reads: bool = False) -> Dict[str, SceneCounts]:
+    """Image-level counts per ``source`` plus ``"all"``, keeping the reads
+    :func:`lpr.pipeline.keep_plates` keeps with ``min_confidence`` and ``all_reads`` (reads with an
+    empty text never count)."""
+    out: Dict[str, SceneCounts] = {}
+    total = SceneCounts()
+    for r in reads:
+        texts = [p.text for p in keep_plates(r.plates, min_confidence, all_reads) if p.text]
+        for c in (out.setdefault(r.source, SceneCounts()), total):
             c.n += 1
-            c.right += text in texts
+            c.right += r.text in texts
             c.reads += len(texts)
-            c.seconds += sec
-            if text not in texts:
-                c.errors.append((path, text, texts))
+            c.seconds += r.seconds
+            if r.text not in texts:
+                c.errors.append((r.path, r.text, texts))
     out["all"] = total
     return out
+
+
+def evaluate_scenes(reader: PlateReader, root: str, grayscale: bool = False) -> Dict[str, SceneCounts]:
+    """Read every photo of a ``labels.tsv`` source and count with the reader's own filter; counts
+    per ``source`` column plus ``"all"``.
+
+    Raises:
+        FileNotFoundError: ``root`` is not a folder. ccpd.sources.LabelError: a malformed labels file.
+    """
+    return count_scenes(read_scenes(reader, root, grayscale), all_reads=True)
+
+
+#: Confidence thresholds of the scene evaluator's threshold table.
+CONFIDENCE_STEPS = (0.0, 0.3, 0.5, 0.7, 0.9)
 
 
 def main(argv=None) -> int:
@@ -159,6 +204,7 @@ def main(argv=None) -> int:
     p.add_argument("root", help="CCPD root (see ccpd/README.md), or a folder with labels.tsv (main plate per photo)")
     add_runtime_args(p, "folder with the 4 weight files (default: shipped)")
     add_backend_argument(p)
+    add_read_filter_arguments(p)
     DetectorConfig.add_arguments(p)
     p.add_argument("--show-errors", action="store_true", help="list the plates not read, with what was read")
     p.add_argument("--grayscale", action="store_true",
@@ -169,23 +215,31 @@ def main(argv=None) -> int:
     if not os.path.isdir(args.root):
         p.error(f"{args.root}: not a folder")
     try:
-        reader = PlateReader(args.weights_dir, args.weights_dir, config, args.device, args.backend, args.threads)
+        reader = PlateReader(args.weights_dir, args.weights_dir, config, args.device, args.backend, args.threads,
+                             all_reads=True)
     except WeightsError as e:
         print_stderr(f"error: {e}")
         return 2
     if os.path.isfile(os.path.join(args.root, LABELS_FILE)):
-        scenes = evaluate_scenes(reader, args.root, args.grayscale)
+        reads = read_scenes(reader, args.root, args.grayscale)
+        scenes = count_scenes(reads, args.min_confidence, args.all_reads)
         print(f"Image accuracy (main plate among the reads, exact){', grayscale' if args.grayscale else ''}, {args.root}")
         print(format_table({"image accuracy %": {k: pct(c.right, c.n) for k, c in scenes.items()},
                             "reads / image": {k: f"{c.reads / max(c.n, 1):.2f}" for k, c in scenes.items()},
                             "extra reads / image": {k: f"{c.extra_reads / max(c.n, 1):.2f}" for k, c in scenes.items()},
                             "ms/image": {k: f"{1000 * c.seconds / max(c.n, 1):.0f}" for k, c in scenes.items()},
                             "images": {k: str(c.n) for k, c in scenes.items()}}, list(scenes)))
+        steps = {f"{t:.1f}": count_scenes(reads, t)["all"] for t in CONFIDENCE_STEPS}
+        steps["all reads"] = count_scenes(reads, all_reads=True)["all"]
+        print("\nAll sources, by --min-confidence (valid plate texts, each text once; last: --all-reads)")
+        print(format_table({"image accuracy %": {k: pct(c.right, c.n) for k, c in steps.items()},
+                            "extra reads / image": {k: f"{c.extra_reads / max(c.n, 1):.2f}" for k, c in steps.items()}},
+                           list(steps), corner="min confidence"))
         if args.show_errors:
             for path, truth, got in scenes["all"].errors:
                 print(f"{truth}\t{'/'.join(got) or '(nothing read)'}\t{path}")
         return 0
-    counts = evaluate_end_to_end(reader, args.root, args.grayscale)
+    counts = evaluate_end_to_end(reader, args.root, args.grayscale, args.min_confidence, args.all_reads)
     cols = list(counts)
     print(f"End-to-end (IoU >= {MATCH_IOU} and exact text){', grayscale' if args.grayscale else ''}, {args.root}")
     print(format_table({"accuracy %": {k: pct(c.read, c.n) for k, c in counts.items()},

@@ -230,8 +230,8 @@ def compare_pipelines(det_dir: Path, rec_dir: Path, staged: Dict[str, Path],
         onnx_rec.mkdir()
         for name, path in staged.items():
             shutil.copy(path, (onnx_det if name in (cascade.PNET_ONNX, cascade.ONET_ONNX) else onnx_rec) / name)
-        torch_reader = PlateReader(det_dir, rec_dir, backend="torch")
-        onnx_reader = PlateReader(onnx_det, onnx_rec, torch_reader.detector.config, backend="onnx")
+        torch_reader = PlateReader(det_dir, rec_dir, backend="torch", all_reads=True)
+        onnx_reader = PlateReader(onnx_det, onnx_rec, torch_reader.detector.config, backend="onnx", all_reads=True)
         differ = []
         for i, im in enumerate(images):
             a = [p.text for p in torch_reader(im)]

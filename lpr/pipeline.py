@@ -13,9 +13,11 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ccpd.plates import is_valid_text
 from lprcore.files import sha256_file
 from lprcore.manifest import ManifestError, WeightsError, read_manifest
 from lprcore.onnx import onnxruntime_available
+from lprcore.report import probability
 from LPRNet.crops import box_to_quad, expand_quad
 from LPRNet import reading
 from MTCNN import cascade
@@ -50,6 +52,9 @@ class Plate:
             :data:`LPRNet.crops.CORNER_MARGIN`. ``None`` when the
             detector's weights have no vertex branch or the corners were implausible
             (:func:`MTCNN.boxes.plausible_corners`; the box was cut instead).
+        valid: ``text`` follows the text rules of some GA 36-2018 plate type
+            (:func:`ccpd.plates.is_valid_text`); :class:`PlateReader` returns only valid reads
+            unless asked for all (:func:`keep_plates`).
     """
 
     box: Tuple[float, float, float, float]
@@ -60,6 +65,7 @@ class Plate:
     colour: Optional[str] = None
     layout: Optional[str] = None
     corners: Optional[Tuple[Tuple[float, float], ...]] = None
+    valid: bool = True
 
     def to_json(self) -> dict:
         """JSON-ready dict: box and corners rounded to 0.1 pixel, probabilities to 4 digits; colour,
@@ -82,6 +88,15 @@ def add_backend_argument(parser) -> None:
     parser.add_argument("--backend", choices=BACKENDS, default="auto",
                         help="inference backend: onnx (ONNX Runtime, no torch needed), torch, or auto: onnx "
                              "when the exported models (python -m lpr.export) are beside the weights (default)")
+
+
+def add_read_filter_arguments(parser) -> None:
+    """Add ``--min-confidence`` and ``--all-reads`` (:func:`keep_plates`) to an argparse parser."""
+    parser.add_argument("--min-confidence", type=probability, default=0.0, metavar="P",
+                        help="drop reads whose lowest character probability is below P, in [0, 1] (default: 0)")
+    parser.add_argument("--all-reads", action="store_true",
+                        help="report every box with its text, also texts that follow no plate rule "
+                             "(\"valid\": false) and repeated texts")
 
 
 def stale_onnx(folder: str | os.PathLike, names: Sequence[str]) -> List[str]:
@@ -146,6 +161,24 @@ def choose_backend(backend: str, detector_weights=None, recognizer_weights=None,
     return "onnx"
 
 
+def keep_plates(plates: Sequence[Plate], min_confidence: float = 0.0, all_reads: bool = False) -> List[Plate]:
+    """The reads of one image worth reporting, in the order given (best detection first).
+
+    Unless ``all_reads``: a read is dropped when its text follows no GA 36-2018 plate rule
+    (``Plate.valid`` false: a sign, a grille, a plate cut in half, a misread character class), when its
+    confidence is below ``min_confidence`` (in [0, 1]), or when an earlier (better-scored) plate of the
+    image has the same text (a second box on the same plate). With ``all_reads`` every plate is kept.
+    """
+    if all_reads:
+        return list(plates)
+    out, seen = [], set()
+    for p in plates:
+        if p.valid and p.confidence >= min_confidence and p.text not in seen:
+            seen.add(p.text)
+            out.append(p)
+    return out
+
+
 def cut_quads(found: Detections) -> Tuple[List[np.ndarray], np.ndarray]:
     """The quadrilaterals the plates of ``found`` are cut from: each plate's corners grown by
     :data:`LPRNet.crops.CORNER_MARGIN` when they are plausible (:func:`MTCNN.boxes.plausible_corners`),
@@ -169,6 +202,11 @@ class PlateReader:
         backend: ``"auto"`` (ONNX Runtime when the exported models are there, :func:`choose_backend`),
             ``"onnx"`` or ``"torch"``. The ONNX backend imports no torch.
         threads: CPU threads (0: the backend's default).
+        min_confidence: drop reads whose confidence (lowest character probability) is below this, in
+            [0, 1] (default 0: keep every valid read; ``python -m lpr.evaluate`` on labelled photos
+            prints accuracy and extra reads at several thresholds to choose from).
+        all_reads: return every detection with its text, even texts that follow no plate rule and
+            repeated texts (:func:`keep_plates`); ``Plate.valid`` tells them apart.
 
     Attributes:
         backend: the backend in use, ``"onnx"`` or ``"torch"``.
@@ -176,11 +214,15 @@ class PlateReader:
     Raises:
         lprcore.manifest.WeightsError: a weight file is missing, damaged or does not fit (raised here,
             before any image is read).
-        ValueError: unknown ``backend``.
+        ValueError: unknown ``backend``, ``min_confidence`` outside [0, 1].
     """
 
     def __init__(self, detector_weights=None, recognizer_weights=None,
-                 config: DetectorConfig | None = None, device="cpu", backend: str = "auto", threads: int = 0):
+                 config: DetectorConfig | None = None, device="cpu", backend: str = "auto", threads: int = 0,
+                 min_confidence: float = 0.0, all_reads: bool = False):
+        if not 0.0 <= min_confidence <= 1.0:
+            raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
+        self.min_confidence, self.all_reads = float(min_confidence), bool(all_reads)
         self.backend = choose_backend(backend, detector_weights, recognizer_weights, str(device))
         if self.backend == "onnx":
             from LPRNet.onnx_recognizer import OnnxRecognitionPredictor
@@ -197,7 +239,8 @@ class PlateReader:
             self.recognizer = RecognitionPredictor(recognizer_weights, device)
 
     def __call__(self, image: np.ndarray) -> List[Plate]:
-        """Read the plates of ``image`` (``ndarray[H, W, 3]`` uint8, BGR); best detection first.
+        """Read the plates of ``image`` (``ndarray[H, W, 3]`` uint8, BGR); best detection first, only
+        the reads :func:`keep_plates` keeps with this reader's ``min_confidence`` and ``all_reads``.
 
         Raises:
             ValueError: ``image`` is not an ``[H, W, 3]`` uint8 array.
@@ -210,10 +253,12 @@ class PlateReader:
             return []
         quads, good = cut_quads(found)
         reads = self.recognizer.read_quads(image, quads)
-        return [Plate(tuple(float(v) for v in b[:4]), float(b[4]), r.text, r.confidence, r.char_confidences,
-                      r.colour, r.layout,
-                      tuple((float(x), float(y)) for x, y in found.corners[i]) if good[i] else None)
-                for i, (b, r) in enumerate(zip(boxes, reads))]
+        plates = [Plate(tuple(float(v) for v in b[:4]), float(b[4]), r.text, r.confidence, r.char_confidences,
+                        r.colour, r.layout,
+                        tuple((float(x), float(y)) for x, y in found.corners[i]) if good[i] else None,
+                        is_valid_text(r.text))
+                  for i, (b, r) in enumerate(zip(boxes, reads))]
+        return keep_plates(plates, self.min_confidence, self.all_reads)
 
 
 _DEFAULT_READER: PlateReader | None = None

@@ -59,6 +59,8 @@ positive_int = _number_type(int, lambda v: v >= 1, "an integer >= 1")
 positive_float = _number_type(float, lambda v: v > 0, "a number > 0")
 #: argparse ``type=`` for a finite ``float >= 0``.
 nonnegative_float = _number_type(float, lambda v: v >= 0, "a number >= 0")
+#: argparse ``type=`` for a probability, a ``float`` in [0, 1].
+probability = _number_type(float, lambda v: 0 <= v <= 1, "a number in [0, 1]")
 
 
 def add_runtime_args(parser, weights_help: str) -> None:

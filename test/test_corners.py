@@ -51,7 +51,7 @@ def test_pipeline_cuts_plates_by_their_corners_and_reports_them(tmp_path, random
         onet.conv6_2.weight.zero_()
         onet.conv6_2.bias.zero_()
     torch.save(onet.state_dict(), weights / "onet.pth")
-    reader = PlateReader(weights, weights, DetectorConfig(min_plate_size=(20, 80)))
+    reader = PlateReader(weights, weights, DetectorConfig(min_plate_size=(20, 80)), all_reads=True)
     image = imread(sorted(synth_dir.iterdir())[0])
     plates = reader(image)
     assert plates and all(p.corners is not None for p in plates)

@@ -4,14 +4,15 @@ import pytest
 
 from lprcore.imageio import imread
 from lpr.draw import draw_plates
-from lpr.pipeline import Plate, PlateReader
+from lpr.pipeline import Plate, PlateReader, keep_plates
 from lprcore.weights import WeightsError
 from MTCNN.cascade import DetectorConfig
 
 
 @pytest.fixture(scope="module")
 def reader(random_weights):
-    return PlateReader(random_weights, random_weights, DetectorConfig(min_plate_size=(20, 80)))
+    # random weights read garbage texts: keep every read
+    return PlateReader(random_weights, random_weights, DetectorConfig(min_plate_size=(20, 80)), all_reads=True)
 
 
 def test_reader_returns_plates_inside_the_image(reader, synth_dir):
@@ -26,7 +27,7 @@ def test_reader_returns_plates_inside_the_image(reader, synth_dir):
         assert 0 <= p.score <= 1 and 0 <= p.confidence <= 1
         assert len(p.char_confidences) == len(p.text)
         d = p.to_json()
-        assert set(d) - {"corners"} == {"box", "score", "text", "confidence", "char_confidences"}
+        assert set(d) - {"corners"} == {"box", "score", "text", "confidence", "char_confidences", "valid"}
 
 
 def test_all_plates_of_an_image_read_as_one_batch_match_one_by_one(reader, synth_dir):
@@ -76,7 +77,7 @@ def test_colour_and_layout_come_with_an_attribute_classifier_and_double_rows_are
     with torch.no_grad():
         net.layout.bias.copy_(torch.tensor([-10.0, 10.0]))  # always "double"
     torch.save(net.state_dict(), weights / ATTRIBUTES_WEIGHTS)
-    reader = PlateReader(weights, weights, DetectorConfig(min_plate_size=(20, 80)))
+    reader = PlateReader(weights, weights, DetectorConfig(min_plate_size=(20, 80)), all_reads=True)
     calls = []
     real = crops_module.warp_double_row
     monkeypatch.setattr(crops_module, "warp_double_row", lambda *a: calls.append(1) or real(*a))
@@ -85,3 +86,22 @@ def test_colour_and_layout_come_with_an_attribute_classifier_and_double_rows_are
                           for p in plates)
     assert len(calls) == len(plates)  # every plate re-cut row by row
     assert {"colour", "layout"} <= set(plates[0].to_json())
+
+
+def _plate(text, confidence=0.9, score=0.9):
+    from ccpd.plates import is_valid_text
+    return Plate((0, 0, 10, 10), score, text, confidence, valid=is_valid_text(text))
+
+
+def test_only_valid_plate_texts_are_reported_each_once_unless_all_reads_are_asked_for():
+    plates = [_plate("皖A12345", 0.95), _plate("皖A1234"), _plate("皖A12345", 0.99, score=0.5), _plate(""),
+              _plate("粤BD12345", 0.4), _plate("京A1234警")]
+    assert [p.text for p in keep_plates(plates)] == ["皖A12345", "粤BD12345", "京A1234警"]
+    assert keep_plates(plates)[0].confidence == 0.95  # the better detection of a repeated text
+    assert [p.text for p in keep_plates(plates, min_confidence=0.5)] == ["皖A12345", "京A1234警"]
+    assert keep_plates(plates, min_confidence=0.5, all_reads=True) == plates
+
+
+def test_min_confidence_outside_zero_to_one_is_refused(random_weights):
+    with pytest.raises(ValueError, match="min_confidence"):
+        PlateReader(random_weights, random_weights, min_confidence=1.5)

@@ -255,7 +255,8 @@ def test_05_unusable_save_dir_is_found_before_any_image(capsys, good_jpg, random
 
 @pytest.mark.parametrize("bad", [["--save-dir", "FILE"], ["--threads", "-1"], ["--pnet-threshold", "-0.5"],
                                  ["--onet-threshold", "nan"], ["--video-step", "0"], ["--max-pixels", "-5"],
-                                 ["--max-pyramid-mb", "0"], ["--max-proposals", "-1"]])
+                                 ["--max-pyramid-mb", "0"], ["--max-proposals", "-1"],
+                                 ["--min-confidence", "1.5"], ["--min-confidence", "-0.1"]])
 def test_06_bad_options_are_usage_errors_with_status_2(capsys, bad, good_jpg, random_weights, tmp_path):
     (tmp_path / "FILE").write_text("x")
     bad = [str(tmp_path / "FILE") if a == "FILE" else a for a in bad]
@@ -596,4 +597,5 @@ def test_fuzz_any_array_becomes_bgr8_or_a_read_error(a):
 def fuzz_reader(random_weights):
     from lpr.pipeline import PlateReader
     from MTCNN.cascade import DetectorConfig
-    return PlateReader(random_weights, random_weights, DetectorConfig(min_plate_size=(20, 80), max_proposals=8))
+    return PlateReader(random_weights, random_weights, DetectorConfig(min_plate_size=(20, 80), max_proposals=8),
+                       all_reads=True)
