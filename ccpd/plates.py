@@ -152,7 +152,9 @@ def random_text(plate: PlateType, rng: np.random.Generator,
 
 
 def is_valid_text(text: str) -> bool:
-    """True when ``text`` follows the rules of some plate type (see the module docstring)."""
+    """True when ``text`` follows the rules of some plate type (see the module docstring), also
+    consulate plates (province + letter + 4 letters/digits + 领; 使 likewise). Lenient where real
+    series vary: the number of letters of an ordinary plate's serial is not checked."""
     if len(text) not in (7, 8) or text[0] not in PROVINCES or text[1] not in LETTERS:
         return False
     rest = text[2:]
@@ -160,6 +162,8 @@ def is_valid_text(text: str) -> bool:
     if len(text) == 8:
         return (rest[0] in "DF" and rest[1] in alnum and rest[2:].isdigit()) or \
                (rest[:5].isdigit() and rest[5] in "DF")
+    if rest[-1] in "港澳" and text[:2] != "粤Z":
+        return False
     if rest[-1] in MARKS:
         return all(c in alnum for c in rest[:-1])
     return all(c in alnum for c in rest)

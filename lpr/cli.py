@@ -4,8 +4,11 @@
     python -m lpr photo.jpg photos/ 'shots/**/*.png' clip.mp4 --save-dir out/
 
 Each line: ``{"image": PATH, "plates": [{"box": [x1, y1, x2, y2], "score": s, "text": "皖A12345",
-"confidence": c, "char_confidences": [...], "colour": "blue", "layout": "single"}], "ms": t}``
-(colour and layout when the recognizer's weights have ``attributes.pth``); a video frame adds ``"frame": k``; an
+"confidence": c, "char_confidences": [...], "colour": "blue", "layout": "single", "corners": [[x, y], ...],
+"valid": true}], "ms": t}`` (colour and layout when the recognizer's weights have ``attributes.pth``,
+corners when ONet found plausible ones). Only reads whose text follows a GA 36 plate rule are
+listed, each text once (``--all-reads``: every box, ``"valid"`` false for the others;
+``--min-confidence``: drop unsure reads; :func:`lpr.pipeline.keep_plates`). A video frame adds ``"frame": k``; an
 input that fails gives ``{"image": PATH, "error": "..."}`` and the run goes on (an annotated image
 that cannot be saved keeps its plates and adds ``"error"``). Every input gets exactly one line
 (a video one per sampled frame, plus an error line when it has no frame or is truncated), written

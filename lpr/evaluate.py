@@ -5,7 +5,11 @@ or per source for photos labelled with their main plate's text (``labels.tsv``).
   that detection's text equals the plate text exactly; also detection recall and ms/image.
 * a ``labels.tsv`` folder (``../shared/data/scenes``): image accuracy, an image being right when
   the main plate's text is among the texts read, exactly; also reads and extra reads per image
-  (reads other than the main plate; the photos may hold other, unlabelled plates).
+  (reads other than the main plate; the photos may hold other, unlabelled plates); then the same
+  two figures at several ``--min-confidence`` thresholds and with ``--all-reads``.
+
+Reads count as the command line reports them (:func:`lpr.pipeline.keep_plates`: valid plate texts,
+each once, ``--min-confidence``, ``--all-reads``); CCPD detection recall counts every box.
 
 Example::
 
@@ -45,7 +49,8 @@ class SubsetCounts:
         read: plates with a detection at IoU >= 0.5 whose text is exact.
         found: plates with a detection at IoU >= 0.5.
         seconds: time spent in the reader.
-        errors: ``(path, true text, texts read at the plate)`` of every plate not read.
+        errors: ``(path, true text, texts read at the plate, dropped ones included)`` of every plate
+            not read.
     """
 
     n: int = 0
@@ -67,8 +72,10 @@ def evaluate_end_to_end(reader: PlateReader, root: str, grayscale: bool = False,
     Args:
         grayscale: convert every image with :func:`to_grayscale` before reading it (how the reader
             does on grayscale photos of the same scenes).
-        min_confidence, all_reads: which of the reader's plates count (:func:`lpr.pipeline.keep_plates`,
-            applied on top of the reader's own filter).
+        min_confidence, all_reads: which of the reader's plates count as reads
+            (:func:`lpr.pipeline.keep_plates`, on top of the reader's own filter); detection recall
+            counts every box the reader returns (build it with ``all_reads=True`` to count boxes
+            whose text was dropped).
 
     Raises:
         FileNotFoundError: ``root`` is not a folder.
@@ -81,16 +88,19 @@ def evaluate_end_to_end(reader: PlateReader, root: str, grayscale: bool = False,
             if grayscale:
                 image = to_grayscale(image)
             t0 = time.perf_counter()
-            plates = keep_plates(reader(image), min_confidence, all_reads)
+            boxes = reader(image)
+            plates = keep_plates(boxes, min_confidence, all_reads)
             c.seconds += time.perf_counter() - t0
             c.n += 1
             gt = np.asarray([s.record.bbox], np.float32)
-            hits = [pl for pl in plates if box_iou(np.asarray([pl.box], np.float32), gt)[0, 0] >= MATCH_IOU]
-            c.found += bool(hits)
-            ok = any(pl.text == s.record.text for pl in hits)
+            def at_plate(found):
+                return [pl for pl in found if box_iou(np.asarray([pl.box], np.float32), gt)[0, 0] >= MATCH_IOU]
+            boxes_at = at_plate(boxes)
+            c.found += bool(boxes_at)
+            ok = any(pl.text == s.record.text for pl in at_plate(plates))
             c.read += ok
-            if not ok:
-                c.errors.append((s.path, s.record.text, [pl.text for pl in hits]))
+            if not ok:  # every text read at the plate, kept or not
+                c.errors.append((s.path, s.record.text, [pl.text for pl in boxes_at]))
         for k in ("n", "read", "found", "seconds"):
             setattr(total, k, getattr(total, k) + getattr(c, k))
         total.errors += c.errors

@@ -53,8 +53,8 @@ class Plate:
             detector's weights have no vertex branch or the corners were implausible
             (:func:`MTCNN.boxes.plausible_corners`; the box was cut instead).
         valid: ``text`` follows the text rules of some GA 36-2018 plate type
-            (:func:`ccpd.plates.is_valid_text`); :class:`PlateReader` returns only valid reads
-            unless asked for all (:func:`keep_plates`).
+            (:func:`ccpd.plates.is_valid_text`, set by :class:`PlateReader`); the reader returns only
+            valid reads unless asked for all (:func:`keep_plates`).
     """
 
     box: Tuple[float, float, float, float]
@@ -95,8 +95,8 @@ def add_read_filter_arguments(parser) -> None:
     parser.add_argument("--min-confidence", type=probability, default=0.0, metavar="P",
                         help="drop reads whose lowest character probability is below P, in [0, 1] (default: 0)")
     parser.add_argument("--all-reads", action="store_true",
-                        help="report every box with its text, also texts that follow no plate rule "
-                             "(\"valid\": false) and repeated texts")
+                        help="report every box with its text (at --min-confidence or above), also texts "
+                             "that follow no plate rule (\"valid\": false) and repeated texts")
 
 
 def stale_onnx(folder: str | os.PathLike, names: Sequence[str]) -> List[str]:
@@ -164,18 +164,20 @@ def choose_backend(backend: str, detector_weights=None, recognizer_weights=None,
 def keep_plates(plates: Sequence[Plate], min_confidence: float = 0.0, all_reads: bool = False) -> List[Plate]:
     """The reads of one image worth reporting, in the order given (best detection first).
 
-    Unless ``all_reads``: a read is dropped when its text follows no GA 36-2018 plate rule
-    (``Plate.valid`` false: a sign, a grille, a plate cut in half, a misread character class), when its
-    confidence is below ``min_confidence`` (in [0, 1]), or when an earlier (better-scored) plate of the
-    image has the same text (a second box on the same plate). With ``all_reads`` every plate is kept.
+    A read is dropped when its confidence is below ``min_confidence`` (in [0, 1]) and, unless
+    ``all_reads``, when its text follows no GA 36-2018 plate rule (:func:`ccpd.plates.is_valid_text`:
+    a sign, a grille, a plate cut in half, a misread character class) or an earlier (better-scored)
+    plate of the image has the same text (a second box on the same plate).
     """
-    if all_reads:
-        return list(plates)
     out, seen = [], set()
     for p in plates:
-        if p.valid and p.confidence >= min_confidence and p.text not in seen:
+        if p.confidence < min_confidence:
+            continue
+        if not all_reads:
+            if p.text in seen or not is_valid_text(p.text):
+                continue
             seen.add(p.text)
-            out.append(p)
+        out.append(p)
     return out
 
 
@@ -205,8 +207,9 @@ class PlateReader:
         min_confidence: drop reads whose confidence (lowest character probability) is below this, in
             [0, 1] (default 0: keep every valid read; ``python -m lpr.evaluate`` on labelled photos
             prints accuracy and extra reads at several thresholds to choose from).
-        all_reads: return every detection with its text, even texts that follow no plate rule and
-            repeated texts (:func:`keep_plates`); ``Plate.valid`` tells them apart.
+        all_reads: return every detection with its text (at ``min_confidence`` or above), even texts
+            that follow no plate rule and repeated texts (:func:`keep_plates`); ``Plate.valid`` tells
+            them apart.
 
     Attributes:
         backend: the backend in use, ``"onnx"`` or ``"torch"``.

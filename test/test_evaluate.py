@@ -118,3 +118,20 @@ def test_end_to_end_on_labelled_scenes_counts_images_and_extra_reads(capsys, tmp
     assert e2e_main([str(tmp_path), "--weights-dir", str(random_weights), "--min-plate-size", "20", "80"]) == 0
     out = capsys.readouterr().out
     assert "image accuracy %" in out and "extra reads / image" in out
+    assert "min confidence" in out and "all reads" in out  # the threshold table
+
+
+def test_scene_counts_follow_the_read_filter():
+    from lpr.evaluate import SceneRead, count_scenes
+    from lpr.pipeline import Plate
+
+    def plate(text, conf):
+        return Plate((0, 0, 10, 10), 0.9, text, conf)
+    reads = [SceneRead("a.jpg", "皖A12345", "s", (plate("皖A12345", 0.6), plate("皖A12345", 0.5), plate("HELLO", 0.9)), 0.1),
+             SceneRead("b.jpg", "苏E12345", "s", (plate("苏E1234S", 0.95),), 0.1)]
+    default = count_scenes(reads)["all"]
+    assert (default.n, default.right, default.reads, default.extra_reads) == (2, 1, 2, 1)
+    strict = count_scenes(reads, min_confidence=0.7)["all"]
+    assert (strict.right, strict.reads) == (0, 1)
+    every = count_scenes(reads, all_reads=True)["all"]
+    assert (every.right, every.reads, every.extra_reads) == (1, 4, 3)

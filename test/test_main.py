@@ -66,6 +66,18 @@ def test_all_good_exits_zero_and_glob(capsys, mixed_folder, random_weights):
     assert code == 1 and "no file matches" in records[0]["error"]
 
 
+def test_read_filter_options_reach_the_reader(capsys, mixed_folder, random_weights):
+    good = str(mixed_folder / "good.jpg")
+    args = [good, "--weights-dir", str(random_weights), "--min-plate-size", "20", "80", "--all-reads"]
+    _, every, _ = run(capsys, args)
+    confidences = sorted(p["confidence"] for p in every[0]["plates"])
+    assert len(confidences) >= 2 and any(p["valid"] is False for p in every[0]["plates"])  # garbage texts
+    cut = (confidences[0] + confidences[-1]) / 2
+    _, some, _ = run(capsys, args + ["--min-confidence", str(cut)])
+    assert 0 < len(some[0]["plates"]) < len(confidences)
+    assert all(p["confidence"] >= cut for p in some[0]["plates"])
+
+
 def test_weight_errors_stop_before_reading_images(capsys, mixed_folder, random_weights, tmp_path):
     code, records, err = run(capsys, [str(mixed_folder), "--weights-dir", str(tmp_path)])
     assert code == 2 and records == [] and "pnet.pth" in err and "not found" in err

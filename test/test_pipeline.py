@@ -4,6 +4,7 @@ import pytest
 
 from lprcore.imageio import imread
 from lpr.draw import draw_plates
+from ccpd.plates import is_valid_text
 from lpr.pipeline import Plate, PlateReader, keep_plates
 from lprcore.weights import WeightsError
 from MTCNN.cascade import DetectorConfig
@@ -26,6 +27,7 @@ def test_reader_returns_plates_inside_the_image(reader, synth_dir):
         assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h
         assert 0 <= p.score <= 1 and 0 <= p.confidence <= 1
         assert len(p.char_confidences) == len(p.text)
+        assert p.valid == is_valid_text(p.text)
         d = p.to_json()
         assert set(d) - {"corners"} == {"box", "score", "text", "confidence", "char_confidences", "valid"}
 
@@ -89,7 +91,6 @@ def test_colour_and_layout_come_with_an_attribute_classifier_and_double_rows_are
 
 
 def _plate(text, confidence=0.9, score=0.9):
-    from ccpd.plates import is_valid_text
     return Plate((0, 0, 10, 10), score, text, confidence, valid=is_valid_text(text))
 
 
@@ -99,7 +100,11 @@ def test_only_valid_plate_texts_are_reported_each_once_unless_all_reads_are_aske
     assert [p.text for p in keep_plates(plates)] == ["皖A12345", "粤BD12345", "京A1234警"]
     assert keep_plates(plates)[0].confidence == 0.95  # the better detection of a repeated text
     assert [p.text for p in keep_plates(plates, min_confidence=0.5)] == ["皖A12345", "京A1234警"]
-    assert keep_plates(plates, min_confidence=0.5, all_reads=True) == plates
+    assert keep_plates(plates, all_reads=True) == plates
+    assert [p.text for p in keep_plates(plates, min_confidence=0.5, all_reads=True)] == \
+        ["皖A12345", "皖A1234", "皖A12345", "", "京A1234警"]
+    # validity comes from the text, not from a flag a caller may have left at its default
+    assert keep_plates([Plate((0, 0, 10, 10), 0.9, "HELLO", 0.9)]) == []
 
 
 def test_min_confidence_outside_zero_to_one_is_refused(random_weights):

@@ -55,6 +55,7 @@ def test_texts_follow_the_rules_of_their_type():
     weights[12] = 1.0  # 皖 only
     assert {random_text(PLATE_TYPES["blue"], rng, weights)[0] for _ in range(20)} == {"皖"}
     assert not is_valid_text("皖I12345") and not is_valid_text("皖A1234") and is_valid_text("皖AD12345")
+    assert is_valid_text("粤Z1234港") and not is_valid_text("皖A1234港") and is_valid_text("沪A1234领")
 
 
 def test_crops_labels_round_trip_through_the_annotation_reader(tmp_path):

@@ -53,6 +53,22 @@ def test_main_without_arguments_reads_the_demo_images(capsys):
         assert r["plates"][0]["layout"] == t.layout, r
 
 
+def test_the_default_reader_reports_valid_texts_once_of_all_it_reads():
+    """What ``PlateReader()`` returns is :func:`keep_plates` of every box (demo images and a
+    synthetic scene with two plates): valid plate texts only, each once, in detection order."""
+    from ccpd.plates import is_valid_text
+    from lpr.pipeline import keep_plates
+    from lprcore.imageio import imread
+    every, default = PlateReader(all_reads=True), PlateReader()
+    images = [imread(p) for p in sorted(cli.DEMO_DIR.glob("*.jpg"))]
+    images.append(np.concatenate([images[0], images[4]], axis=1))
+    for image in images:
+        all_plates, plates = every(image), default(image)
+        assert plates == keep_plates(all_plates)
+        assert all(p.valid and is_valid_text(p.text) for p in plates)
+        assert len({p.text for p in plates}) == len(plates)
+
+
 #: End-to-end exact accuracy of the shipped weights on ccpd_sample/val when this floor was set
 #: (``python -m lpr.evaluate ../shared/data/ccpd_sample/val``: 97 % in 0.3, ONet with corners, the
 #: recognizer fine-tuned with pseudo-labels, the ONNX Runtime backend), minus 2 points.
