@@ -423,9 +423,6 @@ def test_10_evaluate_reads_grayscale_versions(capsys, synth_dir, random_weights,
     assert "grayscale" in capsys.readouterr().out
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 13 item 10: the shipped weights predate the grayscale share of "
-                          "lprcore.augment.photometric; retrain, then remove this mark")
 def test_10_grayscale_photos_are_read_within_5_points_of_colour(shared_data):
     from lpr.evaluate import to_grayscale
     from lpr.pipeline import PlateReader
