@@ -52,9 +52,8 @@ class Plate:
             :data:`LPRNet.crops.CORNER_MARGIN`. ``None`` when the
             detector's weights have no vertex branch or the corners were implausible
             (:func:`MTCNN.boxes.plausible_corners`; the box was cut instead).
-        valid: ``text`` follows the text rules of some GA 36-2018 plate type
-            (:func:`ccpd.plates.is_valid_text`, set by :class:`PlateReader`); the reader returns only
-            valid reads unless asked for all (:func:`keep_plates`).
+
+    The property :attr:`valid` tells whether ``text`` follows a plate rule.
     """
 
     box: Tuple[float, float, float, float]
@@ -65,7 +64,12 @@ class Plate:
     colour: Optional[str] = None
     layout: Optional[str] = None
     corners: Optional[Tuple[Tuple[float, float], ...]] = None
-    valid: bool = True
+
+    @property
+    def valid(self) -> bool:
+        """``text`` follows the text rules of some GA 36-2018 plate type (:func:`ccpd.plates.is_valid_text`);
+        the reader returns only valid reads unless asked for all (:func:`keep_plates`)."""
+        return is_valid_text(self.text)
 
     def to_json(self) -> dict:
         """JSON-ready dict: box and corners rounded to 0.1 pixel, probabilities to 4 digits; colour,
@@ -80,6 +84,7 @@ class Plate:
         d["score"] = round(self.score, 4)
         d["confidence"] = round(self.confidence, 4)
         d["char_confidences"] = [round(c, 4) for c in self.char_confidences]
+        d["valid"] = self.valid
         return d
 
 
@@ -174,7 +179,7 @@ def keep_plates(plates: Sequence[Plate], min_confidence: float = 0.0, all_reads:
         if p.confidence < min_confidence:
             continue
         if not all_reads:
-            if p.text in seen or not is_valid_text(p.text):
+            if p.text in seen or not p.valid:
                 continue
             seen.add(p.text)
         out.append(p)
@@ -258,8 +263,7 @@ class PlateReader:
         reads = self.recognizer.read_quads(image, quads)
         plates = [Plate(tuple(float(v) for v in b[:4]), float(b[4]), r.text, r.confidence, r.char_confidences,
                         r.colour, r.layout,
-                        tuple((float(x), float(y)) for x, y in found.corners[i]) if good[i] else None,
-                        is_valid_text(r.text))
+                        tuple((float(x), float(y)) for x, y in found.corners[i]) if good[i] else None)
                   for i, (b, r) in enumerate(zip(boxes, reads))]
         return keep_plates(plates, self.min_confidence, self.all_reads)
 

@@ -91,7 +91,7 @@ def test_colour_and_layout_come_with_an_attribute_classifier_and_double_rows_are
 
 
 def _plate(text, confidence=0.9, score=0.9):
-    return Plate((0, 0, 10, 10), score, text, confidence, valid=is_valid_text(text))
+    return Plate((0, 0, 10, 10), score, text, confidence)
 
 
 def test_only_valid_plate_texts_are_reported_each_once_unless_all_reads_are_asked_for():
