@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from lprcore.weights import load_weights, read_state_dict
-from MTCNN.cascade import (ONET_WEIGHTS, PNET_WEIGHTS, WEIGHTS_DIR, DetectorConfig, Detections, NetFn, onet_stage,
-                           pnet_stage)
+from MTCNN.cascade import (ONET_WEIGHTS, PNET_WEIGHTS, WEIGHTS_DIR, DetectorConfig, Detections, NetFn, detect,
+                           onet_stage, pnet_stage)
 from MTCNN.nets import ONet, PNet
 
 
@@ -86,8 +86,8 @@ class PlateDetector:
             lprcore.imageio.ImageTooLargeError: the image pyramid would need more memory than
                 ``config.max_pyramid_mb`` (:func:`check_image_size`; nothing is allocated).
         """
-        proposals = run_pnet(self.pnet, image, self.config, self.device)
-        return Detections(*run_onet(self.onet, image, proposals, self.config, self.device))
+        return detect(torch_net(self.pnet, self.device), torch_net(self.onet, self.device), image, self.config,
+                      self.onet.has_vertices)
 
     def detect(self, image: np.ndarray) -> np.ndarray:
         """Find plates in one image: the boxes of :meth:`detect_plates`.

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from lprcore.onnx import OnnxNet
-from MTCNN.cascade import ONET_ONNX, PNET_ONNX, WEIGHTS_DIR, DetectorConfig, Detections, onet_stage, pnet_stage
+from MTCNN.cascade import ONET_ONNX, PNET_ONNX, WEIGHTS_DIR, DetectorConfig, Detections, detect
 
 
 def has_onnx_models(weights_dir: str | os.PathLike | None = None) -> bool:
@@ -48,8 +48,7 @@ class OnnxPlateDetector:
             lprcore.imageio.ImageTooLargeError: the image pyramid would need more memory than
                 ``config.max_pyramid_mb``.
         """
-        proposals = pnet_stage(self.pnet, image, self.config)
-        return Detections(*onet_stage(self.onet, image, proposals, self.config, vertices=self.has_vertices))
+        return detect(self.pnet, self.onet, image, self.config, self.has_vertices)
 
     def detect(self, image: np.ndarray) -> np.ndarray:
         """The boxes ``ndarray[K, 5]`` of :meth:`detect_plates`."""

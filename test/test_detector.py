@@ -78,9 +78,9 @@ def test_options_are_defined_once_and_round_trip():
     DetectorConfig.add_arguments(p)
     assert DetectorConfig.from_args(p.parse_args([])) == DetectorConfig()
     args = p.parse_args(["--min-plate-size", "12", "40", "--pnet-scale-nms", "0.3", "--nms-mode", "union",
-                         "--max-proposals", "50"])
+                         "--max-proposals", "50", "--no-refine"])
     config = DetectorConfig.from_args(args)
-    assert config.min_plate_size == (12, 40) and config.pnet_scale_nms == 0.3
+    assert config.min_plate_size == (12, 40) and config.pnet_scale_nms == 0.3 and config.refine is False
     assert config.onet_nms_mode == "union" and config.max_proposals == 50
     assert len([a for a in p._actions if a.dest.startswith("det_")]) == len(fields(DetectorConfig))
     assert set(asdict(config)) == {f.name for f in fields(DetectorConfig)}
@@ -102,3 +102,64 @@ def test_per_scale_nms_follows_its_option():
             return len(run_pnet(pnet, img, config, torch.device("cpu")))
 
     assert count(0.05) < count(0.5) < count(1.0)
+
+
+def _bright_rect_onet(x: np.ndarray):
+    """A stand-in ONet (NumPy in, NumPy out) that sees one bright rectangle perfectly: plate logit
+    from the crop's bright share, bbox offsets and vertices onto the bright pixels' extent."""
+    n, _, h, w = x.shape
+    logits, offsets, vertices = np.zeros((n, 2), np.float32), np.zeros((n, 4), np.float32), np.zeros((n, 8), np.float32)
+    for i in range(n):
+        bright = x[i, 0] > 0
+        logits[i, 1] = 20 * bright.mean() - 5  # plate when over a quarter of the crop is bright
+        if bright.any():
+            ys, xs = np.nonzero(bright)
+            x1, x2, y1, y2 = xs.min() / w, (xs.max() + 1) / w, ys.min() / h, (ys.max() + 1) / h
+            offsets[i] = [x1, y1, x2 - 1, y2 - 1]
+            vertices[i] = [x1, y1, x2, y1, x2, y2, x1, y2]
+    return logits, offsets, vertices
+
+
+def test_refine_moves_a_loose_box_and_its_corners_onto_the_plate_and_drops_a_false_box():
+    from MTCNN.cascade import refine_stage
+
+    img = np.zeros((200, 400, 3), np.uint8)
+    img[80:120, 100:250] = 255  # the plate: x 100..250, y 80..120
+    truth = np.array([[100, 80], [250, 80], [250, 120], [100, 120]], np.float32)
+    boxes = np.array([[85, 70, 262, 128, 0.95],     # loose box around the plate
+                      [300, 150, 390, 190, 0.90]],  # a false box on black
+                     np.float32)
+    corners = np.stack([truth + 10, np.zeros((4, 2), np.float32)])  # first-pass corners 14 px off
+    out, out_corners = refine_stage(_bright_rect_onet, img, boxes, corners, threshold=0.8)
+    assert out.shape == (1, 5) and out_corners.shape == (1, 4, 2)
+    assert out[0, 4] == pytest.approx(0.95)  # the first-pass score is kept
+    np.testing.assert_allclose(out[0, :4], [100, 80, 250, 120], atol=2.5)
+    error = np.linalg.norm(out_corners[0] - truth, axis=1).mean()
+    assert error < 3.0 < np.linalg.norm(corners[0] - truth, axis=1).mean()
+
+
+def test_refine_without_vertices_checks_boxes_only_and_views_start_with_the_box():
+    from MTCNN.cascade import refine_stage
+
+    img = np.zeros((100, 200, 3), np.uint8)
+    img[30:60, 40:160] = 255
+    boxes = np.array([[35, 25, 165, 65, 0.9]], np.float32)
+    out, corners = refine_stage(lambda x: _bright_rect_onet(x)[:2], img, boxes, None, threshold=0.5)
+    assert corners is None
+    np.testing.assert_allclose(out[0, :4], [40, 30, 160, 60], atol=2.0)
+    empty, _ = refine_stage(_bright_rect_onet, img, np.zeros((0, 5), np.float32), np.zeros((0, 4, 2)), 0.5)
+    assert empty.shape == (0, 5)
+    with pytest.raises(ValueError, match="first view"):
+        refine_stage(_bright_rect_onet, img, boxes, None, 0.5, views=[(1.2, 1.2), (1.0, 1.0)])
+
+
+def test_no_refine_gives_the_first_pass_results(random_weights):
+    img = np.random.default_rng(3).integers(0, 255, (150, 260, 3), dtype=np.uint8)
+    loose = PlateDetector(random_weights, DetectorConfig(refine=False)).detect_plates(img)
+    with torch.inference_mode():
+        det = PlateDetector(random_weights)
+        props = run_pnet(det.pnet, img, det.config, torch.device("cpu"))
+        boxes, corners = run_onet(det.onet, img, props, det.config, torch.device("cpu"))
+    np.testing.assert_array_equal(loose.boxes, boxes)
+    refined = det.detect_plates(img)
+    assert len(refined.boxes) <= len(boxes)
