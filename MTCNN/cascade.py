@@ -5,7 +5,8 @@ Sec. 2.1), whatever runs the nets: torch (:mod:`MTCNN.detector`) or ONNX Runtime
 Data flow: BGR image -> image pyramid -> PNet on every scale -> per-scale NMS -> NMS across scales ->
 bbox regression -> clip -> 24x94 crops -> ONet re-scoring, bbox regression and (with its vertex
 branch) the plate's 4 corners -> clip -> NMS -> check and refinement of the few boxes left: ONet once more on
-each regressed box, kept if still a plate, its corners averaged over several views (:func:`refine_stage`).
+each, kept if still a plate, box regressed again, corners averaged over several views, NMS
+(:func:`refine_stage`).
 
 **Input contract of both nets** (stated here only): ``float32[N, 3, H, W]``, channels in **RGB**
 order (the original project trained on RGB), values ``(x - 127.5) * 0.0078125`` (about [-1, 1]);
@@ -37,8 +38,9 @@ PNET_CELL: Tuple[int, int] = (12, 47)
 #: ONet input size, (height, width) pixels.
 ONET_INPUT: Tuple[int, int] = (24, 94)
 #: Views of a final box from which ONet's corners are averaged (:func:`refine_stage`): (width,
-#: height) factors of the box, about its centre; the first, the box itself, also re-scores it. Chosen on synthetic scenes and CCPD training photos
-#: (mean corner error 5.0 -> 3.8 % and 4.3 -> 3.3 % of the plate width against one pass).
+#: height) factors of the box, about its centre; the first, the box itself, also re-scores it.
+#: Chosen on 150 CCPD training photos and 150 synthetic scenes: mean corner error 4.3 -> 3.2 % and
+#: 5.2 -> 4.0 % of the plate width against one pass.
 REFINE_VIEWS: Tuple[Tuple[float, float], ...] = (
     (1.0, 1.0), (0.95, 0.95), (1.1, 1.1), (1.2, 1.2), (1.05, 1.15), (1.1, 1.3), (1.2, 1.5))
 #: Scaling of the input: ``(x - INPUT_MEAN) * INPUT_SCALE``.
@@ -110,14 +112,16 @@ class DetectorConfig:
             bounds the time spent on an image where PNet fires everywhere.
         max_proposals: at most this many PNet proposals (highest score) go to ONet, whose time
             grows with their number. 60 (was 300) halves ONet's work on CCPD photos (86 -> 49
-            proposals on average) and found the same plates on 300 CCPD training photos, real web
-            photos (``scenes_train``) and synthetic scenes; raise it for photos of many plates.
+            proposals on average) and found the same plates on CCPD training photos, real web
+            photos (``scenes_train``) and synthetic scenes (100 photos each); raise it for photos of
+            many plates.
         onet_threshold: plate probability for ONet to keep a box.
         onet_nms: overlap above which final boxes are merged.
         onet_nms_mode: ``"union"`` (IoU) or ``"min"`` (intersection over the smaller box).
         refine: run :func:`refine_stage` on the final boxes (2 more small ONet batches: a box is
-            kept only when ONet still finds a plate in its regressed box, whose corners are then
-            averaged over several views); off, boxes and corners are those of the proposals' pass.
+            kept only when ONet still finds a plate there, and its box and corners are refined);
+            off, boxes and corners are those of the proposals' pass.
+        refine_threshold: mean plate probability of :func:`refine_stage`'s two looks to keep a box.
         max_pyramid_mb: largest memory, in MiB, the image pyramid may need (:func:`pyramid_bytes`);
             a larger image is refused with :class:`lprcore.imageio.ImageTooLargeError` before any is
             allocated. The default, 4096, takes a 50-megapixel photo at the default ``min_plate_size``
@@ -135,6 +139,7 @@ class DetectorConfig:
     onet_nms: float = 0.5
     onet_nms_mode: NmsMode = "min"
     refine: bool = True
+    refine_threshold: float = 0.5
     max_pyramid_mb: int = 4096
 
     def __post_init__(self):
@@ -150,7 +155,7 @@ class DetectorConfig:
                              "image pyramid would enlarge the image many times")
         if not 0.0 < self.scale_factor < 1.0:
             raise ValueError(f"scale_factor must be in (0, 1), got {self.scale_factor}")
-        for name in ("pnet_threshold", "pnet_scale_nms", "pnet_nms", "onet_threshold", "onet_nms"):
+        for name in ("pnet_threshold", "pnet_scale_nms", "pnet_nms", "onet_threshold", "onet_nms", "refine_threshold"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
@@ -172,7 +177,9 @@ class DetectorConfig:
         "onet_threshold": ("--onet-threshold", "ONet plate probability to keep a box"),
         "onet_nms": ("--nms", "overlap above which final boxes merge"),
         "onet_nms_mode": ("--nms-mode", "final NMS overlap: IoU ('union') or intersection over the smaller box ('min')"),
-        "refine": ("--no-refine", "skip the ONet check and refinement of the final boxes (boxes and corners from the first pass)"),
+        "refine": ("--no-refine", "skip the ONet check and refinement of the final boxes (boxes and corners "
+                                  "from the first pass)"),
+        "refine_threshold": ("--refine-threshold", "mean plate probability of ONet's second looks to keep a final box"),
         "max_pyramid_mb": ("--max-pyramid-mb", "refuse an image whose pyramid would need more memory than this, MiB"),
     }
 
@@ -395,40 +402,42 @@ class Detections:
 
 
 def refine_stage(onet: NetFn, image: np.ndarray, boxes: np.ndarray, corners: Optional[np.ndarray],
-                 threshold: float, views: Sequence[Tuple[float, float]] = REFINE_VIEWS
+                 config: DetectorConfig, views: Sequence[Tuple[float, float]] = REFINE_VIEWS
                  ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Stage 3: check and refine the final boxes and corners of :func:`onet_stage`.
 
     The proposals ONet scored were PNet's, loosely placed; the final boxes are close to the plates,
-    so a second look is sharper. ONet runs once on each final box (its bbox regression gives the
-    new box), then on ``views`` of that new box (scaled about its centre, one batch). A box is kept
-    when ONet, looking at the new box itself (the first view, ``(1, 1)``), still finds a plate
-    above ``threshold``: most false boxes fail this, plates rarely. A plate's corners are the mean
-    of its first-pass corners and those of every view, since the errors of different crops partly
-    cancel. Scores (first pass) and order are kept.
+    so a second look is sharper. ONet runs once on each final box (look A; its bbox regression
+    gives the new box), then on ``views`` of the new box (scaled about its centre, one batch; the
+    first view, ``(1, 1)``, is the new box itself: look B). A box is kept when the mean plate
+    probability of looks A and B is above ``config.refine_threshold``: most false boxes fail, plates
+    rarely (one look alone swings with a few pixels of position on small plates). A plate's corners
+    are the mean of its first-pass corners and those of every view, since the errors of different
+    crops partly cancel. Boxes the new regression brought onto one plate are merged by the final
+    NMS again (``config.onet_nms``, ``config.onet_nms_mode``). Scores are the first pass's.
 
     Args:
         onet: the net (:data:`NetFn`).
         image: ``ndarray[H, W, 3]`` uint8, BGR.
         boxes: ``ndarray[K, 5]`` final boxes (x1, y1, x2, y2, score) pixels, by decreasing score.
         corners: ``ndarray[K, 4, 2]`` their corners (TL, TR, BR, BL pixels), or ``None`` when ONet
-            has no vertex branch (then only the boxes are checked and refined).
-        threshold: plate probability on the new box to keep it (the cascade uses
-            ``config.onet_threshold``).
+            has no vertex branch (then only the boxes are checked and refined, in 2 batches of K).
+        config: the thresholds (``refine_threshold``, ``onet_nms``, ``onet_nms_mode``).
         views: (width, height) factors of the views, the first ``(1.0, 1.0)``.
 
     Returns:
         ``(boxes, corners)``: the ``K' <= K`` kept boxes ``ndarray[K', 5]`` float32, clipped to the
-        image, and their corners ``ndarray[K', 4, 2]`` (or ``None``).
+        image, by decreasing score, and their corners ``ndarray[K', 4, 2]`` float32 (or ``None``).
 
     Raises:
         ValueError: the first view is not ``(1.0, 1.0)``.
     """
-    if not views or tuple(views[0]) != (1.0, 1.0):
+    if len(views) == 0 or tuple(views[0]) != (1.0, 1.0):
         raise ValueError(f"the first view must be the box itself, (1.0, 1.0); got {list(views)[:1]}")
+    boxes = np.asarray(boxes, np.float32)
     if len(boxes) == 0:
-        return boxes, corners
-    _, offsets, *_ = onet(images_to_array(crop_boxes(image, boxes, ONET_INPUT)))
+        return boxes.reshape(0, 5), None if corners is None else np.zeros((0, 4, 2), np.float32)
+    logits_a, offsets, *_ = onet(images_to_array(crop_boxes(image, boxes, ONET_INPUT)))
     refined = clip_boxes(calibrate_boxes(boxes[:, :5], np.asarray(offsets)), image.shape[:2])
     small = (refined[:, 2] - refined[:, 0] < 2.0) | (refined[:, 3] - refined[:, 1] < 2.0)
     refined[small] = boxes[small, :5]
@@ -438,13 +447,14 @@ def refine_stage(onet: NetFn, image: np.ndarray, boxes: np.ndarray, corners: Opt
     w, h = refined[:, 2] - refined[:, 0], refined[:, 3] - refined[:, 1]
     crops = np.concatenate([np.stack([cx - fw * w / 2, cy - fh * h / 2, cx + fw * w / 2, cy + fh * h / 2], axis=1)
                             for fw, fh in views]).astype(np.float32)
-    logits, _, *corner_out = onet(images_to_array(crop_boxes(image, crops, ONET_INPUT)))
-    keep = softmax_plate(np.asarray(logits)[: len(boxes)]) > threshold
-    if corners is None or not corner_out:
-        return refined[keep], corners if corners is None else corners[keep]
-    seen = vertices_to_corners(crops, np.asarray(corner_out[0])).reshape(len(views), len(boxes), 4, 2)
-    mean = ((seen.sum(axis=0) + corners) / (len(views) + 1)).astype(np.float32)
-    return refined[keep], mean[keep]
+    logits_b, _, *corner_out = onet(images_to_array(crop_boxes(image, crops, ONET_INPUT)))
+    plate = (softmax_plate(logits_a) + softmax_plate(np.asarray(logits_b)[: len(boxes)])) / 2
+    if corners is not None and corner_out:
+        seen = vertices_to_corners(crops, np.asarray(corner_out[0])).reshape(len(views), len(boxes), 4, 2)
+        corners = ((seen.sum(axis=0) + corners) / (len(views) + 1)).astype(np.float32)
+    idx = np.nonzero(plate > config.refine_threshold)[0]
+    idx = idx[nms(refined[idx, :4], refined[idx, 4], config.onet_nms, config.onet_nms_mode)]
+    return refined[idx], None if corners is None else corners[idx]
 
 
 def detect(pnet: NetFn, onet: NetFn, image: np.ndarray, config: DetectorConfig,
@@ -455,12 +465,16 @@ def detect(pnet: NetFn, onet: NetFn, image: np.ndarray, config: DetectorConfig,
     Args:
         pnet, onet: the nets (:data:`NetFn`).
         image: ``ndarray[H, W, 3]`` uint8, **BGR**.
+        config: the cascade's thresholds.
         vertices: whether ONet has the vertex branch.
+
+    Returns:
+        The plates found (:class:`Detections`), by decreasing score.
 
     Raises:
         ImageTooLargeError: the pyramid would need more than ``config.max_pyramid_mb``.
     """
     boxes, corners = onet_stage(onet, image, pnet_stage(pnet, image, config), config, vertices=vertices)
     if config.refine:
-        boxes, corners = refine_stage(onet, image, boxes, corners, config.onet_threshold)
+        boxes, corners = refine_stage(onet, image, boxes, corners, config)
     return Detections(boxes, corners)

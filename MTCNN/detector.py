@@ -35,7 +35,9 @@ def run_pnet(pnet: PNet, image: np.ndarray, config: DetectorConfig, device: torc
 
 def run_onet(onet: ONet, image: np.ndarray, boxes: np.ndarray, config: DetectorConfig,
              device: torch.device, threshold: Optional[float] = None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-    """Stage 2 with a torch ONet: :func:`MTCNN.cascade.onet_stage`. Call under ``torch.inference_mode()``."""
+    """Stage 2 with a torch ONet: :func:`MTCNN.cascade.onet_stage`, without the refinement
+    (:func:`MTCNN.cascade.refine_stage`) that :meth:`PlateDetector.detect_plates` adds. Call under
+    ``torch.inference_mode()``."""
     return onet_stage(torch_net(onet, device), image, boxes, config, threshold, onet.has_vertices)
 
 

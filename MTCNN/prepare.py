@@ -56,8 +56,9 @@ CROP_SIZE = {"pnet": PNET_CELL, "onet": ONET_INPUT}
 #: Samples drawn per image: positives, parts, negatives near the plate, negatives anywhere.
 COUNTS = {"pos": 8, "part": 8, "near_neg": 6, "neg": 24}
 
-#: PNet settings for ONet hard-sample mining: a lower threshold than detection, to mine more.
-MINING_CONFIG = DetectorConfig(min_plate_size=(16, 60), pnet_threshold=0.5)
+#: PNet settings for ONet hard-sample mining: a lower threshold and more proposals than detection,
+#: to mine more (the ONet data of the shipped weights was mined with these).
+MINING_CONFIG = DetectorConfig(min_plate_size=(16, 60), pnet_threshold=0.5, max_proposals=300)
 #: ONet score above which a box of the cascade that is no plate becomes a hard negative (below the
 #: detection threshold, 0.8, so near-misses are mined too).
 HARD_NEGATIVE_SCORE = 0.3

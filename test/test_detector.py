@@ -121,7 +121,7 @@ def _bright_rect_onet(x: np.ndarray):
 
 
 def test_refine_moves_a_loose_box_and_its_corners_onto_the_plate_and_drops_a_false_box():
-    from MTCNN.cascade import refine_stage
+    from MTCNN.cascade import REFINE_VIEWS, refine_stage
 
     img = np.zeros((200, 400, 3), np.uint8)
     img[80:120, 100:250] = 255  # the plate: x 100..250, y 80..120
@@ -130,36 +130,78 @@ def test_refine_moves_a_loose_box_and_its_corners_onto_the_plate_and_drops_a_fal
                       [300, 150, 390, 190, 0.90]],  # a false box on black
                      np.float32)
     corners = np.stack([truth + 10, np.zeros((4, 2), np.float32)])  # first-pass corners 14 px off
-    out, out_corners = refine_stage(_bright_rect_onet, img, boxes, corners, threshold=0.8)
+    out, out_corners = refine_stage(_bright_rect_onet, img, boxes, corners, DetectorConfig())
     assert out.shape == (1, 5) and out_corners.shape == (1, 4, 2)
+    assert out.dtype == out_corners.dtype == np.float32
     assert out[0, 4] == pytest.approx(0.95)  # the first-pass score is kept
     np.testing.assert_allclose(out[0, :4], [100, 80, 250, 120], atol=2.5)
+    # every view finds the plate (up to the 24x94 crop's pixels); the first pass's error is 1 of 8 parts
+    first = np.linalg.norm(corners[0] - truth, axis=1).mean()
     error = np.linalg.norm(out_corners[0] - truth, axis=1).mean()
-    assert error < 3.0 < np.linalg.norm(corners[0] - truth, axis=1).mean()
+    assert error == pytest.approx(first / (len(REFINE_VIEWS) + 1), abs=1.0)
 
 
-def test_refine_without_vertices_checks_boxes_only_and_views_start_with_the_box():
+class _ScriptedOnet:
+    """A stand-in ONet whose plate logits are given per call and box (no offsets, no corners);
+    records the batch size of each call."""
+
+    def __init__(self, *plate_logits):
+        self.plate_logits, self.batches = list(plate_logits), []
+
+    def __call__(self, x):
+        n = len(x)
+        logits = np.zeros((n, 2), np.float32)
+        given = np.asarray(self.plate_logits[len(self.batches)], np.float32)
+        logits[: len(given), 1] = given
+        self.batches.append(n)
+        return logits, np.zeros((n, 4), np.float32)
+
+
+def test_refine_keeps_a_box_by_the_mean_of_its_two_looks_and_merges_boxes_on_one_plate():
+    from MTCNN.cascade import refine_stage
+
+    img = np.zeros((100, 300, 3), np.uint8)
+    boxes = np.array([[10, 10, 60, 30, 0.99], [100, 10, 150, 30, 0.98], [200, 10, 250, 30, 0.97],
+                      [202, 11, 251, 31, 0.9]], np.float32)
+    # looks A (the final boxes) then B (the same boxes, no regression): plate probability 0.99 / 0.12
+    # (mean over 0.5: kept), 0.12 / 0.12 (dropped), 0.99 / 0.99 twice (one plate: merged by NMS)
+    net = _ScriptedOnet([4.6, -2.0, 4.6, 4.6], [-2.0, -2.0, 4.6, 4.6])
+    out, corners = refine_stage(net, img, boxes, None, DetectorConfig())
+    assert corners is None and net.batches == [4, 4]  # without corners, one view: 2 batches of K
+    np.testing.assert_array_equal(out, boxes[[0, 2]])
+    out, _ = refine_stage(_ScriptedOnet([4.6] * 4, [-2.0] * 4), img, boxes, None, DetectorConfig(refine_threshold=0.6))
+    assert len(out) == 0
+
+
+def test_refine_edge_cases():
     from MTCNN.cascade import refine_stage
 
     img = np.zeros((100, 200, 3), np.uint8)
     img[30:60, 40:160] = 255
     boxes = np.array([[35, 25, 165, 65, 0.9]], np.float32)
-    out, corners = refine_stage(lambda x: _bright_rect_onet(x)[:2], img, boxes, None, threshold=0.5)
+    out, corners = refine_stage(lambda x: _bright_rect_onet(x)[:2], img, boxes, None, DetectorConfig())
     assert corners is None
     np.testing.assert_allclose(out[0, :4], [40, 30, 160, 60], atol=2.0)
-    empty, _ = refine_stage(_bright_rect_onet, img, np.zeros((0, 5), np.float32), np.zeros((0, 4, 2)), 0.5)
-    assert empty.shape == (0, 5)
+    empty, no_corners = refine_stage(_bright_rect_onet, img, np.zeros((0, 5)), np.zeros((0, 4, 2)), DetectorConfig())
+    assert empty.shape == (0, 5) and empty.dtype == np.float32 and no_corners.shape == (0, 4, 2)
     with pytest.raises(ValueError, match="first view"):
-        refine_stage(_bright_rect_onet, img, boxes, None, 0.5, views=[(1.2, 1.2), (1.0, 1.0)])
+        refine_stage(_bright_rect_onet, img, boxes, None, DetectorConfig(), views=[(1.2, 1.2), (1.0, 1.0)])
 
 
-def test_no_refine_gives_the_first_pass_results(random_weights):
+def test_the_detector_is_the_first_pass_then_the_refinement(random_weights):
+    from MTCNN.cascade import refine_stage
+    from MTCNN.detector import torch_net
+
     img = np.random.default_rng(3).integers(0, 255, (150, 260, 3), dtype=np.uint8)
+    det = PlateDetector(random_weights)
     loose = PlateDetector(random_weights, DetectorConfig(refine=False)).detect_plates(img)
     with torch.inference_mode():
-        det = PlateDetector(random_weights)
         props = run_pnet(det.pnet, img, det.config, torch.device("cpu"))
         boxes, corners = run_onet(det.onet, img, props, det.config, torch.device("cpu"))
+        expected = refine_stage(torch_net(det.onet, torch.device("cpu")), img, boxes, corners, det.config)
+    assert len(boxes) > 0
     np.testing.assert_array_equal(loose.boxes, boxes)
+    np.testing.assert_array_equal(loose.corners, corners)
     refined = det.detect_plates(img)
-    assert len(refined.boxes) <= len(boxes)
+    np.testing.assert_allclose(refined.boxes, expected[0], atol=1e-4)
+    np.testing.assert_allclose(refined.corners, expected[1], atol=1e-3)
