@@ -65,6 +65,12 @@ class SubsetCounts:
         return self.read / self.n if self.n else 0.0
 
 
+def plates_at(plates: Sequence[Plate], gt: np.ndarray) -> List[Plate]:
+    """The plates whose box overlaps the annotated box ``gt`` (``ndarray[1, 4]`` pixels) at IoU >=
+    :data:`MTCNN.evaluate.MATCH_IOU`."""
+    return [p for p in plates if box_iou(np.asarray([p.box], np.float32), gt)[0, 0] >= MATCH_IOU]
+
+
 def evaluate_end_to_end(reader: PlateReader, root: str, grayscale: bool = False, min_confidence: float = 0.0,
                         all_reads: bool = False) -> Dict[str, SubsetCounts]:
     """Read every annotated image of a CCPD root; counts per subset plus ``"all"``.
@@ -93,11 +99,9 @@ def evaluate_end_to_end(reader: PlateReader, root: str, grayscale: bool = False,
             c.seconds += time.perf_counter() - t0
             c.n += 1
             gt = np.asarray([s.record.bbox], np.float32)
-            def at_plate(found):
-                return [pl for pl in found if box_iou(np.asarray([pl.box], np.float32), gt)[0, 0] >= MATCH_IOU]
-            boxes_at = at_plate(boxes)
+            boxes_at = plates_at(boxes, gt)
             c.found += bool(boxes_at)
-            ok = any(pl.text == s.record.text for pl in at_plate(plates))
+            ok = any(pl.text == s.record.text for pl in plates_at(plates, gt))
             c.read += ok
             if not ok:  # every text read at the plate, kept or not
                 c.errors.append((s.path, s.record.text, [pl.text for pl in boxes_at]))
