@@ -4,7 +4,8 @@ province, the most frequent confusions, accuracy at confidence thresholds, and c
 Input: any source of :mod:`ccpd.sources` (a CCPD root, whose subsets are its folders; a folder of
 crops named by their text; a ``labels.tsv`` folder such as ``../shared/data/plate_crops_more`` with
 ``--use val``). Plates with a box are cut at that box exactly as the pipeline cuts a detection
-(:func:`LPRNet.crops.crop_plates`); crops without one are read whole. Example::
+(:func:`LPRNet.crops.crop_plates`), double-row plates (labelled ``layout`` = double) row by row as the
+pipeline cuts them; crops without a box are read whole. Example::
 
     python -m LPRNet.evaluate ../shared/data/ccpd_sample/val
     python -m LPRNet.evaluate ../shared/data/plate_crops_more --use val
@@ -70,6 +71,25 @@ def load_samples(roots: Sequence[str], use: Optional[str] = None) -> Tuple[List[
     return out, skipped
 
 
+def sample_crop(image: np.ndarray, sample: PlateSample) -> np.ndarray:
+    """The recognizer crop of a labelled plate: cut at its box as the pipeline cuts a detection
+    (:func:`LPRNet.crops.crop_plates`), row by row when it is labelled double-row; a crop without a
+    box is the plate itself (read whole, or cut row by row when double-row).
+
+    Args:
+        image: ``ndarray[H, W, 3]`` uint8, BGR: the sample's image.
+        sample: its label (``bbox`` in pixels or ``None``; ``layout`` ``"double"`` or anything else).
+
+    Returns:
+        ``ndarray[24, 94, 3]`` uint8 BGR, or the image itself for a single-row crop without a box.
+    """
+    double = sample.layout == "double"
+    if sample.bbox is None and not double:
+        return image
+    box = sample.bbox if sample.bbox is not None else (0, 0, image.shape[1], image.shape[0])
+    return crop_plates(image, np.asarray([box]), ["double" if double else "single"])[0]
+
+
 def read_all(recognizer: RecognitionPredictor, items: Sequence[Tuple[PlateSample, str]],
              batch_size: int = 64) -> Tuple[List[Read], float, List[str]]:
     """Read every sample; returns the reads, crops per second, and unreadable files."""
@@ -83,7 +103,7 @@ def read_all(recognizer: RecognitionPredictor, items: Sequence[Tuple[PlateSample
             except (ImageReadError, FileNotFoundError) as e:
                 failed.append(str(e))
                 continue
-            crops.append(crop_plates(image, np.asarray([s.bbox]))[0] if s.bbox is not None else image)
+            crops.append(sample_crop(image, s))
             batch.append((s, group))
         t0 = time.perf_counter()
         decoded = recognizer(crops)

@@ -135,3 +135,37 @@ def test_scene_counts_follow_the_read_filter():
     assert (strict.right, strict.reads) == (0, 1)
     every = count_scenes(reads, all_reads=True)["all"]
     assert (every.right, every.reads, every.extra_reads) == (1, 4, 3)
+
+
+def test_recognition_benchmark_cuts_double_row_plates_row_by_row(tmp_path):
+    """A plate labelled double-row is read as the pipeline reads one: its rows side by side."""
+    import cv2
+    from types import SimpleNamespace
+
+    from ccpd.sources import PlateSample
+    from LPRNet.crops import crop_plates
+    from LPRNet.evaluate import read_all, sample_crop
+
+    image = np.random.default_rng(0).integers(0, 255, (80, 120, 3), dtype=np.uint8)
+    box = (10.0, 8.0, 90.0, 60.0)
+    double = PlateSample(path="d.jpg", text="甘A12345", layout="double", bbox=box)
+    single = PlateSample(path="s.jpg", text="甘A12345", layout="single", bbox=box)
+    cut = sample_crop(image, double)
+    assert np.array_equal(cut, crop_plates(image, np.asarray([box]), ["double"])[0])
+    assert np.array_equal(sample_crop(image, single), crop_plates(image, np.asarray([box]))[0])
+    assert not np.array_equal(cut, sample_crop(image, single))
+    whole = PlateSample(path="w.jpg", text="甘A12345", layout="double")  # a double-row crop without a box
+    assert np.array_equal(sample_crop(image, whole), crop_plates(image, np.asarray([(0, 0, 120, 80)]), ["double"])[0])
+    assert sample_crop(image, PlateSample(path="p.jpg", text="甘A12345")) is image  # a crop is read whole
+
+    seen = []
+
+    def reader(crops):
+        seen.extend(crops)
+        return [SimpleNamespace(text="甘A12345", confidence=1.0) for _ in crops]
+
+    path = str(tmp_path / "d.png")
+    cv2.imwrite(path, image)
+    reads, _, failed = read_all(reader, [(PlateSample(path=path, text="甘A12345", layout="double", bbox=box), "g")])
+    assert not failed and reads[0].exact
+    assert np.array_equal(seen[0], crop_plates(image, np.asarray([box]), ["double"])[0])
