@@ -5,7 +5,7 @@ Input: any source of :mod:`ccpd.sources` (a CCPD root, whose subsets are its fol
 crops named by their text; a ``labels.tsv`` folder such as ``../shared/data/plate_crops_more`` with
 ``--use val``). Plates with a box are cut at that box exactly as the pipeline cuts a detection
 (:func:`LPRNet.crops.crop_plates`), double-row plates (labelled ``layout`` = double) row by row as the
-pipeline cuts them; crops without a box are read whole. Example::
+pipeline cuts them; crops without a box are read whole (row by row when labelled double-row). Example::
 
     python -m LPRNet.evaluate ../shared/data/ccpd_sample/val
     python -m LPRNet.evaluate ../shared/data/plate_crops_more --use val
@@ -81,7 +81,8 @@ def sample_crop(image: np.ndarray, sample: PlateSample) -> np.ndarray:
         sample: its label (``bbox`` in pixels or ``None``; ``layout`` ``"double"`` or anything else).
 
     Returns:
-        ``ndarray[24, 94, 3]`` uint8 BGR, or the image itself for a single-row crop without a box.
+        ``ndarray[24, 94, 3]`` uint8 BGR, or the image itself for a crop without a box not labelled
+        double-row.
     """
     double = sample.layout == "double"
     if sample.bbox is None and not double:
