@@ -168,5 +168,5 @@ def test_recognition_benchmark_cuts_double_row_plates_row_by_row(tmp_path):
     path = str(tmp_path / "d.png")
     cv2.imwrite(path, image)
     reads, _, failed = read_all(reader, [(PlateSample(path=path, text="甘A12345", layout="double", bbox=box), "g")])
-    assert not failed and [r.sample.path for r in reads] == [path]
+    assert not failed and [r.sample.path for r in reads] == [path] and reads[0].exact
     assert np.array_equal(seen[0], crop_plates(image, np.asarray([box]), ["double"])[0])
