@@ -41,8 +41,13 @@ def _run(tmp_path: Path, out: str, epochs: int, resume: bool, processes: int) ->
     launch = [sys.executable, str(script)] if processes == 1 else \
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes), str(script)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    run = subprocess.run(launch + [str(tmp_path / out), str(epochs), "1" if resume else "0"], cwd=tmp_path,
-                         env=env, capture_output=True, text=True, timeout=240)
+    for attempt in range(3):
+        run = subprocess.run(launch + [str(tmp_path / out), str(epochs), "1" if resume else "0"], cwd=tmp_path,
+                             env=env, capture_output=True, text=True, timeout=240)
+        # A gloo rank can abort in its C++ teardown at exit, after its work is done (seen about one
+        # run in four on the 2-core machine, torch 2.13): launch that run again (at most twice), nothing else.
+        if run.returncode == 0 or "terminate called without an active exception" not in run.stderr:
+            break
     assert run.returncode == 0, run.stderr[-3000:]
     return torch.load(tmp_path / out / "final.pt", weights_only=True)
 
