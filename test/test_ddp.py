@@ -41,7 +41,7 @@ def _run(tmp_path: Path, out: str, epochs: int, resume: bool, processes: int) ->
     launch = [sys.executable, str(script)] if processes == 1 else \
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes), str(script)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    for attempt in range(3):
+    for _ in range(3):
         run = subprocess.run(launch + [str(tmp_path / out), str(epochs), "1" if resume else "0"], cwd=tmp_path,
                              env=env, capture_output=True, text=True, timeout=240)
         # A gloo rank can abort in its C++ teardown at exit, after its work is done (seen about one
