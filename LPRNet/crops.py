@@ -98,6 +98,35 @@ def expand_quad(quad: np.ndarray, margin: Tuple[float, float] = CORNER_MARGIN) -
     return (q + sx * along * margin[0] + sy * down * margin[1]).astype(np.float32)
 
 
+#: Second look (:meth:`LPRNet.reading.CropReader.reread_invalid`): a plate whose read follows no plate
+#: rule is cut again from its quadrilateral scaled about its centre by each (x, y) factor here (a box
+#: a little too large or too small drops or adds a character at an edge) and read again. Chosen on
+#: synthetic scenes only (1,000 photos of ``platesynth scenes --seed 302``, image accuracy: 92.2 % with
+#: no second look, 93.2 % with these scales, 92.6 % with the detector's box, 93.0 % with shifted quads).
+SECOND_LOOK_SCALES = ((0.92, 0.9), (1.06, 1.1), (0.96, 1.0), (1.0, 0.85))
+
+
+def scale_quad(quad: np.ndarray, sx: float, sy: float) -> np.ndarray:
+    """A quadrilateral scaled about its centre (the mean of its corners) by ``sx`` along the image's x
+    axis and ``sy`` along its y axis.
+
+    Args:
+        quad: ``[4, 2]`` corners (x, y) pixels, TL, TR, BR, BL.
+        sx, sy: scale factors, > 0.
+
+    Returns:
+        ``ndarray[4, 2]`` float32, TL, TR, BR, BL.
+
+    Raises:
+        ValueError: a factor is not positive.
+    """
+    if not (sx > 0 and sy > 0):
+        raise ValueError(f"scale factors must be positive, got ({sx}, {sy})")
+    q = np.asarray(quad, np.float32).reshape(4, 2)
+    c = q.mean(0)
+    return (c + (q - c) * np.float32([sx, sy])).astype(np.float32)
+
+
 def box_to_quad(box) -> np.ndarray:
     """Corners ``[4, 2]`` float32 (TL, TR, BR, BL) of a box (x1, y1, x2, y2) pixels, at least 1 pixel wide and high."""
     x1, y1, x2, y2 = (float(v) for v in box[:4])

@@ -18,8 +18,8 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ccpd.plates import COLOURS, LAYOUTS
-from LPRNet.crops import box_to_quad, crop_quads, resize_crop
+from ccpd.plates import COLOURS, LAYOUTS, is_valid_text
+from LPRNet.crops import SECOND_LOOK_SCALES, box_to_quad, crop_quads, resize_crop, scale_quad
 from LPRNet.ctc import Decoded, greedy_decode, softmax
 from LPRNet.inputs import crops_to_array
 
@@ -124,3 +124,36 @@ class CropReader:
                 crops[i] = crop_quads(image, quads[i:i + 1], ["double"])[0]
         return [PlateReading(d.text, d.confidence, d.char_confidences, colour, layout)
                 for d, (colour, layout) in zip(self(crops), attrs)]
+
+    def reread_invalid(self, image: np.ndarray, quads: Sequence[np.ndarray], readings: Sequence[PlateReading],
+                       scales: Sequence[Tuple[float, float]] = SECOND_LOOK_SCALES) -> List[PlateReading]:
+        """Second look: each reading whose text follows no plate rule (:func:`ccpd.plates.is_valid_text`)
+        is replaced by the most confident valid reading of its quadrilateral scaled by each of
+        ``scales`` (:func:`LPRNet.crops.scale_quad`), when one is valid; valid readings are kept as
+        they are. All the new cuts are read in one batch.
+
+        Args:
+            image: ``ndarray[H, W, 3]`` uint8, BGR.
+            quads: the ``N`` quadrilaterals ``[4, 2]`` (TL, TR, BR, BL, pixels) ``readings`` were cut from.
+            readings: :meth:`read_quads` of ``quads``.
+            scales: (x, y) scale factors of the new cuts (default :data:`LPRNet.crops.SECOND_LOOK_SCALES`).
+
+        Returns:
+            ``N`` readings, in the order given.
+
+        Raises:
+            ValueError: ``quads`` and ``readings`` differ in length.
+        """
+        if len(quads) != len(readings):
+            raise ValueError(f"{len(quads)} quads but {len(readings)} readings")
+        out = list(readings)
+        todo = [i for i, r in enumerate(readings) if not is_valid_text(r.text)]
+        if not todo or not scales:
+            return out
+        alts = [scale_quad(quads[i], sx, sy) for i in todo for sx, sy in scales]
+        again = self.read_quads(image, alts)
+        for k, i in enumerate(todo):
+            valid = [r for r in again[k * len(scales):(k + 1) * len(scales)] if is_valid_text(r.text)]
+            if valid:
+                out[i] = max(valid, key=lambda r: r.confidence)
+        return out

@@ -96,12 +96,16 @@ def add_backend_argument(parser) -> None:
 
 
 def add_read_filter_arguments(parser) -> None:
-    """Add ``--min-confidence`` and ``--all-reads`` (:func:`keep_plates`) to an argparse parser."""
+    """Add ``--min-confidence`` and ``--all-reads`` (:func:`keep_plates`) and ``--no-second-look``
+    (:class:`PlateReader`'s ``second_look``) to an argparse parser."""
     parser.add_argument("--min-confidence", type=probability, default=0.0, metavar="P",
                         help="drop reads whose lowest character probability is below P, in [0, 1] (default: 0)")
     parser.add_argument("--all-reads", action="store_true",
                         help="report every box with its text (at --min-confidence or above), also texts "
                              "that follow no plate rule (\"valid\": false) and repeated texts")
+    parser.add_argument("--no-second-look", dest="second_look", action="store_false",
+                        help="do not cut again and re-read a plate whose first read follows no plate rule "
+                             "(LPRNet.crops.SECOND_LOOK_SCALES)")
 
 
 def stale_onnx(folder: str | os.PathLike, names: Sequence[str]) -> List[str]:
@@ -215,6 +219,9 @@ class PlateReader:
         all_reads: return every detection with its text (at ``min_confidence`` or above), even texts
             that follow no plate rule and repeated texts (:func:`keep_plates`); ``Plate.valid`` tells
             them apart.
+        second_look: a plate whose read follows no plate rule is cut again a little larger and
+            smaller (:data:`LPRNet.crops.SECOND_LOOK_SCALES`) and its most confident valid read taken
+            instead (:meth:`LPRNet.reading.CropReader.reread_invalid`); costs time only for such plates.
 
     Attributes:
         backend: the backend in use, ``"onnx"`` or ``"torch"``.
@@ -227,10 +234,11 @@ class PlateReader:
 
     def __init__(self, detector_weights=None, recognizer_weights=None,
                  config: DetectorConfig | None = None, device="cpu", backend: str = "auto", threads: int = 0,
-                 min_confidence: float = 0.0, all_reads: bool = False):
+                 min_confidence: float = 0.0, all_reads: bool = False, second_look: bool = True):
         if not 0.0 <= min_confidence <= 1.0:
             raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
         self.min_confidence, self.all_reads = float(min_confidence), bool(all_reads)
+        self.second_look = bool(second_look)
         self.backend = choose_backend(backend, detector_weights, recognizer_weights, str(device))
         if self.backend == "onnx":
             from LPRNet.onnx_recognizer import OnnxRecognitionPredictor
@@ -261,6 +269,8 @@ class PlateReader:
             return []
         quads, good = cut_quads(found)
         reads = self.recognizer.read_quads(image, quads)
+        if self.second_look:
+            reads = self.recognizer.reread_invalid(image, quads, reads)
         plates = [Plate(tuple(float(v) for v in b[:4]), float(b[4]), r.text, r.confidence, r.char_confidences,
                         r.colour, r.layout,
                         tuple((float(x), float(y)) for x, y in found.corners[i]) if good[i] else None)

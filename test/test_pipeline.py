@@ -1,11 +1,15 @@
 """The Python API and the drawing of plates."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lprcore.imageio import imread
 from lpr.draw import draw_plates
 from ccpd.plates import is_valid_text
 from lpr.pipeline import Plate, PlateReader, keep_plates
+from LPRNet.crops import box_to_quad, scale_quad
+from LPRNet.reading import CropReader, PlateReading
 from lprcore.weights import WeightsError
 from MTCNN.cascade import DetectorConfig
 
@@ -79,7 +83,9 @@ def test_colour_and_layout_come_with_an_attribute_classifier_and_double_rows_are
     with torch.no_grad():
         net.layout.bias.copy_(torch.tensor([-10.0, 10.0]))  # always "double"
     torch.save(net.state_dict(), weights / ATTRIBUTES_WEIGHTS)
-    reader = PlateReader(weights, weights, DetectorConfig(min_plate_size=(20, 80)), all_reads=True)
+    # without the second look, which cuts invalid reads again (random weights read no valid text)
+    reader = PlateReader(weights, weights, DetectorConfig(min_plate_size=(20, 80)), all_reads=True,
+                         second_look=False)
     calls = []
     real = crops_module.warp_double_row
     monkeypatch.setattr(crops_module, "warp_double_row", lambda *a: calls.append(1) or real(*a))
@@ -110,3 +116,70 @@ def test_only_valid_plate_texts_are_reported_each_once_unless_all_reads_are_aske
 def test_min_confidence_outside_zero_to_one_is_refused(random_weights):
     with pytest.raises(ValueError, match="min_confidence"):
         PlateReader(random_weights, random_weights, min_confidence=1.5)
+
+
+@given(st.lists(st.floats(-500, 500), min_size=8, max_size=8), st.floats(0.5, 2.0), st.floats(0.5, 2.0))
+@settings(max_examples=50, deadline=None)
+def test_scaled_quad_keeps_its_centre_and_scales_its_extent(coords, sx, sy):
+    quad = np.float32(coords).reshape(4, 2)
+    out = scale_quad(quad, sx, sy)
+    assert out.shape == (4, 2) and out.dtype == np.float32
+    np.testing.assert_allclose(out.mean(0), quad.mean(0), atol=1e-2)
+    np.testing.assert_allclose(np.ptp(out, 0), np.ptp(quad, 0) * [sx, sy], rtol=1e-4, atol=1e-2)
+
+
+def test_scaled_quad_refuses_a_factor_that_is_not_positive():
+    with pytest.raises(ValueError, match="positive"):
+        scale_quad(np.zeros((4, 2)), 0.0, 1.0)
+
+
+class _WidthReader(CropReader):
+    """Reads a text that depends only on the width of the quad it is given (no model)."""
+
+    def __init__(self, texts_by_width):
+        self.texts_by_width, self.calls = texts_by_width, []
+
+    def read_quads(self, image, quads):
+        self.calls.append(len(quads))
+        out = []
+        for q in quads:
+            text, conf = self.texts_by_width.get(round(float(np.ptp(q[:, 0]))), ("", 0.0))
+            out.append(PlateReading(text, conf, ()))
+        return out
+
+
+def test_second_look_rereads_only_invalid_texts_and_takes_the_most_confident_valid_read():
+    quad_a = box_to_quad((0, 0, 100, 30))    # read right the first time
+    quad_b = box_to_quad((0, 0, 200, 60))    # first read drops a character
+    quad_c = box_to_quad((0, 0, 300, 90))    # not a plate: no cut reads a valid text
+    scales = ((0.9, 1.0), (1.1, 1.0), (1.2, 1.0))
+    reader = _WidthReader({180: ("皖A1234", 0.99), 220: ("皖A12345", 0.8), 240: ("皖A12346", 0.9),
+                           270: ("HELLO", 0.99), 90: ("皖B99999", 0.99)})
+    first = [PlateReading("皖A12345", 0.95, ()), PlateReading("皖A1234", 0.99, ()), PlateReading("HELLO", 0.7, ())]
+    out = reader.reread_invalid(None, [quad_a, quad_b, quad_c], first, scales)
+    assert out[0] is first[0]                       # valid: kept, not cut again
+    assert out[1].text == "皖A12346"                # the most confident of the valid new reads
+    assert out[2] is first[2]                       # nothing valid: the first read stays
+    assert reader.calls == [6]                      # the 2 invalid plates x 3 scales, one batch
+    assert reader.reread_invalid(None, [quad_a], first[:1], scales) == first[:1] and reader.calls == [6]
+    with pytest.raises(ValueError, match="readings"):
+        reader.reread_invalid(None, [quad_a], first, scales)
+
+
+def test_second_look_is_on_by_default_and_off_with_its_flag():
+    from lpr.cli import build_parser
+    assert build_parser().parse_args(["x.jpg"]).second_look is True
+    assert build_parser().parse_args(["x.jpg", "--no-second-look"]).second_look is False
+
+
+@pytest.mark.parametrize("second_look", [True, False])
+def test_the_reader_takes_a_second_look_unless_told_not_to(random_weights, synth_dir, monkeypatch, second_look):
+    reader = PlateReader(random_weights, random_weights, DetectorConfig(min_plate_size=(20, 80)), all_reads=True,
+                         second_look=second_look)
+    calls = []
+    real = reader.recognizer.reread_invalid
+    monkeypatch.setattr(reader.recognizer, "reread_invalid", lambda *a: calls.append(1) or real(*a))
+    image = imread(sorted(synth_dir.iterdir())[0])
+    plates = reader(image)
+    assert plates, "random weights find boxes in a synthetic scene"
+    assert bool(calls) == second_look
