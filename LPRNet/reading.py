@@ -142,13 +142,13 @@ class CropReader:
             ``N`` readings, in the order given.
 
         Raises:
-            ValueError: ``quads`` and ``readings`` differ in length.
+            ValueError: ``quads`` and ``readings`` differ in length, or a scale factor is not positive.
         """
         if len(quads) != len(readings):
             raise ValueError(f"{len(quads)} quads but {len(readings)} readings")
         out = list(readings)
         todo = [i for i, r in enumerate(readings) if not is_valid_text(r.text)]
-        if not todo or not scales:
+        if not todo or len(scales) == 0:
             return out
         alts = [scale_quad(quads[i], sx, sy) for i in todo for sx, sy in scales]
         again = self.read_quads(image, alts)

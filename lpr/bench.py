@@ -58,7 +58,9 @@ def measure(backend: str, folders: Sequence[str], threads: int, limit: int, crop
             found = reader.detector.detect_plates(im)
             t1 = time.perf_counter()
             quads, _ = cut_quads(found)
-            reader.recognizer.read_quads(im, quads)
+            reads = reader.recognizer.read_quads(im, quads)
+            if reader.second_look:
+                reader.recognizer.reread_invalid(im, quads, reads)
             t2 = time.perf_counter()
             det_ms.append(1000 * (t1 - t0))
             rec_ms.append(1000 * (t2 - t1))

@@ -49,7 +49,8 @@ class Plate:
         layout: ``"single"`` or ``"double"`` row, ``None`` likewise.
         corners: the plate's 4 corners ((x, y) pixels, clockwise from the top-left: TL, TR, BR, BL)
             from ONet's vertex branch; the plate was cut from this quadrilateral grown by
-            :data:`LPRNet.crops.CORNER_MARGIN`. ``None`` when the
+            :data:`LPRNet.crops.CORNER_MARGIN` (or, after a second look, from that quadrilateral
+            scaled: :class:`PlateReader`'s ``second_look``). ``None`` when the
             detector's weights have no vertex branch or the corners were implausible
             (:func:`MTCNN.boxes.plausible_corners`; the box was cut instead).
 

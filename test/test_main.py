@@ -78,6 +78,19 @@ def test_read_filter_options_reach_the_reader(capsys, mixed_folder, random_weigh
     assert all(p["confidence"] >= cut for p in some[0]["plates"])
 
 
+def test_no_second_look_reaches_the_reader(capsys, mixed_folder, random_weights, monkeypatch):
+    from LPRNet.reading import CropReader
+    calls = []
+    real = CropReader.reread_invalid
+    monkeypatch.setattr(CropReader, "reread_invalid", lambda self, *a: calls.append(1) or real(self, *a))
+    args = [str(mixed_folder / "good.jpg"), "--weights-dir", str(random_weights), "--min-plate-size", "20", "80"]
+    run(capsys, args)
+    assert calls  # on by default: random weights read texts that follow no plate rule
+    calls.clear()
+    run(capsys, args + ["--no-second-look"])
+    assert calls == []
+
+
 def test_weight_errors_stop_before_reading_images(capsys, mixed_folder, random_weights, tmp_path):
     code, records, err = run(capsys, [str(mixed_folder), "--weights-dir", str(tmp_path)])
     assert code == 2 and records == [] and "pnet.pth" in err and "not found" in err

@@ -16,8 +16,9 @@ from MTCNN.cascade import DetectorConfig
 
 @pytest.fixture(scope="module")
 def reader(random_weights):
-    # random weights read garbage texts: keep every read
-    return PlateReader(random_weights, random_weights, DetectorConfig(min_plate_size=(20, 80)), all_reads=True)
+    # random weights read garbage texts: keep every read, as first read (no second look)
+    return PlateReader(random_weights, random_weights, DetectorConfig(min_plate_size=(20, 80)), all_reads=True,
+                       second_look=False)
 
 
 def test_reader_returns_plates_inside_the_image(reader, synth_dir):
@@ -164,6 +165,8 @@ def test_second_look_rereads_only_invalid_texts_and_takes_the_most_confident_val
     assert reader.reread_invalid(None, [quad_a], first[:1], scales) == first[:1] and reader.calls == [6]
     with pytest.raises(ValueError, match="readings"):
         reader.reread_invalid(None, [quad_a], first, scales)
+    assert reader.reread_invalid(None, [], [], scales) == [] and reader.reread_invalid(None, [quad_b], first[1:2], ()) \
+        == first[1:2] and reader.calls == [6]            # nothing to read, or no scales: nothing read
 
 
 def test_second_look_is_on_by_default_and_off_with_its_flag():
@@ -177,9 +180,15 @@ def test_the_reader_takes_a_second_look_unless_told_not_to(random_weights, synth
     reader = PlateReader(random_weights, random_weights, DetectorConfig(min_plate_size=(20, 80)), all_reads=True,
                          second_look=second_look)
     calls = []
-    real = reader.recognizer.reread_invalid
-    monkeypatch.setattr(reader.recognizer, "reread_invalid", lambda *a: calls.append(1) or real(*a))
-    image = imread(sorted(synth_dir.iterdir())[0])
-    plates = reader(image)
+
+    def second(image, quads, readings):  # stands in for a second look that finds a valid text
+        calls.append(len(quads))
+        return [PlateReading("皖A12345", 0.5, (0.5,) * 7) for _ in readings]
+
+    monkeypatch.setattr(reader.recognizer, "reread_invalid", second)
+    plates = reader(imread(sorted(synth_dir.iterdir())[0]))
     assert plates, "random weights find boxes in a synthetic scene"
-    assert bool(calls) == second_look
+    if second_look:
+        assert calls == [len(plates)] and all(p.text == "皖A12345" for p in plates)
+    else:
+        assert calls == [] and all(p.text != "皖A12345" for p in plates)
