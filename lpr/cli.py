@@ -411,7 +411,8 @@ def main(argv=None, prog: str | None = None) -> int:
             parser.error(f"--save-dir {e}")
     try:  # weights are checked before any image is read
         reader = PlateReader(args.weights_dir, args.weights_dir, config, args.device, args.backend, args.threads,
-                             args.min_confidence, args.all_reads, args.second_look)
+                             args.min_confidence, args.all_reads, args.second_look,
+                             args.rotated_retry)
     except WeightsError as e:
         print_stderr(f"error: {e}")
         return 2

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
+import cv2
 import numpy as np
 
 from ccpd.plates import is_valid_text
@@ -28,6 +29,12 @@ log = logging.getLogger(__name__)
 
 #: Backends of :class:`PlateReader`: ``"auto"`` picks ``"onnx"`` when it can (:func:`choose_backend`).
 BACKENDS = ("auto", "onnx", "torch")
+#: Rotated retry (:meth:`PlateReader.retry_rotated`): when no box of a photo reads a valid plate text,
+#: the detector runs again on the photo rotated about its centre by each of these angles (degrees,
+#: counter-clockwise positive, OpenCV's convention), for plates tilted more than PNet/ONet learned.
+#: Chosen on synthetic scenes only (1,000 photos of ``platesynth scenes --seed 302``, with the second
+#: look: 93.2 % without a retry, 93.8 % with +-15 and with +-10 degrees; extra reads 0.06 each).
+ROTATED_RETRY_ANGLES = (-15.0, 15.0)
 #: Each ONNX model and the torch weight files it was exported from (``python -m lpr.export``).
 ONNX_SOURCES = {cascade.PNET_ONNX: (cascade.PNET_WEIGHTS,), cascade.ONET_ONNX: (cascade.ONET_WEIGHTS,),
                 reading.RECOGNIZER_ONNX: (reading.STN_WEIGHTS, reading.LPRNET_WEIGHTS),
@@ -50,7 +57,8 @@ class Plate:
         corners: the plate's 4 corners ((x, y) pixels, clockwise from the top-left: TL, TR, BR, BL)
             from ONet's vertex branch; the plate was cut from this quadrilateral grown by
             :data:`LPRNet.crops.CORNER_MARGIN` (or, after a second look, from that quadrilateral
-            scaled: :class:`PlateReader`'s ``second_look``). ``None`` when the
+            scaled: :class:`PlateReader`'s ``second_look``; found by a rotated retry, they are the
+            corners ONet gave on the rotated photo, mapped back). ``None`` when the
             detector's weights have no vertex branch or the corners were implausible
             (:func:`MTCNN.boxes.plausible_corners`; the box was cut instead).
 
@@ -97,8 +105,9 @@ def add_backend_argument(parser) -> None:
 
 
 def add_read_filter_arguments(parser) -> None:
-    """Add ``--min-confidence`` and ``--all-reads`` (:func:`keep_plates`) and ``--no-second-look``
-    (:class:`PlateReader`'s ``second_look``) to an argparse parser."""
+    """Add ``--min-confidence`` and ``--all-reads`` (:func:`keep_plates`), ``--no-second-look`` and
+    ``--no-rotated-retry`` (:class:`PlateReader`'s ``second_look`` and ``rotated_retry``) to an
+    argparse parser."""
     parser.add_argument("--min-confidence", type=probability, default=0.0, metavar="P",
                         help="drop reads whose lowest character probability is below P, in [0, 1] (default: 0)")
     parser.add_argument("--all-reads", action="store_true",
@@ -107,6 +116,9 @@ def add_read_filter_arguments(parser) -> None:
     parser.add_argument("--no-second-look", dest="second_look", action="store_false",
                         help="do not cut again and re-read a plate whose first read follows no plate rule "
                              "(LPRNet.crops.SECOND_LOOK_SCALES)")
+    parser.add_argument("--no-rotated-retry", dest="rotated_retry", action="store_false",
+                        help="do not run the detector again on rotated copies of a photo in which no plate "
+                             "was read (lpr.pipeline.ROTATED_RETRY_ANGLES)")
 
 
 def stale_onnx(folder: str | os.PathLike, names: Sequence[str]) -> List[str]:
@@ -201,6 +213,44 @@ def cut_quads(found: Detections) -> Tuple[List[np.ndarray], np.ndarray]:
     return [expand_quad(found.corners[i]) if good[i] else box_to_quad(b) for i, b in enumerate(boxes)], good
 
 
+def map_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Points ``[..., 2]`` (x, y pixels) through a 2x3 affine ``matrix`` (OpenCV's layout); float32, same shape."""
+    pts = np.asarray(points, np.float32)
+    return cv2.transform(pts.reshape(1, -1, 2), np.asarray(matrix, np.float64))[0].reshape(pts.shape).astype(np.float32)
+
+
+def detect_rotated(detector, image: np.ndarray, angle: float
+                   ) -> Tuple[np.ndarray, List[np.ndarray], Optional[np.ndarray], np.ndarray]:
+    """Detect plates on ``image`` rotated about its centre by ``angle`` degrees (counter-clockwise
+    positive; same size, edges repeated) and map what was found back onto ``image``.
+
+    Args:
+        detector: a plate detector (``detect_plates(image) -> Detections``).
+        image: ``ndarray[H, W, 3]`` uint8, BGR.
+        angle: rotation in degrees.
+
+    Returns:
+        ``boxes[K, 5]`` (x1, y1, x2, y2 bounds of each mapped quad, clipped to the image; score),
+        the ``K`` quads ``[4, 2]`` to cut (:func:`cut_quads` of the rotated photo, mapped back: TL,
+        TR, BR, BL of the plate as seen in the rotated photo), the ONet corners mapped back
+        (``[K, 4, 2]``, or ``None`` without a vertex branch) and which quads came from corners
+        (``ndarray[K]`` bool).
+    """
+    h, w = image.shape[:2]
+    forward = cv2.getRotationMatrix2D((w / 2, h / 2), float(angle), 1.0)
+    rotated = cv2.warpAffine(image, forward, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    found = detector.detect_plates(rotated)
+    if len(found.boxes) == 0:
+        return np.zeros((0, 5), np.float32), [], None, np.zeros(0, bool)
+    back = cv2.invertAffineTransform(forward)
+    quads, good = cut_quads(found)
+    quads = [map_points(q, back) for q in quads]
+    boxes = np.float32([[*np.clip(q.min(0), 0, [w, h]), *np.clip(q.max(0), 0, [w, h]), b[4]]
+                        for q, b in zip(quads, found.boxes)])
+    corners = map_points(found.corners, back) if found.corners is not None else None
+    return boxes, quads, corners, good
+
+
 class PlateReader:
     """Detector and recognizer joined: BGR image -> list of :class:`Plate`.
 
@@ -223,6 +273,9 @@ class PlateReader:
         second_look: a plate whose read follows no plate rule is cut again a little larger and
             smaller (:data:`LPRNet.crops.SECOND_LOOK_SCALES`) and its most confident valid read taken
             instead (:meth:`LPRNet.reading.CropReader.reread_invalid`); costs time only for such plates.
+        rotated_retry: when no plate of a photo reads a valid text, detect again on the photo rotated
+            by each of :data:`ROTATED_RETRY_ANGLES` (:meth:`retry_rotated`); costs time only for such
+            photos.
 
     Attributes:
         backend: the backend in use, ``"onnx"`` or ``"torch"``.
@@ -235,11 +288,12 @@ class PlateReader:
 
     def __init__(self, detector_weights=None, recognizer_weights=None,
                  config: DetectorConfig | None = None, device="cpu", backend: str = "auto", threads: int = 0,
-                 min_confidence: float = 0.0, all_reads: bool = False, second_look: bool = True):
+                 min_confidence: float = 0.0, all_reads: bool = False, second_look: bool = True,
+                 rotated_retry: bool = True):
         if not 0.0 <= min_confidence <= 1.0:
             raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
         self.min_confidence, self.all_reads = float(min_confidence), bool(all_reads)
-        self.second_look = bool(second_look)
+        self.second_look, self.rotated_retry = bool(second_look), bool(rotated_retry)
         self.backend = choose_backend(backend, detector_weights, recognizer_weights, str(device))
         if self.backend == "onnx":
             from LPRNet.onnx_recognizer import OnnxRecognitionPredictor
@@ -265,18 +319,33 @@ class PlateReader:
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError("image must be a BGR uint8 ndarray[H, W, 3]; convert with lprcore.imageio.to_bgr8")
         found = self.detector.detect_plates(image)
-        boxes = found.boxes
+        quads, good = cut_quads(found)
+        plates = self._read(image, found.boxes, quads, found.corners, good)
+        if self.rotated_retry and not any(p.valid for p in plates):
+            plates += self.retry_rotated(image)
+        return keep_plates(plates, self.min_confidence, self.all_reads)
+
+    def _read(self, image, boxes, quads, corners, good) -> List[Plate]:
+        """Every box read (no filter): the plates of ``quads`` cut from ``image``."""
         if len(boxes) == 0:
             return []
-        quads, good = cut_quads(found)
         reads = self.recognizer.read_quads(image, quads)
         if self.second_look:
             reads = self.recognizer.reread_invalid(image, quads, reads)
-        plates = [Plate(tuple(float(v) for v in b[:4]), float(b[4]), r.text, r.confidence, r.char_confidences,
-                        r.colour, r.layout,
-                        tuple((float(x), float(y)) for x, y in found.corners[i]) if good[i] else None)
-                  for i, (b, r) in enumerate(zip(boxes, reads))]
-        return keep_plates(plates, self.min_confidence, self.all_reads)
+        return [Plate(tuple(float(v) for v in b[:4]), float(b[4]), r.text, r.confidence, r.char_confidences,
+                      r.colour, r.layout,
+                      tuple((float(x), float(y)) for x, y in corners[i]) if good[i] else None)
+                for i, (b, r) in enumerate(zip(boxes, reads))]
+
+    def retry_rotated(self, image: np.ndarray, angles: Sequence[float] = ROTATED_RETRY_ANGLES) -> List[Plate]:
+        """Every box found on ``image`` (BGR uint8 ``ndarray[H, W, 3]``) rotated by each of ``angles``
+        (:func:`detect_rotated`), read from ``image`` itself through its quad mapped back (one
+        perspective warp, as for any plate), unfiltered; by decreasing detection score."""
+        plates: List[Plate] = []
+        for angle in angles:
+            boxes, quads, corners, good = detect_rotated(self.detector, image, angle)
+            plates += self._read(image, boxes, quads, corners, good)
+        return sorted(plates, key=lambda p: -p.score)
 
 
 _DEFAULT_READER: PlateReader | None = None

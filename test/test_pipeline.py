@@ -7,18 +7,18 @@ from hypothesis import strategies as st
 from lprcore.imageio import imread
 from lpr.draw import draw_plates
 from ccpd.plates import is_valid_text
-from lpr.pipeline import Plate, PlateReader, keep_plates
+from lpr.pipeline import ROTATED_RETRY_ANGLES, Plate, PlateReader, detect_rotated, keep_plates, map_points
 from LPRNet.crops import box_to_quad, scale_quad
 from LPRNet.reading import CropReader, PlateReading
 from lprcore.weights import WeightsError
-from MTCNN.cascade import DetectorConfig
+from MTCNN.cascade import DetectorConfig, Detections
 
 
 @pytest.fixture(scope="module")
 def reader(random_weights):
-    # random weights read garbage texts: keep every read, as first read (no second look)
+    # random weights read garbage texts: keep every read, as first read (no second look, no rotated retry)
     return PlateReader(random_weights, random_weights, DetectorConfig(min_plate_size=(20, 80)), all_reads=True,
-                       second_look=False)
+                       second_look=False, rotated_retry=False)
 
 
 def test_reader_returns_plates_inside_the_image(reader, synth_dir):
@@ -84,9 +84,10 @@ def test_colour_and_layout_come_with_an_attribute_classifier_and_double_rows_are
     with torch.no_grad():
         net.layout.bias.copy_(torch.tensor([-10.0, 10.0]))  # always "double"
     torch.save(net.state_dict(), weights / ATTRIBUTES_WEIGHTS)
-    # without the second look, which cuts invalid reads again (random weights read no valid text)
+    # without the second look and the rotated retry, which cut invalid reads again (random weights
+    # read no valid text)
     reader = PlateReader(weights, weights, DetectorConfig(min_plate_size=(20, 80)), all_reads=True,
-                         second_look=False)
+                         second_look=False, rotated_retry=False)
     calls = []
     real = crops_module.warp_double_row
     monkeypatch.setattr(crops_module, "warp_double_row", lambda *a: calls.append(1) or real(*a))
@@ -192,3 +193,57 @@ def test_the_reader_takes_a_second_look_unless_told_not_to(random_weights, synth
         assert calls == [len(plates)] and all(p.text == "皖A12345" for p in plates)
     else:
         assert calls == [] and all(p.text != "皖A12345" for p in plates)
+
+
+class _FixedDetector:
+    """Finds one plate, always at the same box of whatever image it is given (no corners)."""
+
+    def __init__(self, box):
+        self.box, self.images = box, []
+
+    def detect_plates(self, image):
+        self.images.append(image)
+        return Detections(np.float32([[*self.box, 0.9]]), None)
+
+
+@pytest.mark.parametrize("angle", [-15.0, 0.0, 15.0, 90.0])
+def test_a_plate_found_on_a_rotated_photo_is_mapped_back_onto_the_photo(angle):
+    import cv2
+    image = np.zeros((120, 200, 3), np.uint8)
+    image[50:70, 60:140] = 255   # a bright bar in the middle of the photo
+    detector = _FixedDetector((60, 50, 140, 70))
+    boxes, quads, corners, good = detect_rotated(detector, image, angle)
+    (seen,) = detector.images
+    assert seen.shape == image.shape and (angle == 0.0) == np.array_equal(seen, image)
+    forward = cv2.getRotationMatrix2D((100, 60), angle, 1.0)
+    # the quad cut from the photo is the detected box of the rotated photo, mapped back
+    np.testing.assert_allclose(map_points(quads[0], forward), box_to_quad((60, 50, 140, 70)), atol=1e-3)
+    assert corners is None and good.tolist() == [False]
+    x1, y1, x2, y2, score = boxes[0]
+    assert score == pytest.approx(0.9) and 0 <= x1 < x2 <= 200 and 0 <= y1 < y2 <= 120
+    np.testing.assert_allclose([x1, y1, x2, y2], [*np.clip(quads[0].min(0), 0, [200, 120]),
+                                                  *np.clip(quads[0].max(0), 0, [200, 120])], atol=1e-3)
+
+
+def test_the_rotated_retry_runs_only_when_nothing_valid_was_read(random_weights):
+    reader = PlateReader(random_weights, random_weights, all_reads=True, second_look=False)
+    detector = _FixedDetector((60, 50, 140, 70))
+    reader.detector = detector
+    texts = []
+
+    def read_quads(image, quads):  # the next texts, one per quad
+        return [PlateReading(texts.pop(0), 0.9, (0.9,) * 7) for _ in quads]
+
+    reader.recognizer.read_quads = read_quads
+    image = np.zeros((120, 200, 3), np.uint8)
+    texts[:] = ["皖A12345"]                                  # valid at once: one detection
+    assert [p.text for p in reader(image)] == ["皖A12345"] and len(detector.images) == 1
+    detector.images.clear()
+    texts[:] = ["HELLO", "XX", "粤B12345"]                   # invalid: detected again at each retry angle
+    plates = reader(image)
+    assert len(detector.images) == 1 + len(ROTATED_RETRY_ANGLES)
+    assert [p.text for p in plates] == ["HELLO", "XX", "粤B12345"] and plates[2].valid
+    reader.rotated_retry = False
+    detector.images.clear()
+    texts[:] = ["HELLO"]
+    assert [p.text for p in reader(image)] == ["HELLO"] and len(detector.images) == 1
