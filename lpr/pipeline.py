@@ -46,7 +46,9 @@ class Plate:
     """One plate found in an image.
 
     Attributes:
-        box: (x1, y1, x2, y2) in pixels of the input image, inside it.
+        box: (x1, y1, x2, y2) in pixels of the input image, inside it (for a plate found by the
+            rotated retry, :meth:`PlateReader.retry_rotated`: the bounds of the quadrilateral it was
+            cut from, margin included).
         score: detection score (ONet plate probability), in [0, 1].
         text: decoded characters, e.g. ``"皖A12345"`` (may be empty).
         confidence: reading confidence, the lowest character probability, in [0, 1].
@@ -216,6 +218,8 @@ def cut_quads(found: Detections) -> Tuple[List[np.ndarray], np.ndarray]:
 def map_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """Points ``[..., 2]`` (x, y pixels) through a 2x3 affine ``matrix`` (OpenCV's layout); float32, same shape."""
     pts = np.asarray(points, np.float32)
+    if pts.size == 0:
+        return pts.copy()
     return cv2.transform(pts.reshape(1, -1, 2), np.asarray(matrix, np.float64))[0].reshape(pts.shape).astype(np.float32)
 
 
@@ -230,13 +234,20 @@ def detect_rotated(detector, image: np.ndarray, angle: float
         angle: rotation in degrees.
 
     Returns:
-        ``boxes[K, 5]`` (x1, y1, x2, y2 bounds of each mapped quad, clipped to the image; score),
+        float32 ``boxes[K, 5]`` (x1, y1, x2, y2 bounds of each mapped quad, clipped to the image; score;
+        plates whose clipped bounds are under a pixel wide or high, found in the repeated edges of the
+        rotated photo, are left out),
         the ``K`` quads ``[4, 2]`` to cut (:func:`cut_quads` of the rotated photo, mapped back: TL,
         TR, BR, BL of the plate as seen in the rotated photo), the ONet corners mapped back
         (``[K, 4, 2]``, or ``None`` without a vertex branch) and which quads came from corners
-        (``ndarray[K]`` bool).
+        (``ndarray[K]`` bool). An image with no pixels gives no plates.
+
+    Raises:
+        lprcore.imageio.ImageTooLargeError: as the detector on ``image`` itself.
     """
     h, w = image.shape[:2]
+    if h == 0 or w == 0:
+        return np.zeros((0, 5), np.float32), [], None, np.zeros(0, bool)
     forward = cv2.getRotationMatrix2D((w / 2, h / 2), float(angle), 1.0)
     rotated = cv2.warpAffine(image, forward, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     found = detector.detect_plates(rotated)
@@ -246,9 +257,11 @@ def detect_rotated(detector, image: np.ndarray, angle: float
     quads, good = cut_quads(found)
     quads = [map_points(q, back) for q in quads]
     boxes = np.float32([[*np.clip(q.min(0), 0, [w, h]), *np.clip(q.max(0), 0, [w, h]), b[4]]
-                        for q, b in zip(quads, found.boxes)])
+                        for q, b in zip(quads, found.boxes)]).reshape(-1, 5)
     corners = map_points(found.corners, back) if found.corners is not None else None
-    return boxes, quads, corners, good
+    keep = np.nonzero((boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1))[0]
+    return (boxes[keep], [quads[i] for i in keep], corners[keep] if corners is not None else None,
+            np.asarray(good, bool)[keep])
 
 
 class PlateReader:
@@ -275,7 +288,8 @@ class PlateReader:
             instead (:meth:`LPRNet.reading.CropReader.reread_invalid`); costs time only for such plates.
         rotated_retry: when no plate of a photo reads a valid text, detect again on the photo rotated
             by each of :data:`ROTATED_RETRY_ANGLES` (:meth:`retry_rotated`); costs time only for such
-            photos.
+            photos, but those include every photo or video frame with no plate at all (three
+            detector passes: turn it off for throughput on such input).
 
     Attributes:
         backend: the backend in use, ``"onnx"`` or ``"torch"``.
@@ -310,7 +324,8 @@ class PlateReader:
             self.recognizer = RecognitionPredictor(recognizer_weights, device)
 
     def __call__(self, image: np.ndarray) -> List[Plate]:
-        """Read the plates of ``image`` (``ndarray[H, W, 3]`` uint8, BGR); best detection first, only
+        """Read the plates of ``image`` (``ndarray[H, W, 3]`` uint8, BGR); best detection first (the
+        rotated retry's plates after the first pass's, each by detection score), only
         the reads :func:`keep_plates` keeps with this reader's ``min_confidence`` and ``all_reads``.
 
         Raises:
@@ -338,9 +353,20 @@ class PlateReader:
                 for i, (b, r) in enumerate(zip(boxes, reads))]
 
     def retry_rotated(self, image: np.ndarray, angles: Sequence[float] = ROTATED_RETRY_ANGLES) -> List[Plate]:
-        """Every box found on ``image`` (BGR uint8 ``ndarray[H, W, 3]``) rotated by each of ``angles``
-        (:func:`detect_rotated`), read from ``image`` itself through its quad mapped back (one
-        perspective warp, as for any plate), unfiltered; by decreasing detection score."""
+        """Every plate found on ``image`` rotated by each of ``angles``, read from ``image`` itself.
+
+        Args:
+            image: ``ndarray[H, W, 3]`` uint8, BGR.
+            angles: rotations in degrees, counter-clockwise positive (:func:`detect_rotated`).
+
+        Returns:
+            Unfiltered :class:`Plate` list (:func:`keep_plates` filters), by decreasing detection
+            score (ONet's on the rotated photo); each plate cut from ``image`` through its quad mapped
+            back (one perspective warp, as for any plate), second look included.
+
+        Raises:
+            lprcore.imageio.ImageTooLargeError: as the detector.
+        """
         plates: List[Plate] = []
         for angle in angles:
             boxes, quads, corners, good = detect_rotated(self.detector, image, angle)

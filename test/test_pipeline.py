@@ -206,6 +206,33 @@ class _FixedDetector:
         return Detections(np.float32([[*self.box, 0.9]]), None)
 
 
+class _BrightDetector:
+    """Boxes the bright pixels of whatever image it is given (no corners)."""
+
+    def detect_plates(self, image):
+        ys, xs = np.nonzero(image[:, :, 0] > 127)
+        return Detections(np.float32([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1, 0.9]]), None)
+
+
+@pytest.mark.parametrize("angle", [-15.0, 15.0])
+def test_the_plate_mapped_back_from_a_rotated_photo_covers_it_on_the_photo(angle):
+    image = np.zeros((120, 200, 3), np.uint8)
+    image[50:70, 60:140] = 255
+    boxes, quads, _, _ = detect_rotated(_BrightDetector(), image, angle)
+    x1, y1, x2, y2, _ = boxes[0]
+    assert x1 <= 61 and y1 <= 51 and x2 >= 139 and y2 >= 69          # the bar, in the photo's pixels
+    # and no more than the detected (axis-aligned) box of the rotated bar, turned back: about 90 x 60
+    assert (x2 - x1) < 95 and (y2 - y1) < 65
+
+
+def test_nothing_found_on_an_empty_image_or_outside_the_photo():
+    assert detect_rotated(_FixedDetector((0, 0, 10, 10)), np.zeros((0, 5, 3), np.uint8), 15.0)[0].shape == (0, 5)
+    assert map_points(np.zeros((0, 4, 2)), np.eye(2, 3)).shape == (0, 4, 2)
+    # a box in the repeated corner of the rotated photo maps outside the photo: left out
+    boxes, quads, _, good = detect_rotated(_FixedDetector((0, 0, 30, 10)), np.zeros((120, 200, 3), np.uint8), 15.0)
+    assert boxes.shape == (0, 5) and quads == [] and good.shape == (0,)
+
+
 @pytest.mark.parametrize("angle", [-15.0, 0.0, 15.0, 90.0])
 def test_a_plate_found_on_a_rotated_photo_is_mapped_back_onto_the_photo(angle):
     import cv2
