@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -61,6 +61,21 @@ class PlateReading:
     char_confidences: Tuple[float, ...]
     colour: Optional[str] = None
     layout: Optional[str] = None
+
+
+def vote(first: PlateReading, others: Sequence[PlateReading]) -> PlateReading:
+    """The reading the cuts of one plate agree on: among ``first`` and ``others`` whose text follows
+    a plate rule (:func:`ccpd.plates.is_valid_text`), the text read most often (a tie goes to the
+    higher summed confidence), as its most confident reading; ``first`` when none is valid."""
+    valid = [r for r in (first, *others) if is_valid_text(r.text)]
+    if not valid:
+        return first
+    count: Dict[str, Tuple[int, float]] = {}
+    for r in valid:
+        n, total = count.get(r.text, (0, 0.0))
+        count[r.text] = (n + 1, total + r.confidence)
+    text = max(count, key=lambda t: count[t])
+    return max((r for r in valid if r.text == text), key=lambda r: r.confidence)
 
 
 class CropReader:
@@ -125,12 +140,14 @@ class CropReader:
         return [PlateReading(d.text, d.confidence, d.char_confidences, colour, layout)
                 for d, (colour, layout) in zip(self(crops), attrs)]
 
-    def reread_invalid(self, image: np.ndarray, quads: Sequence[np.ndarray], readings: Sequence[PlateReading],
-                       scales: Sequence[Tuple[float, float]] = SECOND_LOOK_SCALES) -> List[PlateReading]:
-        """Second look: each reading whose text follows no plate rule (:func:`ccpd.plates.is_valid_text`)
-        is replaced by the most confident valid reading of its quadrilateral scaled by each of
-        ``scales`` (:func:`LPRNet.crops.scale_quad`), when one is valid; valid readings are kept as
-        they are. All the new cuts are read in one batch.
+    def second_look(self, image: np.ndarray, quads: Sequence[np.ndarray], readings: Sequence[PlateReading],
+                    scales: Sequence[Tuple[float, float]] = SECOND_LOOK_SCALES) -> List[PlateReading]:
+        """Second look: each plate is cut again from its quadrilateral scaled by each of ``scales``
+        (:func:`LPRNet.crops.scale_quad`) and the cuts vote. Among the texts that follow a plate rule
+        (:func:`ccpd.plates.is_valid_text`) in the first reading and the new ones, the text the most
+        cuts read wins (a tie goes to the higher summed confidence) and its most confident reading
+        is returned; a plate no cut reads validly keeps its first reading. All the new cuts are read
+        in one batch.
 
         Args:
             image: ``ndarray[H, W, 3]`` uint8, BGR.
@@ -146,10 +163,11 @@ class CropReader:
         """
         if len(quads) != len(readings):
             raise ValueError(f"{len(quads)} quads but {len(readings)} readings")
-        out = list(readings)
-        todo = [i for i, r in enumerate(readings) if not is_valid_text(r.text)]
-        if not todo or len(scales) == 0:
-            return out
+        if len(quads) == 0 or len(scales) == 0:
+            return list(readings)
+        again = self.read_quads(image, [scale_quad(q, sx, sy) for q in quads for sx, sy in scales])
+        k = len(scales)
+        return [vote(readings[i], again[i * k:(i + 1) * k]) for i in range(len(quads))]
         alts = [scale_quad(quads[i], sx, sy) for i in todo for sx, sy in scales]
         again = self.read_quads(image, alts)
         for k, i in enumerate(todo):

@@ -62,7 +62,7 @@ def measure(backend: str, folders: Sequence[str], threads: int, limit: int, crop
             quads, _ = cut_quads(found)
             reads = reader.recognizer.read_quads(im, quads)
             if reader.second_look:
-                reads = reader.recognizer.reread_invalid(im, quads, reads)
+                reads = reader.recognizer.second_look(im, quads, reads)
             t2 = time.perf_counter()
             if reader.rotated_retry and not any(is_valid_text(r.text) for r in reads):
                 reader.retry_rotated(im)  # detector and reader again: counted in the pipeline only

@@ -8,8 +8,8 @@ Each line: ``{"image": PATH, "plates": [{"box": [x1, y1, x2, y2], "score": s, "t
 "valid": true}], "ms": t}`` (colour and layout when the recognizer's weights have ``attributes.pth``,
 corners when ONet found plausible ones). Only reads whose text follows a GA 36 plate rule are
 listed, each text once (``--all-reads``: every box, ``"valid"`` false for the others;
-``--min-confidence``: drop unsure reads; :func:`lpr.pipeline.keep_plates`); a read that follows no
-rule gets a second look and a photo with none a rotated retry (``--no-second-look``,
+``--min-confidence``: drop unsure reads; :func:`lpr.pipeline.keep_plates`); every plate gets a
+second look (5 cuts vote) and a photo with no valid read a rotated retry (``--no-second-look``,
 ``--no-rotated-retry``: :class:`lpr.pipeline.PlateReader`). A video frame adds ``"frame": k``; an
 input that fails gives ``{"image": PATH, "error": "..."}`` and the run goes on (an annotated image
 that cannot be saved keeps its plates and adds ``"error"``). Every input gets exactly one line

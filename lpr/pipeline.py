@@ -58,8 +58,8 @@ class Plate:
         layout: ``"single"`` or ``"double"`` row, ``None`` likewise.
         corners: the plate's 4 corners ((x, y) pixels, clockwise from the top-left: TL, TR, BR, BL)
             from ONet's vertex branch; the plate was cut from this quadrilateral grown by
-            :data:`LPRNet.crops.CORNER_MARGIN` (or, after a second look, from that quadrilateral
-            scaled: :class:`PlateReader`'s ``second_look``; found by a rotated retry, they are the
+            :data:`LPRNet.crops.CORNER_MARGIN` (or, with a second look, from that quadrilateral
+            or from it scaled: :class:`PlateReader`'s ``second_look``; found by a rotated retry, they are the
             corners ONet gave on the rotated photo, mapped back). ``None`` when the
             detector's weights have no vertex branch or the corners were implausible
             (:func:`MTCNN.boxes.plausible_corners`; the box was cut instead).
@@ -116,8 +116,8 @@ def add_read_filter_arguments(parser) -> None:
                         help="report every box with its text (at --min-confidence or above), also texts "
                              "that follow no plate rule (\"valid\": false) and repeated texts")
     parser.add_argument("--no-second-look", dest="second_look", action="store_false",
-                        help="do not cut again and re-read a plate whose first read follows no plate rule "
-                             "(LPRNet.crops.SECOND_LOOK_SCALES)")
+                        help="read each plate from its own cut only, not also from 4 scaled cuts that vote "
+                             "(LPRNet.crops.SECOND_LOOK_SCALES; faster, less accurate)")
     parser.add_argument("--no-rotated-retry", dest="rotated_retry", action="store_false",
                         help="do not run the detector again on rotated copies of a photo in which no plate "
                              "was read (lpr.pipeline.ROTATED_RETRY_ANGLES)")
@@ -283,9 +283,10 @@ class PlateReader:
         all_reads: return every detection with its text (at ``min_confidence`` or above), even texts
             that follow no plate rule and repeated texts (:func:`keep_plates`); ``Plate.valid`` tells
             them apart.
-        second_look: a plate whose read follows no plate rule is cut again a little larger and
-            smaller (:data:`LPRNet.crops.SECOND_LOOK_SCALES`) and its most confident valid read taken
-            instead (:meth:`LPRNet.reading.CropReader.reread_invalid`); costs time only for such plates.
+        second_look: every plate is also cut a little larger and smaller
+            (:data:`LPRNet.crops.SECOND_LOOK_SCALES`) and the cuts vote on its text
+            (:meth:`LPRNet.reading.CropReader.second_look`); the recognizer reads 5 cuts a plate
+            (one more batch), off: 1.
         rotated_retry: when no plate of a photo reads a valid text, detect again on the photo rotated
             by each of :data:`ROTATED_RETRY_ANGLES` (:meth:`retry_rotated`); costs time only for such
             photos, but those include every photo or video frame with no plate at all (three
@@ -346,7 +347,7 @@ class PlateReader:
             return []
         reads = self.recognizer.read_quads(image, quads)
         if self.second_look:
-            reads = self.recognizer.reread_invalid(image, quads, reads)
+            reads = self.recognizer.second_look(image, quads, reads)
         return [Plate(tuple(float(v) for v in b[:4]), float(b[4]), r.text, r.confidence, r.char_confidences,
                       r.colour, r.layout,
                       tuple((float(x), float(y)) for x, y in corners[i]) if good[i] else None)

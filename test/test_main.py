@@ -81,11 +81,11 @@ def test_read_filter_options_reach_the_reader(capsys, mixed_folder, random_weigh
 def test_no_second_look_reaches_the_reader(capsys, mixed_folder, random_weights, monkeypatch):
     from LPRNet.reading import CropReader
     calls = []
-    real = CropReader.reread_invalid
-    monkeypatch.setattr(CropReader, "reread_invalid", lambda self, *a: calls.append(1) or real(self, *a))
+    real = CropReader.second_look
+    monkeypatch.setattr(CropReader, "second_look", lambda self, *a: calls.append(1) or real(self, *a))
     args = [str(mixed_folder / "good.jpg"), "--weights-dir", str(random_weights), "--min-plate-size", "20", "80"]
     run(capsys, args)
-    assert calls  # on by default: random weights read texts that follow no plate rule
+    assert calls  # on by default: every plate gets a second look
     calls.clear()
     run(capsys, args + ["--no-second-look"])
     assert calls == []

@@ -9,7 +9,7 @@ from lpr.draw import draw_plates
 from ccpd.plates import is_valid_text
 from lpr.pipeline import ROTATED_RETRY_ANGLES, Plate, PlateReader, detect_rotated, keep_plates, map_points
 from LPRNet.crops import box_to_quad, scale_quad
-from LPRNet.reading import CropReader, PlateReading
+from LPRNet.reading import CropReader, PlateReading, vote
 from lprcore.weights import WeightsError
 from MTCNN.cascade import DetectorConfig, Detections
 
@@ -150,24 +150,32 @@ class _WidthReader(CropReader):
         return out
 
 
-def test_second_look_rereads_only_invalid_texts_and_takes_the_most_confident_valid_read():
-    quad_a = box_to_quad((0, 0, 100, 30))    # read right the first time
-    quad_b = box_to_quad((0, 0, 200, 60))    # first read drops a character
+def test_second_look_cuts_every_plate_again_and_takes_the_text_most_cuts_read():
+    quad_a = box_to_quad((0, 0, 100, 30))    # read right the first time; two new cuts agree, one does not
+    quad_b = box_to_quad((0, 0, 200, 60))    # first read drops a character; the new cuts tie 1-1
     quad_c = box_to_quad((0, 0, 300, 90))    # not a plate: no cut reads a valid text
     scales = ((0.9, 1.0), (1.1, 1.0), (1.2, 1.0))
-    reader = _WidthReader({180: ("皖A1234", 0.99), 220: ("皖A12345", 0.8), 240: ("皖A12346", 0.9),
-                           270: ("HELLO", 0.99), 90: ("皖B99999", 0.99)})
+    reader = _WidthReader({90: ("皖A12345", 0.9), 110: ("皖A12845", 0.99), 120: ("皖A12345", 0.97),
+                           180: ("皖A1234", 0.99), 220: ("皖A12345", 0.8), 240: ("皖A12346", 0.9),
+                           270: ("HELLO", 0.99)})
     first = [PlateReading("皖A12345", 0.95, ()), PlateReading("皖A1234", 0.99, ()), PlateReading("HELLO", 0.7, ())]
-    out = reader.reread_invalid(None, [quad_a, quad_b, quad_c], first, scales)
-    assert out[0] is first[0]                       # valid: kept, not cut again
-    assert out[1].text == "皖A12346"                # the most confident of the valid new reads
-    assert out[2] is first[2]                       # nothing valid: the first read stays
-    assert reader.calls == [6]                      # the 2 invalid plates x 3 scales, one batch
-    assert reader.reread_invalid(None, [quad_a], first[:1], scales) == first[:1] and reader.calls == [6]
+    out = reader.second_look(None, [quad_a, quad_b, quad_c], first, scales)
+    assert out[0].text == "皖A12345" and out[0].confidence == 0.97  # 3 votes to 1, its most confident cut
+    assert out[1].text == "皖A12346"            # 1 vote each: the higher confidence; the invalid first read has none
+    assert out[2] is first[2]                   # nothing valid: the first read stays
+    assert reader.calls == [9]                  # 3 plates x 3 scales, one batch
     with pytest.raises(ValueError, match="readings"):
-        reader.reread_invalid(None, [quad_a], first, scales)
-    assert reader.reread_invalid(None, [], [], scales) == [] and reader.reread_invalid(None, [quad_b], first[1:2], ()) \
-        == first[1:2] and reader.calls == [6]            # nothing to read, or no scales: nothing read
+        reader.second_look(None, [quad_a], first, scales)
+    assert reader.second_look(None, [], [], scales) == [] and reader.second_look(None, [quad_b], first[1:2], ()) \
+        == first[1:2] and reader.calls == [9]            # nothing to read, or no scales: nothing read
+
+
+def test_vote_prefers_more_cuts_then_more_summed_confidence_then_the_first_read():
+    a, b = PlateReading("皖A12345", 0.6, ()), PlateReading("皖B12345", 0.9, ())
+    assert vote(a, [PlateReading("皖A12345", 0.5, ()), b]).text == "皖A12345"          # 2 cuts beat 1
+    assert vote(a, [b]) is b                                                         # tie: 0.9 > 0.6
+    assert vote(a, [PlateReading("皖B12345", 0.6, ())]) is a                         # full tie: the first read
+    assert vote(PlateReading("", 0.0, ()), [PlateReading("XYZ", 1.0, ())]).text == ""  # none valid
 
 
 def test_second_look_is_on_by_default_and_off_with_its_flag():
@@ -182,11 +190,11 @@ def test_the_reader_takes_a_second_look_unless_told_not_to(random_weights, synth
                          second_look=second_look)
     calls = []
 
-    def second(image, quads, readings):  # stands in for a second look that finds a valid text
+    def second(image, quads, readings):  # stands in for a second look whose cuts agree on a valid text
         calls.append(len(quads))
         return [PlateReading("皖A12345", 0.5, (0.5,) * 7) for _ in readings]
 
-    monkeypatch.setattr(reader.recognizer, "reread_invalid", second)
+    monkeypatch.setattr(reader.recognizer, "second_look", second)
     plates = reader(imread(sorted(synth_dir.iterdir())[0]))
     assert plates, "random weights find boxes in a synthetic scene"
     if second_look:
