@@ -64,9 +64,14 @@ class PlateReading:
 
 
 def vote(first: PlateReading, others: Sequence[PlateReading]) -> PlateReading:
-    """The reading the cuts of one plate agree on: among ``first`` and ``others`` whose text follows
-    a plate rule (:func:`ccpd.plates.is_valid_text`), the text read most often (a tie goes to the
-    higher summed confidence), as its most confident reading; ``first`` when none is valid."""
+    """The reading the cuts of one plate agree on.
+
+    Among ``first`` and ``others`` whose text follows a plate rule (:func:`ccpd.plates.is_valid_text`),
+    the text read most often wins; a tie goes to the higher summed confidence, and a full tie to the
+    text read first (``first``'s, when valid). The winner's most confident reading is returned whole
+    (its confidences, colour and layout are those of that one cut). ``first`` is returned when no
+    reading is valid.
+    """
     valid = [r for r in (first, *others) if is_valid_text(r.text)]
     if not valid:
         return first
@@ -168,10 +173,3 @@ class CropReader:
         again = self.read_quads(image, [scale_quad(q, sx, sy) for q in quads for sx, sy in scales])
         k = len(scales)
         return [vote(readings[i], again[i * k:(i + 1) * k]) for i in range(len(quads))]
-        alts = [scale_quad(quads[i], sx, sy) for i in todo for sx, sy in scales]
-        again = self.read_quads(image, alts)
-        for k, i in enumerate(todo):
-            valid = [r for r in again[k * len(scales):(k + 1) * len(scales)] if is_valid_text(r.text)]
-            if valid:
-                out[i] = max(valid, key=lambda r: r.confidence)
-        return out

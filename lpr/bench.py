@@ -2,8 +2,9 @@
 
 For each backend (each measured in its own process, so that peak memory is its own and the ONNX
 backend runs without torch loaded) and each folder of photos: detector, reader and whole-pipeline
-milliseconds per photo (median and p90; detector and reader: the first pass; the whole pipeline
-also the second look and the rotated retry), photos per second, and the process's peak resident memory;
+milliseconds per photo (median and p90; detector: the first pass; reader: the first pass's plates
+with the second look; the whole pipeline also the rotated retry), photos per second, and the
+process's peak resident memory;
 then the reader alone on the plate crops the cascade found, at batch 1, 16 and 64 (milliseconds per
 crop and crops per second). Every photo is read once untimed first (warm-up). Example::
 

@@ -84,8 +84,8 @@ def test_colour_and_layout_come_with_an_attribute_classifier_and_double_rows_are
     with torch.no_grad():
         net.layout.bias.copy_(torch.tensor([-10.0, 10.0]))  # always "double"
     torch.save(net.state_dict(), weights / ATTRIBUTES_WEIGHTS)
-    # without the second look and the rotated retry, which cut invalid reads again (random weights
-    # read no valid text)
+    # without the second look and the rotated retry, which cut plates again (the second look every
+    # plate, the retry a photo with no valid read: random weights read none)
     reader = PlateReader(weights, weights, DetectorConfig(min_plate_size=(20, 80)), all_reads=True,
                          second_look=False, rotated_retry=False)
     calls = []
@@ -175,6 +175,8 @@ def test_vote_prefers_more_cuts_then_more_summed_confidence_then_the_first_read(
     assert vote(a, [PlateReading("皖A12345", 0.5, ()), b]).text == "皖A12345"          # 2 cuts beat 1
     assert vote(a, [b]) is b                                                         # tie: 0.9 > 0.6
     assert vote(a, [PlateReading("皖B12345", 0.6, ())]) is a                         # full tie: the first read
+    two_two = [PlateReading("皖A12345", 0.1, ()), PlateReading("皖B12345", 0.6, ()), PlateReading("皖B12345", 0.6, ())]
+    assert vote(PlateReading("皖A12345", 0.9, ()), two_two).text == "皖B12345"  # 2-2: summed 1.2 beats 1.0 (not the max)
     assert vote(PlateReading("", 0.0, ()), [PlateReading("XYZ", 1.0, ())]).text == ""  # none valid
 
 
