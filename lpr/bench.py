@@ -3,8 +3,8 @@
 For each backend (each measured in its own process, so that peak memory is its own and the ONNX
 backend runs without torch loaded) and each folder of photos: detector, reader and whole-pipeline
 milliseconds per photo (median and p90; detector: the first pass; reader: the first pass's plates
-with the second look; the whole pipeline also the rotated retry), photos per second, and the
-process's peak resident memory;
+with the second look; the whole pipeline also the rotated retry; ``--no-second-look`` and
+``--no-rotated-retry`` time without them), photos per second, and the process's peak resident memory;
 then the reader alone on the plate crops the cascade found, at batch 1, 16 and 64 (milliseconds per
 crop and crops per second). Every photo is read once untimed first (warm-up). Example::
 
@@ -39,9 +39,11 @@ def _stats(ms: Sequence[float]) -> Dict[str, float]:
         if len(a) else {"median": float("nan"), "p90": float("nan"), "mean": float("nan")}
 
 
-def measure(backend: str, folders: Sequence[str], threads: int, limit: int, crops_wanted: int) -> dict:
-    """Measure one backend (run in a child process). Returns the figures as a dict."""
-    reader = PlateReader(backend=backend, threads=threads)
+def measure(backend: str, folders: Sequence[str], threads: int, limit: int, crops_wanted: int,
+            second_look: bool = True, rotated_retry: bool = True) -> dict:
+    """Measure one backend (run in a child process), with or without the second look and the rotated
+    retry (:class:`lpr.pipeline.PlateReader`). Returns the figures as a dict."""
+    reader = PlateReader(backend=backend, threads=threads, second_look=second_look, rotated_retry=rotated_retry)
     out: dict = {"backend": reader.backend, "folders": {}}
     crops: List[np.ndarray] = []
     for folder in folders:
@@ -104,6 +106,10 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=nonnegative_int, default=2, help="CPU threads per backend (default 2)")
     p.add_argument("--limit", type=nonnegative_int, default=0, help="at most this many photos per folder (0: all)")
     p.add_argument("--crops", type=positive_int, default=256, help="plate crops collected for the batch table")
+    p.add_argument("--no-second-look", dest="second_look", action="store_false",
+                   help="time the reader on one cut a plate (as main.py --no-second-look)")
+    p.add_argument("--no-rotated-retry", dest="rotated_retry", action="store_false",
+                   help="time the pipeline without the rotated retry (as main.py --no-rotated-retry)")
     args = p.parse_args(argv)
     for folder in args.folders:
         if not os.path.isdir(folder):
@@ -121,9 +127,11 @@ def main(argv=None) -> int:
     results = []
     for b in backends:  # one fresh process per backend: its own peak memory, no torch for onnx
         with ctx.Pool(1) as pool:
-            results.append(pool.apply(_child, ((b, args.folders, args.threads, args.limit, args.crops),)))
+            results.append(pool.apply(_child, ((b, args.folders, args.threads, args.limit, args.crops,
+                                                args.second_look, args.rotated_retry),)))
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-          f"{args.threads} threads per backend; Python {platform.python_version()}")
+          f"{args.threads} threads per backend; Python {platform.python_version()}; second look "
+          f"{'on' if args.second_look else 'off'}, rotated retry {'on' if args.rotated_retry else 'off'}")
     rows: Dict[str, Dict[str, str]] = {}
     for r in results:
         for folder, f in r["folders"].items():

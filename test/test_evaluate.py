@@ -1,4 +1,5 @@
 """The benchmark scripts print per-subset tables (weights here are untrained: behaviour, not accuracy)."""
+import os
 import shutil
 
 import numpy as np
@@ -171,3 +172,19 @@ def test_recognition_benchmark_cuts_double_row_plates_row_by_row(tmp_path):
     reads, _, failed = read_all(reader, [(PlateSample(path=path, text="甘A12345", layout="double", bbox=box), "g")])
     assert not failed and [r.sample.path for r in reads] == [path] and reads[0].exact
     assert np.array_equal(seen[0], crop_plates(image, np.asarray([box]), ["double"])[0])
+
+
+@pytest.mark.parametrize("second_look", [True, False])
+def test_speed_benchmark_times_the_second_look_only_when_asked(monkeypatch, second_look):
+    from lpr import bench
+    from LPRNet.reading import CropReader
+    calls = []
+    real = CropReader.second_look
+    monkeypatch.setattr(CropReader, "second_look", lambda self, *a: calls.append(1) or real(self, *a))
+    demo = os.path.join(os.path.dirname(bench.__file__), "demo")
+    out = bench.measure("auto", [demo], 1, 2, 4, second_look=second_look, rotated_retry=False)
+    figures = out["folders"][demo]
+    assert figures["images"] == 2 and figures["reader"]["median"] > 0
+    assert figures["pipeline"]["median"] >= figures["detector"]["median"]
+    assert out["batches"] and all(v["crops_per_s"] > 0 for v in out["batches"].values())
+    assert bool(calls) is second_look  # every demo photo holds a plate the shipped detector finds
