@@ -284,3 +284,21 @@ def test_the_rotated_retry_runs_only_when_nothing_valid_was_read(random_weights)
     detector.images.clear()
     texts[:] = ["HELLO"]
     assert [p.text for p in reader(image)] == ["HELLO"] and len(detector.images) == 1
+
+
+_TEXTS = st.sampled_from(["皖A12345", "皖B12345", "苏E8JE92", "XYZ", ""])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_TEXTS, st.floats(0.0, 1.0)), min_size=1, max_size=8))
+def test_vote_returns_a_reading_of_the_most_read_valid_text(reads):
+    readings = [PlateReading(t, c, ()) for t, c in reads]
+    out = vote(readings[0], readings[1:])
+    assert any(out is r for r in readings)                       # one of the readings, whole
+    valid = [r for r in readings if is_valid_text(r.text)]
+    if not valid:
+        assert out is readings[0]
+        return
+    count = {t: sum(r.text == t for r in valid) for t in {r.text for r in valid}}
+    assert is_valid_text(out.text) and count[out.text] == max(count.values())
+    assert out.confidence == max(r.confidence for r in valid if r.text == out.text)
