@@ -3,8 +3,8 @@
 For each backend (each measured in its own process, so that peak memory is its own and the ONNX
 backend runs without torch loaded) and each folder of photos: detector, reader and whole-pipeline
 milliseconds per photo (median and p90; detector: the first pass; reader: the first pass's plates
-with the second look; the whole pipeline also the rotated retry; ``--no-second-look`` and
-``--no-rotated-retry`` time without them), photos per second, and the process's peak resident memory;
+with the second look; the whole pipeline also the rotated and stretched retries; ``--no-second-look``,
+``--no-rotated-retry`` and ``--no-stretched-retry`` time without them), photos per second, and the process's peak resident memory;
 then the reader alone on the plate crops the cascade found, at batch 1, 16 and 64 (milliseconds per
 crop and crops per second). Every photo is read once untimed first (warm-up). Example::
 
@@ -40,10 +40,11 @@ def _stats(ms: Sequence[float]) -> Dict[str, float]:
 
 
 def measure(backend: str, folders: Sequence[str], threads: int, limit: int, crops_wanted: int,
-            second_look: bool = True, rotated_retry: bool = True) -> dict:
-    """Measure one backend (run in a child process), with or without the second look and the rotated
-    retry (:class:`lpr.pipeline.PlateReader`). Returns the figures as a dict."""
-    reader = PlateReader(backend=backend, threads=threads, second_look=second_look, rotated_retry=rotated_retry)
+            second_look: bool = True, rotated_retry: bool = True, stretched_retry: bool = True) -> dict:
+    """Measure one backend (run in a child process), with or without the second look and the
+    retries (:class:`lpr.pipeline.PlateReader`). Returns the figures as a dict."""
+    reader = PlateReader(backend=backend, threads=threads, second_look=second_look, rotated_retry=rotated_retry,
+                         stretched_retry=stretched_retry)
     out: dict = {"backend": reader.backend, "folders": {}}
     crops: List[np.ndarray] = []
     for folder in folders:
@@ -67,8 +68,7 @@ def measure(backend: str, folders: Sequence[str], threads: int, limit: int, crop
             if reader.second_look:
                 reads = reader.recognizer.second_look(im, quads, reads)
             t2 = time.perf_counter()
-            if reader.rotated_retry and not any(is_valid_text(r.text) for r in reads):
-                reader.retry_rotated(im)  # detector and reader again: counted in the pipeline only
+            reader.retry(im, any(is_valid_text(r.text) for r in reads))  # counted in the pipeline only
             t3 = time.perf_counter()
             det_ms.append(1000 * (t1 - t0))
             rec_ms.append(1000 * (t2 - t1))
@@ -110,6 +110,8 @@ def main(argv=None) -> int:
                    help="time the reader on one cut a plate (as main.py --no-second-look)")
     p.add_argument("--no-rotated-retry", dest="rotated_retry", action="store_false",
                    help="time the pipeline without the rotated retry (as main.py --no-rotated-retry)")
+    p.add_argument("--no-stretched-retry", dest="stretched_retry", action="store_false",
+                   help="time the pipeline without the stretched retry (as main.py --no-stretched-retry)")
     args = p.parse_args(argv)
     for folder in args.folders:
         if not os.path.isdir(folder):
@@ -128,10 +130,11 @@ def main(argv=None) -> int:
     for b in backends:  # one fresh process per backend: its own peak memory, no torch for onnx
         with ctx.Pool(1) as pool:
             results.append(pool.apply(_child, ((b, args.folders, args.threads, args.limit, args.crops,
-                                                args.second_look, args.rotated_retry),)))
+                                                args.second_look, args.rotated_retry, args.stretched_retry),)))
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"{args.threads} threads per backend; Python {platform.python_version()}; second look "
-          f"{'on' if args.second_look else 'off'}, rotated retry {'on' if args.rotated_retry else 'off'}")
+          f"{'on' if args.second_look else 'off'}, rotated retry {'on' if args.rotated_retry else 'off'}, "
+          f"stretched retry {'on' if args.stretched_retry else 'off'}")
     rows: Dict[str, Dict[str, str]] = {}
     for r in results:
         for folder, f in r["folders"].items():

@@ -231,7 +231,7 @@ def main(argv=None) -> int:
     try:
         reader = PlateReader(args.weights_dir, args.weights_dir, config, args.device, args.backend, args.threads,
                              all_reads=True, second_look=args.second_look,
-                             rotated_retry=args.rotated_retry)
+                             rotated_retry=args.rotated_retry, stretched_retry=args.stretched_retry)
     except WeightsError as e:
         print_stderr(f"error: {e}")
         return 2

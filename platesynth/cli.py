@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "scenes: label sources whose plates have boxes (default: random textures)")
         s.add_argument("--assets", help="glyph/template folder (default: $LPR_PLATE_ASSETS or ../shared/data/plate_assets/pengfei8324)")
         s.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+        if name == "scenes":
+            s.add_argument("--squeeze", type=float, nargs=2, metavar=("LO", "HI"),
+                           help="squeeze each scene along x by a factor drawn from U(LO, HI), 0 < LO <= HI "
+                                "<= 1 (plates seen from the side; labels follow)")
     s = sub.add_parser("sheet", help="a PNG grid of synthetic plates beside real crops of the same colour")
     s.add_argument("--out", required=True, help="PNG file to write")
     s.add_argument("--real", nargs="*", default=[], help="label sources of real crops (with a colour column)")
@@ -103,9 +107,12 @@ def main(argv=None) -> int:
     except AssetError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    squeeze = getattr(args, "squeeze", None)
+    if squeeze and not 0 < squeeze[0] <= squeeze[1] <= 1:
+        p.error(f"--squeeze needs 0 < LO <= HI <= 1, got {squeeze[0]} {squeeze[1]}")
     try:
         samples = generate(args.command, args.out, args.count, args.seed, args.types, args.photos, provinces,
-                           args.assets, args.workers, args.start)
+                           args.assets, args.workers, args.start, squeeze)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -191,12 +191,17 @@ def _cover_quad(sample: PlateSample, aspect: float) -> np.ndarray:
 
 def synth_scene(index: int, seed: int, type_weights: Dict[str, float], photos: Sequence[PlateSample] = (),
                 province_weights=None, assets: Optional[str] = None,
-                size: Tuple[int, int] = (1160, 720)) -> Tuple[np.ndarray, List[PlateSample]]:
+                size: Tuple[int, int] = (1160, 720),
+                squeeze: Optional[Tuple[float, float]] = None) -> Tuple[np.ndarray, List[PlateSample]]:
     """Make synthetic scene number ``index`` (deterministic in ``seed`` and ``index``).
 
     Args:
         photos: labelled photos to composite into (each with ``bbox``, ideally ``vertices``); several
             samples of one file are several plates. Empty: a random texture of ``size = (h, w)``.
+        squeeze: ``(lo, hi)``, 0 < lo <= hi <= 1: the finished scene is resized along x by a factor
+            drawn from U(lo, hi) (its own random stream: the scene is otherwise the one made
+            without it), boxes and vertices with it, so its plates are narrower than plates are, as
+            seen from the side or through non-square pixels. ``None``: as made.
 
     Returns:
         ``(image ndarray[H, W, 3] uint8 BGR, samples)``, one sample per plate in the image.
@@ -235,6 +240,15 @@ def synth_scene(index: int, seed: int, type_weights: Dict[str, float], photos: S
     if rng.random() < 0.7:  # scene-wide sensor noise and compression (the plates' own blur is matched)
         noise = rng.normal(0, rng.uniform(1, 4), image.shape[:2])[:, :, None].astype(np.float32)
         image = (image + noise).clip(0, 255).astype(np.uint8)
+    if squeeze is not None:
+        k = float(np.random.default_rng([seed, index, 4]).uniform(*squeeze))
+        h, w = image.shape[:2]
+        image = cv2.resize(image, (max(1, int(round(w * k))), h), interpolation=cv2.INTER_AREA)
+        k = image.shape[1] / w  # the factor the rounded width gives
+        samples = [PlateSample(s.path, s.text, s.colour, s.layout,
+                               (s.bbox[0] * k, s.bbox[1], s.bbox[2] * k, s.bbox[3]),
+                               tuple((x * k, y) for x, y in s.vertices), s.source, plate_type=s.plate_type)
+                   for s in samples]
     name = f"{index:07d}.jpg"
     return image, [PlateSample(name, s.text, s.colour, s.layout, s.bbox, s.vertices, s.source, None, s.plate_type)
                    for s in samples]
@@ -256,20 +270,24 @@ def _write_scene(index: int, out: str, **kw) -> List[PlateSample]:
 
 def generate(kind: str, out: str, count: int, seed: int = 0, type_weights: Optional[Dict[str, float]] = None,
              photos: Sequence[str] = (), province_weights=None, assets: Optional[str] = None,
-             workers: int = 1, start: int = 0) -> List[PlateSample]:
+             workers: int = 1, start: int = 0, squeeze: Optional[Tuple[float, float]] = None) -> List[PlateSample]:
     """Write ``count`` crops (``kind="crops"``) or scenes (``kind="scenes"``) and ``OUT/labels.tsv``.
 
     Args:
         photos: crops: folders of photos for the context around plates; scenes: label sources
             (:func:`ccpd.sources.read_source`) whose plates have boxes.
         type_weights: plate type -> weight (default :data:`ccpd.plates.DEFAULT_TYPE_WEIGHTS`).
+        squeeze: scenes only: see :func:`synth_scene`.
 
     Returns:
         The samples written, paths relative to ``out``.
 
     Raises:
-        ValueError: unknown ``kind``, or scenes asked from photos of which none has a box.
+        ValueError: unknown ``kind``, scenes asked from photos of which none has a box, or a
+            ``squeeze`` outside 0 < lo <= hi <= 1 or given for crops.
     """
+    if squeeze is not None and (kind != "scenes" or not 0 < squeeze[0] <= squeeze[1] <= 1):
+        raise ValueError(f"squeeze is for scenes, with 0 < lo <= hi <= 1; got {squeeze} for {kind}")
     os.makedirs(out, exist_ok=True)
     weights = dict(type_weights or DEFAULT_TYPE_WEIGHTS)
     common = dict(seed=seed, type_weights=weights, province_weights=province_weights, assets=assets)
@@ -282,7 +300,8 @@ def generate(kind: str, out: str, count: int, seed: int = 0, type_weights: Optio
         labelled = [s for s in read_sources(photos).samples if s.bbox is not None] if photos else []
         if photos and not labelled:
             raise ValueError(f"no plate with a box in {list(photos)}: scenes need labelled photos")
-        samples = [s for group in imap_progress(functools.partial(_write_scene, out=out, photos=tuple(labelled), **common),
+        samples = [s for group in imap_progress(functools.partial(_write_scene, out=out, photos=tuple(labelled),
+                                                                  squeeze=squeeze, **common),
                                                 items, workers, "synthetic scenes", chunksize=4) for s in group]
     else:
         raise ValueError(f"kind must be 'crops' or 'scenes', got {kind!r}")

@@ -53,7 +53,7 @@ def shift(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_pipeline_box_crop_equals_the_training_crop(training_set, synth_dir, random_weights):
     reader = PlateReader(random_weights, random_weights, second_look=False,
-                         rotated_retry=False)  # one read per box
+                         rotated_retry=False, stretched_retry=False)  # one read per box
     checked = 0
     for path in sorted(synth_dir.iterdir()):
         rec = parse_name(path.name)

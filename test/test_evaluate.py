@@ -113,7 +113,7 @@ def test_end_to_end_on_labelled_scenes_counts_images_and_extra_reads(capsys, tmp
         lines.append(f"s{k}.jpg\t皖A1234{k}\tsrc{k % 2}")
     (tmp_path / "labels.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     reader = PlateReader(random_weights, random_weights, DetectorConfig(min_plate_size=(20, 80)), all_reads=True,
-                         second_look=False, rotated_retry=False)  # either might chance on a valid text
+                         second_look=False, rotated_retry=False, stretched_retry=False)  # either might chance on a valid text
     counts = evaluate_scenes(reader, str(tmp_path))
     assert set(counts) == {"src0", "src1", "all"} and counts["all"].n == 2
     assert counts["all"].right == 0 and counts["all"].extra_reads == counts["all"].reads  # untrained nets
@@ -182,7 +182,7 @@ def test_speed_benchmark_times_the_second_look_only_when_asked(monkeypatch, seco
     real = CropReader.second_look
     monkeypatch.setattr(CropReader, "second_look", lambda self, *a: calls.append(1) or real(self, *a))
     demo = os.path.join(os.path.dirname(bench.__file__), "demo")
-    out = bench.measure("auto", [demo], 1, 2, 4, second_look=second_look, rotated_retry=False)
+    out = bench.measure("auto", [demo], 1, 2, 4, second_look=second_look, rotated_retry=False, stretched_retry=False)
     figures = out["folders"][demo]
     assert figures["images"] == 2 and figures["reader"]["median"] > 0
     assert figures["pipeline"]["median"] >= figures["detector"]["median"]

@@ -105,6 +105,20 @@ def test_no_rotated_retry_reaches_the_reader(capsys, mixed_folder, random_weight
     assert calls == []
 
 
+def test_no_stretched_retry_reaches_the_reader(capsys, mixed_folder, random_weights, monkeypatch):
+    from lpr.pipeline import PlateReader
+    calls = []
+    real = PlateReader.retry_stretched
+    monkeypatch.setattr(PlateReader, "retry_stretched", lambda self, *a: calls.append(1) or real(self, *a))
+    args = [str(mixed_folder / "good.jpg"), "--weights-dir", str(random_weights), "--min-plate-size", "20", "80",
+            "--no-second-look", "--no-rotated-retry"]
+    run(capsys, args)
+    assert calls  # on by default: random weights read no valid text
+    calls.clear()
+    run(capsys, args + ["--no-stretched-retry"])
+    assert calls == []
+
+
 def test_weight_errors_stop_before_reading_images(capsys, mixed_folder, random_weights, tmp_path):
     code, records, err = run(capsys, [str(mixed_folder), "--weights-dir", str(tmp_path)])
     assert code == 2 and records == [] and "pnet.pth" in err and "not found" in err

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 from lprcore.imageio import imread
 from lpr.draw import draw_plates
 from ccpd.plates import is_valid_text
-from lpr.pipeline import ROTATED_RETRY_ANGLES, Plate, PlateReader, detect_rotated, keep_plates, map_points
+from lpr.pipeline import (ROTATED_RETRY_ANGLES, STRETCH_RETRY_FACTORS, Plate, PlateReader, detect_rotated,
+                          detect_stretched, keep_plates, map_points)
 from LPRNet.crops import box_to_quad, scale_quad
 from LPRNet.reading import CropReader, PlateReading, vote
 from lprcore.weights import WeightsError
@@ -18,7 +19,7 @@ from MTCNN.cascade import DetectorConfig, Detections
 def reader(random_weights):
     # random weights read garbage texts: keep every read, as first read (no second look, no rotated retry)
     return PlateReader(random_weights, random_weights, DetectorConfig(min_plate_size=(20, 80)), all_reads=True,
-                       second_look=False, rotated_retry=False)
+                       second_look=False, rotated_retry=False, stretched_retry=False)
 
 
 def test_reader_returns_plates_inside_the_image(reader, synth_dir):
@@ -87,7 +88,7 @@ def test_colour_and_layout_come_with_an_attribute_classifier_and_double_rows_are
     # without the second look and the rotated retry, which cut plates again (the second look every
     # plate, the retry a photo with no valid read: random weights read none)
     reader = PlateReader(weights, weights, DetectorConfig(min_plate_size=(20, 80)), all_reads=True,
-                         second_look=False, rotated_retry=False)
+                         second_look=False, rotated_retry=False, stretched_retry=False)
     calls = []
     real = crops_module.warp_double_row
     monkeypatch.setattr(crops_module, "warp_double_row", lambda *a: calls.append(1) or real(*a))
@@ -262,7 +263,7 @@ def test_a_plate_found_on_a_rotated_photo_is_mapped_back_onto_the_photo(angle):
                                                   *np.clip(quads[0].max(0), 0, [200, 120])], atol=1e-3)
 
 
-def test_the_rotated_retry_runs_only_when_nothing_valid_was_read(random_weights):
+def test_the_retries_run_only_while_nothing_valid_was_read(random_weights):
     reader = PlateReader(random_weights, random_weights, all_reads=True, second_look=False)
     detector = _FixedDetector((60, 50, 140, 70))
     reader.detector = detector
@@ -271,19 +272,43 @@ def test_the_rotated_retry_runs_only_when_nothing_valid_was_read(random_weights)
     def read_quads(image, quads):  # the next texts, one per quad
         return [PlateReading(texts.pop(0), 0.9, (0.9,) * 7) for _ in quads]
 
+    def run(*next_texts):
+        detector.images.clear()
+        texts[:] = list(next_texts)
+        plates = reader(image)
+        assert texts == []                                   # every text given was read
+        return [p.text for p in plates], [im.shape[1] for im in detector.images]
+
     reader.recognizer.read_quads = read_quads
     image = np.zeros((120, 200, 3), np.uint8)
-    texts[:] = ["皖A12345"]                                  # valid at once: one detection
-    assert [p.text for p in reader(image)] == ["皖A12345"] and len(detector.images) == 1
+    assert run("皖A12345") == (["皖A12345"], [200])         # valid at once: one detection
+    # invalid: detected again at each retry angle; one of them valid, so no stretched retry
+    assert len(ROTATED_RETRY_ANGLES) == 2 and STRETCH_RETRY_FACTORS == (2.0,)
+    assert run("HELLO", "XX", "粤B12345") == (["HELLO", "XX", "粤B12345"], [200, 200, 200])
+    # nothing valid after the rotations: the photo stretched x2, the plate mapped back to x / 2
+    texts_read, widths = run("HELLO", "XX", "YY", "粤B12345")
+    assert texts_read == ["HELLO", "XX", "YY", "粤B12345"] and widths == [200, 200, 200, 400]
     detector.images.clear()
-    texts[:] = ["HELLO", "XX", "粤B12345"]                   # invalid: detected again at each retry angle
-    plates = reader(image)
-    assert len(detector.images) == 1 + len(ROTATED_RETRY_ANGLES)
-    assert [p.text for p in plates] == ["HELLO", "XX", "粤B12345"] and plates[2].valid
-    reader.rotated_retry = False
-    detector.images.clear()
-    texts[:] = ["HELLO"]
-    assert [p.text for p in reader(image)] == ["HELLO"] and len(detector.images) == 1
+    texts[:] = ["HELLO", "XX", "YY", "粤B12345"]
+    stretched = reader(image)[-1]
+    assert stretched.box == pytest.approx((30, 50, 70, 70), abs=1e-3)
+    reader.rotated_retry = False                             # the stretched retry alone
+    assert run("HELLO", "粤B12345") == (["HELLO", "粤B12345"], [200, 400])
+    reader.stretched_retry = False                           # neither
+    assert run("HELLO") == (["HELLO"], [200])
+
+
+def test_a_plate_found_on_a_stretched_photo_is_mapped_back_onto_the_photo():
+    image = np.zeros((120, 200, 3), np.uint8)
+    image[50:70, 60:100] = 255                               # a narrow bright bar: a plate seen from the side
+    boxes, quads, corners, good = detect_stretched(_BrightDetector(), image, 2.0)
+    assert corners is None and good.tolist() == [False]
+    np.testing.assert_allclose(boxes[0, :4], [60, 50, 100, 70], atol=1.0)  # found at x 120..200 of 400
+    np.testing.assert_allclose(quads[0], box_to_quad(boxes[0, :4]), atol=1.0)
+    with pytest.raises(ValueError, match="positive"):
+        detect_stretched(_BrightDetector(), image, 0.0)
+    empty = detect_stretched(_BrightDetector(), np.zeros((0, 10, 3), np.uint8), 2.0)
+    assert empty[0].shape == (0, 5) and empty[1] == []
 
 
 _TEXTS = st.sampled_from(["皖A12345", "皖B12345", "苏E8JE92", "XYZ", ""])

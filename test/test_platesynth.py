@@ -1,6 +1,7 @@
 """The synthetic-plate generator: GA 36 geometry, text rules, labels, determinism, compositing, assets."""
 import logging
 
+import cv2
 import numpy as np
 import pytest
 
@@ -177,3 +178,27 @@ def test_a_missing_glyph_is_named(tmp_path, shared_data):
     (good / "font_model" / "140_A.jpg").unlink()
     with pytest.raises(AssetError, match=r"140_A\.jpg"):
         render_plate("皖A12345", "blue", np.random.default_rng(0), glyphs=AssetGlyphs(good))
+
+
+def test_a_squeezed_scene_is_the_same_scene_narrower_with_its_labels(synth_dir):
+    base = read_source(synth_dir).samples[0]
+    scene, samples = synth_scene(0, 1, {"blue": 1.0}, [base])
+    narrow, squeezed = synth_scene(0, 1, {"blue": 1.0}, [base], squeeze=(0.5, 0.5))
+    h, w = scene.shape[:2]
+    assert narrow.shape == (h, round(w * 0.5), 3)
+    k = narrow.shape[1] / w
+    assert [s.text for s in squeezed] == [s.text for s in samples]      # the same plates, only narrower
+    np.testing.assert_allclose(np.float32(squeezed[0].vertices), np.float32(samples[0].vertices) * [k, 1], atol=1e-3)
+    np.testing.assert_allclose(squeezed[0].bbox, np.float32(samples[0].bbox) * [k, 1, k, 1], atol=1e-3)
+    again = cv2.resize(scene, (narrow.shape[1], h), interpolation=cv2.INTER_AREA)
+    assert np.abs(again.astype(int) - narrow).max() <= 1                # the scene made without it, resized
+
+
+def test_squeeze_is_for_scenes_within_0_and_1(tmp_path, capsys):
+    with pytest.raises(ValueError, match="squeeze"):
+        generate("crops", str(tmp_path), 1, squeeze=(0.5, 0.8))
+    with pytest.raises(SystemExit) as e:
+        synth_cli(["scenes", "--out", str(tmp_path), "--count", "1", "--squeeze", "0.8", "0.5"])
+    assert e.value.code == 2 and "--squeeze" in capsys.readouterr().err
+    with pytest.raises(SystemExit):                                      # not an option of crops
+        synth_cli(["crops", "--out", str(tmp_path), "--count", "1", "--squeeze", "0.5", "0.8"])
