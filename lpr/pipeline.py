@@ -16,6 +16,7 @@ import numpy as np
 
 from ccpd.plates import is_valid_text
 from lprcore.files import sha256_file
+from lprcore.imageio import ImageTooLargeError
 from lprcore.manifest import ManifestError, WeightsError, read_manifest
 from lprcore.onnx import onnxruntime_available
 from lprcore.report import probability
@@ -59,9 +60,9 @@ class Plate:
     """One plate found in an image.
 
     Attributes:
-        box: (x1, y1, x2, y2) in pixels of the input image, inside it (for a plate found by the
-            rotated retry, :meth:`PlateReader.retry_rotated`: the bounds of the quadrilateral it was
-            cut from, margin included).
+        box: (x1, y1, x2, y2) in pixels of the input image, inside it (for a plate found by a
+            retry, :meth:`PlateReader.retry_rotated` or :meth:`PlateReader.retry_stretched`: the
+            bounds of the quadrilateral it was cut from, mapped back, margin included).
         score: detection score (ONet plate probability), in [0, 1].
         text: decoded characters, e.g. ``"皖A12345"`` (may be empty).
         confidence: reading confidence, the lowest character probability, in [0, 1].
@@ -72,8 +73,8 @@ class Plate:
         corners: the plate's 4 corners ((x, y) pixels, clockwise from the top-left: TL, TR, BR, BL)
             from ONet's vertex branch; the plate was cut from this quadrilateral grown by
             :data:`LPRNet.crops.CORNER_MARGIN` (or, with a second look, from that quadrilateral
-            or from it scaled: :class:`PlateReader`'s ``second_look``; found by a rotated retry, they are the
-            corners ONet gave on the rotated photo, mapped back). ``None`` when the
+            or from it scaled: :class:`PlateReader`'s ``second_look``; found by a retry, they are the
+            corners ONet gave on the rotated or stretched photo, mapped back). ``None`` when the
             detector's weights have no vertex branch or the corners were implausible
             (:func:`MTCNN.boxes.plausible_corners`; the box was cut instead).
 
@@ -136,7 +137,8 @@ def add_read_filter_arguments(parser) -> None:
                              "was read (lpr.pipeline.ROTATED_RETRY_ANGLES)")
     parser.add_argument("--no-stretched-retry", dest="stretched_retry", action="store_false",
                         help="do not run the detector again on a copy stretched along x of a photo in which "
-                             "no plate was read, rotated retry included (lpr.pipeline.STRETCH_RETRY_FACTORS)")
+                             "no valid plate text was read, even after the rotated retry "
+                             "(lpr.pipeline.STRETCH_RETRY_FACTORS)")
 
 
 def stale_onnx(folder: str | os.PathLike, names: Sequence[str]) -> List[str]:
@@ -331,12 +333,13 @@ class PlateReader:
             (one more batch), off: 1.
         rotated_retry: when no plate of a photo reads a valid text, detect again on the photo rotated
             by each of :data:`ROTATED_RETRY_ANGLES` (:meth:`retry_rotated`); costs time only for such
-            photos, but those include every photo or video frame with no plate at all (three
-            detector passes: turn it off for throughput on such input).
+            photos, but those include every photo or video frame with no plate at all (two more
+            detector passes; turn it and ``stretched_retry`` off for throughput on such input).
         stretched_retry: when a photo still has no valid read (after the rotated retry, when on),
             detect again on it stretched along x by each of :data:`STRETCH_RETRY_FACTORS`
             (:meth:`retry_stretched`), for plates seen from the side; a photo with no plate pays one
-            more detector pass on a photo twice as wide.
+            more detector pass on a photo twice as wide (with both retries, about five passes'
+            worth of the first).
 
     Attributes:
         backend: the backend in use, ``"onnx"`` or ``"torch"``.
@@ -444,14 +447,22 @@ class PlateReader:
         Returns:
             Unfiltered :class:`Plate` list, by decreasing detection score (ONet's on the stretched
             photo); ``box`` is the bounds of the quad mapped back, ``corners`` ONet's mapped back.
+            A stretch whose photo would be too large for the detector
+            (:class:`lprcore.imageio.ImageTooLargeError`: the photo itself passed) is skipped, logged.
 
         Raises:
             ValueError: a factor is not positive.
-            lprcore.imageio.ImageTooLargeError: the stretched photo is too large for the detector.
         """
         plates: List[Plate] = []
+        h, w = image.shape[:2]
         for factor in factors:
-            boxes, quads, corners, good = detect_stretched(self.detector, image, factor)
+            try:  # the size check first: a refused stretch is never built
+                cascade.check_image_size((h, max(1, int(round(w * factor)))), self.detector.config,
+                                         f"photo stretched x{factor:g}")
+                boxes, quads, corners, good = detect_stretched(self.detector, image, factor)
+            except ImageTooLargeError as e:
+                log.warning("stretched retry skipped: %s", e)
+                continue
             plates += self._read(image, boxes, quads, corners, good)
         return sorted(plates, key=lambda p: -p.score)
 

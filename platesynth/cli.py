@@ -93,6 +93,9 @@ def main(argv=None) -> int:
         return 0
     if args.count < 0:
         p.error("--count must be >= 0")
+    squeeze = getattr(args, "squeeze", None)
+    if squeeze and not 0 < squeeze[0] <= squeeze[1] <= 1:
+        p.error(f"--squeeze needs 0 < LO <= HI <= 1, got {squeeze[0]} {squeeze[1]}")
     if args.workers < 1:
         p.error("--workers must be >= 1")
     for d in args.photos:
@@ -107,9 +110,6 @@ def main(argv=None) -> int:
     except AssetError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    squeeze = getattr(args, "squeeze", None)
-    if squeeze and not 0 < squeeze[0] <= squeeze[1] <= 1:
-        p.error(f"--squeeze needs 0 < LO <= HI <= 1, got {squeeze[0]} {squeeze[1]}")
     try:
         samples = generate(args.command, args.out, args.count, args.seed, args.types, args.photos, provinces,
                            args.assets, args.workers, args.start, squeeze)

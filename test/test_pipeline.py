@@ -327,3 +327,19 @@ def test_vote_returns_a_reading_of_the_most_read_valid_text(reads):
     count = {t: sum(r.text == t for r in valid) for t in {r.text for r in valid}}
     assert is_valid_text(out.text) and count[out.text] == max(count.values())
     assert out.confidence == max(r.confidence for r in valid if r.text == out.text)
+
+
+def test_a_stretch_too_large_for_the_detector_is_skipped_not_fatal(random_weights):
+    from lprcore.imageio import ImageTooLargeError
+
+    class _NarrowOnly(_FixedDetector):
+        def detect_plates(self, image):
+            if image.shape[1] > 200:
+                raise ImageTooLargeError("stretched photo: too large")
+            return super().detect_plates(image)
+
+    reader = PlateReader(random_weights, random_weights, all_reads=True, second_look=False, rotated_retry=False)
+    reader.detector = _NarrowOnly((60, 50, 140, 70))
+    reader.recognizer.read_quads = lambda image, quads: [PlateReading("HELLO", 0.9, (0.9,) * 5) for _ in quads]
+    assert reader.retry_stretched(np.zeros((120, 200, 3), np.uint8)) == []
+    assert [p.text for p in reader(np.zeros((120, 200, 3), np.uint8))] == ["HELLO"]   # the first pass's read stays
