@@ -209,8 +209,9 @@ def test_the_reader_takes_a_second_look_unless_told_not_to(random_weights, synth
 class _FixedDetector:
     """Finds one plate, always at the same box of whatever image it is given (no corners)."""
 
-    def __init__(self, box):
+    def __init__(self, box, config=None):
         self.box, self.images = box, []
+        self.config = config or DetectorConfig()
 
     def detect_plates(self, image):
         self.images.append(image)
@@ -341,5 +342,8 @@ def test_a_stretch_too_large_for_the_detector_is_skipped_not_fatal(random_weight
     reader = PlateReader(random_weights, random_weights, all_reads=True, second_look=False, rotated_retry=False)
     reader.detector = _NarrowOnly((60, 50, 140, 70))
     reader.recognizer.read_quads = lambda image, quads: [PlateReading("HELLO", 0.9, (0.9,) * 5) for _ in quads]
-    assert reader.retry_stretched(np.zeros((120, 200, 3), np.uint8)) == []
+    assert reader.retry_stretched(np.zeros((120, 200, 3), np.uint8)) == []          # refused by the detector
     assert [p.text for p in reader(np.zeros((120, 200, 3), np.uint8))] == ["HELLO"]   # the first pass's read stays
+    # refused by the size check before the stretched photo is built: the detector never sees it
+    reader.detector = _FixedDetector((60, 50, 140, 70), DetectorConfig(max_pyramid_mb=1))
+    assert reader.retry_stretched(np.zeros((1000, 2000, 3), np.uint8)) == [] and reader.detector.images == []
