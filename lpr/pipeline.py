@@ -262,11 +262,16 @@ def detect_warped(detector, image: np.ndarray, matrix: np.ndarray, size: Tuple[i
         An image with no pixels gives no plates.
 
     Raises:
-        lprcore.imageio.ImageTooLargeError: as the detector on the canvas.
+        lprcore.imageio.ImageTooLargeError: the canvas is too large for the detector's
+            ``config.max_pyramid_mb`` (checked before the canvas is built, when the detector has a
+            ``config``).
     """
     h, w = image.shape[:2]
     if h == 0 or w == 0:
         return np.zeros((0, 5), np.float32), [], None, np.zeros(0, bool)
+    config = getattr(detector, "config", None)
+    if config is not None:
+        cascade.check_image_size((int(size[1]), int(size[0])), config, "warped photo")
     forward = np.asarray(matrix, np.float64)
     warped = cv2.warpAffine(image, forward, (int(size[0]), int(size[1])), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_REPLICATE)
@@ -454,14 +459,11 @@ class PlateReader:
             ValueError: a factor is not positive.
         """
         plates: List[Plate] = []
-        h, w = image.shape[:2]
         for factor in factors:
-            try:  # the size check first: a refused stretch is never built
-                cascade.check_image_size((h, max(1, int(round(w * factor)))), self.detector.config,
-                                         f"photo stretched x{factor:g}")
+            try:  # detect_warped checks the size before it builds the stretched photo
                 boxes, quads, corners, good = detect_stretched(self.detector, image, factor)
             except ImageTooLargeError as e:
-                log.warning("stretched retry skipped: %s", e)
+                log.warning("stretched retry x%g skipped: %s", factor, e)
                 continue
             plates += self._read(image, boxes, quads, corners, good)
         return sorted(plates, key=lambda p: -p.score)

@@ -240,17 +240,15 @@ def synth_scene(index: int, seed: int, type_weights: Dict[str, float], photos: S
     if rng.random() < 0.7:  # scene-wide sensor noise and compression (the plates' own blur is matched)
         noise = rng.normal(0, rng.uniform(1, 4), image.shape[:2])[:, :, None].astype(np.float32)
         image = (image + noise).clip(0, 255).astype(np.uint8)
+    k = 1.0
     if squeeze is not None:
-        k = float(np.random.default_rng([seed, index, 4]).uniform(*squeeze))
         h, w = image.shape[:2]
-        image = cv2.resize(image, (max(1, int(round(w * k))), h), interpolation=cv2.INTER_AREA)
-        k = image.shape[1] / w  # the factor the rounded width gives
-        samples = [PlateSample(s.path, s.text, s.colour, s.layout,
-                               (s.bbox[0] * k, s.bbox[1], s.bbox[2] * k, s.bbox[3]),
-                               tuple((x * k, y) for x, y in s.vertices), s.source, plate_type=s.plate_type)
-                   for s in samples]
+        width = max(1, int(round(w * np.random.default_rng([seed, index, 4]).uniform(*squeeze))))
+        image = cv2.resize(image, (width, h), interpolation=cv2.INTER_AREA)
+        k = width / w  # the factor the rounded width gives
     name = f"{index:07d}.jpg"
-    return image, [PlateSample(name, s.text, s.colour, s.layout, s.bbox, s.vertices, s.source, None, s.plate_type)
+    return image, [PlateSample(name, s.text, s.colour, s.layout, (s.bbox[0] * k, s.bbox[1], s.bbox[2] * k, s.bbox[3]),
+                               tuple((x * k, y) for x, y in s.vertices), s.source, None, s.plate_type)
                    for s in samples]
 
 
