@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ccpd.plates import COLOURS, LAYOUTS, is_valid_text
-from LPRNet.crops import SECOND_LOOK_SCALES, box_to_quad, crop_quads, resize_crop, scale_quad
+from LPRNet.crops import SECOND_LOOK_BELOW, SECOND_LOOK_SCALES, box_to_quad, crop_quads, resize_crop, scale_quad
 from LPRNet.ctc import Decoded, greedy_decode, softmax
 from LPRNet.inputs import crops_to_array
 
@@ -81,6 +81,13 @@ def vote(first: PlateReading, others: Sequence[PlateReading]) -> PlateReading:
         count[r.text] = (n + 1, total + r.confidence)
     text = max(count, key=lambda t: count[t])
     return max((r for r in valid if r.text == text), key=lambda r: r.confidence)
+
+
+def needs_second_look(reading: PlateReading, below: float = SECOND_LOOK_BELOW) -> bool:
+    """Whether :meth:`CropReader.second_look` cuts this plate again: its text follows no plate rule
+    (:func:`ccpd.plates.is_valid_text`), its confidence is under ``below``, or ``below`` is 1 (every
+    plate)."""
+    return below >= 1.0 or reading.confidence < below or not is_valid_text(reading.text)
 
 
 class CropReader:
@@ -146,30 +153,42 @@ class CropReader:
                 for d, (colour, layout) in zip(self(crops), attrs)]
 
     def second_look(self, image: np.ndarray, quads: Sequence[np.ndarray], readings: Sequence[PlateReading],
-                    scales: Sequence[Tuple[float, float]] = SECOND_LOOK_SCALES) -> List[PlateReading]:
-        """Second look: each plate is cut again from its quadrilateral scaled by each of ``scales``
-        (:func:`LPRNet.crops.scale_quad`) and the cuts vote. Among the texts that follow a plate rule
-        (:func:`ccpd.plates.is_valid_text`) in the first reading and the new ones, the text the most
-        cuts read wins (a tie goes to the higher summed confidence) and its most confident reading
-        is returned; a plate no cut reads validly keeps its first reading. All the new cuts are read
-        in one batch.
+                    scales: Sequence[Tuple[float, float]] = SECOND_LOOK_SCALES,
+                    below: float = SECOND_LOOK_BELOW) -> List[PlateReading]:
+        """Second look: each plate whose first reading follows no plate rule
+        (:func:`ccpd.plates.is_valid_text`) or has a confidence under ``below`` is cut again from its
+        quadrilateral scaled by each of ``scales`` (:func:`LPRNet.crops.scale_quad`) and the cuts
+        vote (:func:`vote`): among the valid texts of the first reading and the new ones, the text
+        the most cuts read wins (a tie goes to the higher summed confidence) and its most confident
+        reading is returned; a plate no cut reads validly keeps its first reading, as does a plate
+        read validly at ``below`` or above. All the new cuts are read in one batch.
 
         Args:
             image: ``ndarray[H, W, 3]`` uint8, BGR.
             quads: the ``N`` quadrilaterals ``[4, 2]`` (TL, TR, BR, BL, pixels) ``readings`` were cut from.
             readings: :meth:`read_quads` of ``quads``.
             scales: (x, y) scale factors of the new cuts (default :data:`LPRNet.crops.SECOND_LOOK_SCALES`).
+            below: confidence (lowest character probability) in [0, 1] under which a valid first
+                reading is cut again; 1 cuts every plate again (default
+                :data:`LPRNet.crops.SECOND_LOOK_BELOW`).
 
         Returns:
             ``N`` readings, in the order given.
 
         Raises:
-            ValueError: ``quads`` and ``readings`` differ in length, or a scale factor is not positive.
+            ValueError: ``quads`` and ``readings`` differ in length, ``below`` is outside [0, 1], or a
+                scale factor is not positive.
         """
         if len(quads) != len(readings):
             raise ValueError(f"{len(quads)} quads but {len(readings)} readings")
-        if len(quads) == 0 or len(scales) == 0:
-            return list(readings)
-        again = self.read_quads(image, [scale_quad(q, sx, sy) for q in quads for sx, sy in scales])
+        if not 0.0 <= below <= 1.0:
+            raise ValueError(f"below must be in [0, 1], got {below}")
+        out = list(readings)
+        again_at = [i for i, r in enumerate(readings) if needs_second_look(r, below)]
+        if not again_at or len(scales) == 0:
+            return out
+        again = self.read_quads(image, [scale_quad(quads[i], sx, sy) for i in again_at for sx, sy in scales])
         k = len(scales)
-        return [vote(readings[i], again[i * k:(i + 1) * k]) for i in range(len(quads))]
+        for j, i in enumerate(again_at):
+            out[i] = vote(readings[i], again[j * k:(j + 1) * k])
+        return out

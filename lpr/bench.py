@@ -3,7 +3,7 @@
 For each backend (each measured in its own process, so that peak memory is its own and the ONNX
 backend runs without torch loaded) and each folder of photos: detector, reader and whole-pipeline
 milliseconds per photo (median and p90; detector: the first pass; reader: the first pass's plates
-with the second look; the whole pipeline also the rotated and stretched retries; ``--no-second-look``,
+with the second look, at the plates read below its confidence threshold; the whole pipeline also the rotated and stretched retries; ``--no-second-look``,
 ``--no-rotated-retry`` and ``--no-stretched-retry`` time without them), photos per second, and the process's peak resident memory;
 then the reader alone on the plate crops the cascade found, at batch 1, 16 and 64 (milliseconds per
 crop and crops per second). Every photo is read once untimed first (warm-up). Example::
@@ -26,8 +26,8 @@ import numpy as np
 from ccpd.plates import is_valid_text
 from lpr.pipeline import PlateReader, choose_backend, cut_quads
 from lprcore.imageio import ImageReadError, imread, list_images
-from lprcore.report import format_table, nonnegative_int, positive_int
-from LPRNet.crops import crop_quads
+from lprcore.report import format_table, nonnegative_int, positive_int, probability
+from LPRNet.crops import SECOND_LOOK_BELOW, crop_quads
 
 #: Reader batch sizes measured.
 BATCHES = (1, 16, 64)
@@ -40,11 +40,12 @@ def _stats(ms: Sequence[float]) -> Dict[str, float]:
 
 
 def measure(backend: str, folders: Sequence[str], threads: int, limit: int, crops_wanted: int,
-            second_look: bool = True, rotated_retry: bool = True, stretched_retry: bool = True) -> dict:
+            second_look: bool = True, rotated_retry: bool = True, stretched_retry: bool = True,
+            second_look_below: float = SECOND_LOOK_BELOW) -> dict:
     """Measure one backend (run in a child process), with or without the second look and the
     retries (:class:`lpr.pipeline.PlateReader`). Returns the figures as a dict."""
     reader = PlateReader(backend=backend, threads=threads, second_look=second_look, rotated_retry=rotated_retry,
-                         stretched_retry=stretched_retry)
+                         stretched_retry=stretched_retry, second_look_below=second_look_below)
     out: dict = {"backend": reader.backend, "folders": {}}
     crops: List[np.ndarray] = []
     for folder in folders:
@@ -66,7 +67,7 @@ def measure(backend: str, folders: Sequence[str], threads: int, limit: int, crop
             quads, _ = cut_quads(found)
             reads = reader.recognizer.read_quads(im, quads)
             if reader.second_look:
-                reads = reader.recognizer.second_look(im, quads, reads)
+                reads = reader.recognizer.second_look(im, quads, reads, below=reader.second_look_below)
             t2 = time.perf_counter()
             reader.retry(im, any(is_valid_text(r.text) for r in reads))  # counted in the pipeline only
             t3 = time.perf_counter()
@@ -108,6 +109,9 @@ def main(argv=None) -> int:
     p.add_argument("--crops", type=positive_int, default=256, help="plate crops collected for the batch table")
     p.add_argument("--no-second-look", dest="second_look", action="store_false",
                    help="time the reader on one cut a plate (as main.py --no-second-look)")
+    p.add_argument("--second-look-below", type=probability, default=SECOND_LOOK_BELOW, metavar="P",
+                   help="second look only at plates read invalidly or with a confidence below P "
+                        f"(as main.py --second-look-below; default: {SECOND_LOOK_BELOW})")
     p.add_argument("--no-rotated-retry", dest="rotated_retry", action="store_false",
                    help="time the pipeline without the rotated retry (as main.py --no-rotated-retry)")
     p.add_argument("--no-stretched-retry", dest="stretched_retry", action="store_false",
@@ -130,10 +134,11 @@ def main(argv=None) -> int:
     for b in backends:  # one fresh process per backend: its own peak memory, no torch for onnx
         with ctx.Pool(1) as pool:
             results.append(pool.apply(_child, ((b, args.folders, args.threads, args.limit, args.crops,
-                                                args.second_look, args.rotated_retry, args.stretched_retry),)))
+                                                args.second_look, args.rotated_retry, args.stretched_retry,
+                                                args.second_look_below),)))
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"{args.threads} threads per backend; Python {platform.python_version()}; second look "
-          f"{'on' if args.second_look else 'off'}, rotated retry {'on' if args.rotated_retry else 'off'}, "
+          f"{f'below {args.second_look_below:g}' if args.second_look else 'off'}, rotated retry {'on' if args.rotated_retry else 'off'}, "
           f"stretched retry {'on' if args.stretched_retry else 'off'}")
     rows: Dict[str, Dict[str, str]] = {}
     for r in results:

@@ -8,8 +8,8 @@ Each line: ``{"image": PATH, "plates": [{"box": [x1, y1, x2, y2], "score": s, "t
 "valid": true}], "ms": t}`` (colour and layout when the recognizer's weights have ``attributes.pth``,
 corners when ONet found plausible ones). Only reads whose text follows a GA 36 plate rule are
 listed, each text once (``--all-reads``: every box, ``"valid"`` false for the others;
-``--min-confidence``: drop unsure reads; :func:`lpr.pipeline.keep_plates`); every plate gets a
-second look (5 cuts vote) and a photo with no valid read a rotated, then a stretched retry
+``--min-confidence``: drop unsure reads; :func:`lpr.pipeline.keep_plates`); every plate read
+invalidly or below a confidence of 0.98 gets a second look (5 cuts vote; ``--second-look-below``) and a photo with no valid read a rotated, then a stretched retry
 (``--no-second-look``, ``--no-rotated-retry``, ``--no-stretched-retry``: :class:`lpr.pipeline.PlateReader`). A video frame adds ``"frame": k``; an
 input that fails gives ``{"image": PATH, "error": "..."}`` and the run goes on (an annotated image
 that cannot be saved keeps its plates and adds ``"error"``). Every input gets exactly one line
@@ -414,7 +414,7 @@ def main(argv=None, prog: str | None = None) -> int:
     try:  # weights are checked before any image is read
         reader = PlateReader(args.weights_dir, args.weights_dir, config, args.device, args.backend, args.threads,
                              args.min_confidence, args.all_reads, args.second_look,
-                             args.rotated_retry, args.stretched_retry)
+                             args.rotated_retry, args.stretched_retry, args.second_look_below)
     except WeightsError as e:
         print_stderr(f"error: {e}")
         return 2

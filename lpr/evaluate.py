@@ -230,7 +230,7 @@ def main(argv=None) -> int:
         p.error(f"{args.root}: not a folder")
     try:
         reader = PlateReader(args.weights_dir, args.weights_dir, config, args.device, args.backend, args.threads,
-                             all_reads=True, second_look=args.second_look,
+                             all_reads=True, second_look=args.second_look, second_look_below=args.second_look_below,
                              rotated_retry=args.rotated_retry, stretched_retry=args.stretched_retry)
     except WeightsError as e:
         print_stderr(f"error: {e}")

@@ -20,7 +20,7 @@ from lprcore.imageio import ImageTooLargeError
 from lprcore.manifest import ManifestError, WeightsError, read_manifest
 from lprcore.onnx import onnxruntime_available
 from lprcore.report import probability
-from LPRNet.crops import box_to_quad, expand_quad
+from LPRNet.crops import SECOND_LOOK_BELOW, box_to_quad, expand_quad
 from LPRNet import reading
 from MTCNN import cascade
 from MTCNN.boxes import plausible_corners
@@ -122,8 +122,9 @@ def add_backend_argument(parser) -> None:
 
 def add_read_filter_arguments(parser) -> None:
     """Add ``--min-confidence`` and ``--all-reads`` (:func:`keep_plates`), ``--no-second-look``,
-    ``--no-rotated-retry`` and ``--no-stretched-retry`` (:class:`PlateReader`'s ``second_look``,
-    ``rotated_retry`` and ``stretched_retry``) to an argparse parser."""
+    ``--second-look-below``, ``--no-rotated-retry`` and ``--no-stretched-retry`` (:class:`PlateReader`'s
+    ``second_look``, ``second_look_below``, ``rotated_retry`` and ``stretched_retry``) to an argparse
+    parser."""
     parser.add_argument("--min-confidence", type=probability, default=0.0, metavar="P",
                         help="drop reads whose lowest character probability is below P, in [0, 1] (default: 0)")
     parser.add_argument("--all-reads", action="store_true",
@@ -132,6 +133,9 @@ def add_read_filter_arguments(parser) -> None:
     parser.add_argument("--no-second-look", dest="second_look", action="store_false",
                         help="read each plate from its own cut only, not also from 4 scaled cuts that vote "
                              "(LPRNet.crops.SECOND_LOOK_SCALES; faster, less accurate)")
+    parser.add_argument("--second-look-below", type=probability, default=SECOND_LOOK_BELOW, metavar="P",
+                        help="take the second look only at plates whose first read follows no plate rule or "
+                             f"has a confidence below P, in [0, 1]; 1: every plate (default: {SECOND_LOOK_BELOW})")
     parser.add_argument("--no-rotated-retry", dest="rotated_retry", action="store_false",
                         help="do not run the detector again on rotated copies of a photo in which no plate "
                              "was read (lpr.pipeline.ROTATED_RETRY_ANGLES)")
@@ -332,10 +336,14 @@ class PlateReader:
         all_reads: return every detection with its text (at ``min_confidence`` or above), even texts
             that follow no plate rule and repeated texts (:func:`keep_plates`); ``Plate.valid`` tells
             them apart.
-        second_look: every plate is also cut a little larger and smaller
+        second_look: a plate whose first reading is invalid or less confident than
+            ``second_look_below`` is also cut a little larger and smaller
             (:data:`LPRNet.crops.SECOND_LOOK_SCALES`) and the cuts vote on its text
-            (:meth:`LPRNet.reading.CropReader.second_look`); the recognizer reads 5 cuts a plate
-            (one more batch), off: 1.
+            (:meth:`LPRNet.reading.CropReader.second_look`); the recognizer reads 5 cuts of such a
+            plate (one more batch), off: 1.
+        second_look_below: the confidence (lowest character probability) in [0, 1] at or above
+            which a valid first reading is kept without a second look; 1: every plate is cut again
+            (default :data:`LPRNet.crops.SECOND_LOOK_BELOW`).
         rotated_retry: when no plate of a photo reads a valid text, detect again on the photo rotated
             by each of :data:`ROTATED_RETRY_ANGLES` (:meth:`retry_rotated`); costs time only for such
             photos, but those include every photo or video frame with no plate at all (two more
@@ -352,15 +360,19 @@ class PlateReader:
     Raises:
         lprcore.manifest.WeightsError: a weight file is missing, damaged or does not fit (raised here,
             before any image is read).
-        ValueError: unknown ``backend``, ``min_confidence`` outside [0, 1].
+        ValueError: unknown ``backend``, ``min_confidence`` or ``second_look_below`` outside [0, 1].
     """
 
     def __init__(self, detector_weights=None, recognizer_weights=None,
                  config: DetectorConfig | None = None, device="cpu", backend: str = "auto", threads: int = 0,
                  min_confidence: float = 0.0, all_reads: bool = False, second_look: bool = True,
-                 rotated_retry: bool = True, stretched_retry: bool = True):
+                 rotated_retry: bool = True, stretched_retry: bool = True,
+                 second_look_below: float = SECOND_LOOK_BELOW):
         if not 0.0 <= min_confidence <= 1.0:
             raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
+        if not 0.0 <= second_look_below <= 1.0:
+            raise ValueError(f"second_look_below must be in [0, 1], got {second_look_below}")
+        self.second_look_below = float(second_look_below)
         self.min_confidence, self.all_reads = float(min_confidence), bool(all_reads)
         self.second_look, self.rotated_retry = bool(second_look), bool(rotated_retry)
         self.stretched_retry = bool(stretched_retry)
@@ -414,7 +426,7 @@ class PlateReader:
             return []
         reads = self.recognizer.read_quads(image, quads)
         if self.second_look:
-            reads = self.recognizer.second_look(image, quads, reads)
+            reads = self.recognizer.second_look(image, quads, reads, below=self.second_look_below)
         return [Plate(tuple(float(v) for v in b[:4]), float(b[4]), r.text, r.confidence, r.char_confidences,
                       r.colour, r.layout,
                       tuple((float(x), float(y)) for x, y in corners[i]) if good[i] else None)

@@ -180,11 +180,14 @@ def test_speed_benchmark_times_the_second_look_only_when_asked(monkeypatch, seco
     from LPRNet.reading import CropReader
     calls = []
     real = CropReader.second_look
-    monkeypatch.setattr(CropReader, "second_look", lambda self, *a: calls.append(1) or real(self, *a))
+    monkeypatch.setattr(CropReader, "second_look",
+                        lambda self, *a, below: calls.append(below) or real(self, *a, below=below))
     demo = os.path.join(os.path.dirname(bench.__file__), "demo")
-    out = bench.measure("auto", [demo], 1, 2, 4, second_look=second_look, rotated_retry=False, stretched_retry=False)
+    out = bench.measure("auto", [demo], 1, 2, 4, second_look=second_look, rotated_retry=False, stretched_retry=False,
+                        second_look_below=0.9)
     figures = out["folders"][demo]
     assert figures["images"] == 2 and figures["reader"]["median"] > 0
     assert figures["pipeline"]["median"] >= figures["detector"]["median"]
     assert out["batches"] and all(v["crops_per_s"] > 0 for v in out["batches"].values())
+    assert calls == ([0.9] * len(calls) if second_look else [])
     assert bool(calls) is second_look  # every demo photo holds a plate the shipped detector finds

@@ -78,14 +78,19 @@ def test_read_filter_options_reach_the_reader(capsys, mixed_folder, random_weigh
     assert all(p["confidence"] >= cut for p in some[0]["plates"])
 
 
-def test_no_second_look_reaches_the_reader(capsys, mixed_folder, random_weights, monkeypatch):
+def test_second_look_flags_reach_the_reader(capsys, mixed_folder, random_weights, monkeypatch):
+    from LPRNet.crops import SECOND_LOOK_BELOW
     from LPRNet.reading import CropReader
     calls = []
     real = CropReader.second_look
-    monkeypatch.setattr(CropReader, "second_look", lambda self, *a: calls.append(1) or real(self, *a))
+    monkeypatch.setattr(CropReader, "second_look",
+                        lambda self, *a, below: calls.append(below) or real(self, *a, below=below))
     args = [str(mixed_folder / "good.jpg"), "--weights-dir", str(random_weights), "--min-plate-size", "20", "80"]
     run(capsys, args)
-    assert calls  # on by default: every plate gets a second look
+    assert calls and set(calls) == {SECOND_LOOK_BELOW}  # on by default, at its default threshold
+    calls.clear()
+    run(capsys, args + ["--second-look-below", "1"])
+    assert calls and set(calls) == {1.0}
     calls.clear()
     run(capsys, args + ["--no-second-look"])
     assert calls == []

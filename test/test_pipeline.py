@@ -9,8 +9,8 @@ from lpr.draw import draw_plates
 from ccpd.plates import is_valid_text
 from lpr.pipeline import (ROTATED_RETRY_ANGLES, STRETCH_RETRY_FACTORS, Plate, PlateReader, detect_rotated,
                           detect_stretched, keep_plates, map_points)
-from LPRNet.crops import box_to_quad, scale_quad
-from LPRNet.reading import CropReader, PlateReading, vote
+from LPRNet.crops import SECOND_LOOK_BELOW, box_to_quad, scale_quad
+from LPRNet.reading import CropReader, PlateReading, needs_second_look, vote
 from lprcore.weights import WeightsError
 from MTCNN.cascade import DetectorConfig, Detections
 
@@ -171,6 +171,39 @@ def test_second_look_cuts_every_plate_again_and_takes_the_text_most_cuts_read():
         == first[1:2] and reader.calls == [9]            # nothing to read, or no scales: nothing read
 
 
+def test_second_look_cuts_again_only_plates_read_invalidly_or_below_its_threshold():
+    quad_a = box_to_quad((0, 0, 100, 30))    # valid and confident: kept as first read
+    quad_b = box_to_quad((0, 0, 200, 60))    # valid but under the threshold: the cuts vote
+    quad_c = box_to_quad((0, 0, 300, 90))    # confident but invalid: the cuts vote
+    scales = ((0.9, 1.0), (1.1, 1.0))
+    reader = _WidthReader({90: ("皖A12346", 0.99), 110: ("皖A12346", 0.99),
+                           180: ("皖B12345", 0.9), 220: ("皖B12345", 0.9),
+                           270: ("皖C12345", 0.9), 330: ("皖C12345", 0.9)})
+    first = [PlateReading("皖A12345", 0.99, ()), PlateReading("皖B12845", 0.97, ()), PlateReading("皖C1234", 0.999, ())]
+    out = reader.second_look(None, [quad_a, quad_b, quad_c], first, scales, below=0.98)
+    assert out[0] is first[0] and [r.text for r in out[1:]] == ["皖B12345", "皖C12345"]
+    assert reader.calls == [4]                   # 2 plates x 2 scales, one batch; plate a not cut again
+    out = reader.second_look(None, [quad_a], first[:1], scales, below=1.0)  # 1: every plate
+    assert out[0].text == "皖A12346" and reader.calls == [4, 2]
+    assert reader.second_look(None, [quad_a], first[:1], scales, below=0.0) == first[:1] and reader.calls == [4, 2]
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="below"):
+            reader.second_look(None, [quad_a], first[:1], scales, below=bad)
+    assert needs_second_look(PlateReading("皖A12345", 0.979, ())) and not needs_second_look(PlateReading("皖A12345", 0.98, ()))
+    assert needs_second_look(PlateReading("", 0.0, ()), below=0.0) and needs_second_look(PlateReading("皖A12345", 1.0, ()), 1.0)
+
+
+def test_second_look_threshold_flag_reaches_the_reader_and_is_checked(random_weights):
+    from lpr.cli import build_parser
+    assert build_parser().parse_args(["x.jpg"]).second_look_below == SECOND_LOOK_BELOW
+    assert build_parser().parse_args(["x.jpg", "--second-look-below", "0.5"]).second_look_below == 0.5
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["x.jpg", "--second-look-below", "1.5"])
+    assert PlateReader(random_weights, random_weights, second_look_below=0.7).second_look_below == 0.7
+    with pytest.raises(ValueError, match="second_look_below"):
+        PlateReader(random_weights, random_weights, second_look_below=-1)
+
+
 def test_vote_prefers_more_cuts_then_more_summed_confidence_then_the_first_read():
     a, b = PlateReading("皖A12345", 0.6, ()), PlateReading("皖B12345", 0.9, ())
     assert vote(a, [PlateReading("皖A12345", 0.5, ()), b]).text == "皖A12345"          # 2 cuts beat 1
@@ -193,8 +226,9 @@ def test_the_reader_takes_a_second_look_unless_told_not_to(random_weights, synth
                          second_look=second_look)
     calls = []
 
-    def second(image, quads, readings):  # stands in for a second look whose cuts agree on a valid text
+    def second(image, quads, readings, below):  # stands in for a second look whose cuts agree on a valid text
         calls.append(len(quads))
+        assert below == SECOND_LOOK_BELOW
         return [PlateReading("皖A12345", 0.5, (0.5,) * 7) for _ in readings]
 
     monkeypatch.setattr(reader.recognizer, "second_look", second)
