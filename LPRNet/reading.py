@@ -86,7 +86,7 @@ def vote(first: PlateReading, others: Sequence[PlateReading]) -> PlateReading:
 def needs_second_look(reading: PlateReading, below: float = SECOND_LOOK_BELOW) -> bool:
     """Whether :meth:`CropReader.second_look` cuts this plate again: its text follows no plate rule
     (:func:`ccpd.plates.is_valid_text`), its confidence is under ``below``, or ``below`` is 1 (every
-    plate)."""
+    plate); ``below`` 0 cuts again only invalid reads (0.12's second look)."""
     return below >= 1.0 or reading.confidence < below or not is_valid_text(reading.text)
 
 

@@ -14,8 +14,8 @@ NmsMode = Literal["union", "min"]
 
 def box_area(boxes: np.ndarray) -> np.ndarray:
     """Areas ``ndarray[N]`` of ``boxes[N, >=4]``; degenerate boxes have area 0."""
-    w = np.clip(boxes[:, 2] - boxes[:, 0], 0, None)
-    h = np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
+    w = np.maximum(boxes[:, 2] - boxes[:, 0], 0)
+    h = np.maximum(boxes[:, 3] - boxes[:, 1], 0)
     return w * h
 
 
@@ -24,7 +24,7 @@ def _overlap(a: np.ndarray, b: np.ndarray, mode: NmsMode) -> np.ndarray:
     iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
     ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
     iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    inter = np.maximum(ix2 - ix1, 0) * np.maximum(iy2 - iy1, 0)
     area_a, area_b = box_area(a)[:, None], box_area(b)[None, :]
     if mode == "union":
         denom = area_a + area_b - inter
@@ -67,18 +67,31 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, mode: NmsMo
 
     Returns:
         ``ndarray[K]`` int64 indices of the kept boxes, by decreasing score.
+
+    Raises:
+        ValueError: unknown ``mode``.
     """
+    if mode not in ("union", "min"):
+        raise ValueError(f"mode must be 'union' or 'min', got {mode!r}")
     boxes = np.asarray(boxes, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
     if len(boxes) == 0:
         return np.zeros(0, dtype=np.int64)
+    # the overlaps of :func:`box_iou`, operation for operation, one row at a time (memory O(N), not
+    # O(N^2)), with the coordinates and areas taken once: the detector runs it on up to
+    # DetectorConfig.pnet_pre_nms boxes per pyramid scale
+    x1, y1, x2, y2 = (np.ascontiguousarray(boxes[:, k]) for k in range(4))
+    area = box_area(boxes)
     order = np.argsort(-scores, kind="stable")
     keep = []
-    while len(order):  # one row of overlaps at a time: memory O(N), not O(N^2)
+    while len(order):
         i = order[0]
         keep.append(i)
         rest = order[1:]
-        overlap = _overlap(boxes[i:i + 1, :4], boxes[rest, :4], mode)[0]
+        inter = (np.maximum(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0)
+                 * np.maximum(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0))
+        denom = area[i] + area[rest] - inter if mode == "union" else np.minimum(area[i], area[rest])
+        overlap = np.divide(inter, denom, out=np.zeros_like(inter), where=denom > 0)
         order = rest[overlap <= iou_threshold]
     return np.asarray(keep, dtype=np.int64)
 

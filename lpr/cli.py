@@ -9,7 +9,8 @@ Each line: ``{"image": PATH, "plates": [{"box": [x1, y1, x2, y2], "score": s, "t
 corners when ONet found plausible ones). Only reads whose text follows a GA 36 plate rule are
 listed, each text once (``--all-reads``: every box, ``"valid"`` false for the others;
 ``--min-confidence``: drop unsure reads; :func:`lpr.pipeline.keep_plates`); every plate read
-invalidly or below a confidence of 0.98 gets a second look (5 cuts vote; ``--second-look-below``) and a photo with no valid read a rotated, then a stretched retry
+invalidly or below a confidence of :data:`LPRNet.crops.SECOND_LOOK_BELOW` gets a second look (5 cuts
+vote; ``--second-look-below``) and a photo with no valid read a rotated, then a stretched retry
 (``--no-second-look``, ``--no-rotated-retry``, ``--no-stretched-retry``: :class:`lpr.pipeline.PlateReader`). A video frame adds ``"frame": k``; an
 input that fails gives ``{"image": PATH, "error": "..."}`` and the run goes on (an annotated image
 that cannot be saved keeps its plates and adds ``"error"``). Every input gets exactly one line

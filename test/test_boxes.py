@@ -71,6 +71,8 @@ def test_min_mode_suppresses_a_box_inside_another():
     assert nms(b, np.array([0.9, 0.8]), 0.5, "min").tolist() == [0]
     with pytest.raises(ValueError, match="mode"):
         box_iou(b, b, "max")
+    with pytest.raises(ValueError, match="mode"):
+        nms(b, np.array([0.9, 0.8]), 0.5, "max")
 
 
 def test_calibrate_inverts_regression_targets():

@@ -191,3 +191,21 @@ def test_speed_benchmark_times_the_second_look_only_when_asked(monkeypatch, seco
     assert out["batches"] and all(v["crops_per_s"] > 0 for v in out["batches"].values())
     assert calls == ([0.9] * len(calls) if second_look else [])
     assert bool(calls) is second_look  # every demo photo holds a plate the shipped detector finds
+
+
+@pytest.mark.parametrize("flags, below, look", [([], None, True), (["--second-look-below", "0.5"], 0.5, True),
+                                                (["--no-second-look"], None, False)])
+def test_end_to_end_evaluator_passes_the_second_look_flags_to_the_reader(tmp_path, monkeypatch, capsys, flags, below,
+                                                                         look):
+    import lpr.evaluate as ev
+    from LPRNet.crops import SECOND_LOOK_BELOW
+    from lprcore.manifest import WeightsError
+    seen = {}
+
+    def fake_reader(*args, **kwargs):  # records how the evaluator builds its reader, then stops it
+        seen.update(kwargs)
+        raise WeightsError("stop here")
+
+    monkeypatch.setattr(ev, "PlateReader", fake_reader)
+    assert ev.main([str(tmp_path)] + flags) == 2 and "stop here" in capsys.readouterr().err
+    assert seen["second_look"] is look and seen["second_look_below"] == (SECOND_LOOK_BELOW if below is None else below)

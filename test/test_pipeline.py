@@ -160,7 +160,7 @@ def test_second_look_cuts_every_plate_again_and_takes_the_text_most_cuts_read():
                            180: ("皖A1234", 0.99), 220: ("皖A12345", 0.8), 240: ("皖A12346", 0.9),
                            270: ("HELLO", 0.99)})
     first = [PlateReading("皖A12345", 0.95, ()), PlateReading("皖A1234", 0.99, ()), PlateReading("HELLO", 0.7, ())]
-    out = reader.second_look(None, [quad_a, quad_b, quad_c], first, scales)
+    out = reader.second_look(None, [quad_a, quad_b, quad_c], first, scales, below=1.0)
     assert out[0].text == "皖A12345" and out[0].confidence == 0.97  # 3 votes to 1, its most confident cut
     assert out[1].text == "皖A12346"            # 1 vote each: the higher confidence; the invalid first read has none
     assert out[2] is first[2]                   # nothing valid: the first read stays
@@ -186,7 +186,10 @@ def test_second_look_cuts_again_only_plates_read_invalidly_or_below_its_threshol
     out = reader.second_look(None, [quad_a], first[:1], scales, below=1.0)  # 1: every plate
     assert out[0].text == "皖A12346" and reader.calls == [4, 2]
     assert reader.second_look(None, [quad_a], first[:1], scales, below=0.0) == first[:1] and reader.calls == [4, 2]
-    for bad in (-0.1, 1.5):
+    assert reader.second_look(None, [quad_a], first[:1], scales, below=0.99) == first[:1]  # at the threshold: kept
+    assert reader.calls == [4, 2] and reader.second_look(None, [quad_a], first[:1], scales, below=0.991)[0].text \
+        == "皖A12346" and reader.calls == [4, 2, 2]                                       # just under it: cut again
+    for bad in (-0.1, 1.5, float("nan")):
         with pytest.raises(ValueError, match="below"):
             reader.second_look(None, [quad_a], first[:1], scales, below=bad)
     assert needs_second_look(PlateReading("皖A12345", 0.979, ())) and not needs_second_look(PlateReading("皖A12345", 0.98, ()))
