@@ -136,7 +136,7 @@ def add_read_filter_arguments(parser) -> None:
     parser.add_argument("--second-look-below", type=probability, default=SECOND_LOOK_BELOW, metavar="P",
                         help="take the second look only at plates whose first read follows no plate rule or "
                              f"has a confidence below P, in [0, 1]; 1: every plate, 0: invalid reads only "
-                             f"(default: {SECOND_LOOK_BELOW})")
+                             f"(default: {SECOND_LOOK_BELOW}; no effect with --no-second-look)")
     parser.add_argument("--no-rotated-retry", dest="rotated_retry", action="store_false",
                         help="do not run the detector again on rotated copies of a photo in which no plate "
                              "was read (lpr.pipeline.ROTATED_RETRY_ANGLES)")
