@@ -150,6 +150,7 @@ def main(argv=None) -> int:
                          "detector ms p90": f"{f['detector']['p90']:.1f}",
                          "reader ms median": f"{f['reader']['median']:.1f}",
                          "reader ms mean": f"{f['reader']['mean']:.1f}",
+                         "reader ms p90": f"{f['reader']['p90']:.1f}",
                          "pipeline ms median": f"{f['pipeline']['median']:.1f}",
                          "pipeline ms p90": f"{f['pipeline']['p90']:.1f}",
                          "images/s": f"{f['images_per_s']:.1f}",
