@@ -19,22 +19,24 @@ def box_area(boxes: np.ndarray) -> np.ndarray:
     return w * h
 
 
-def _overlap(a: np.ndarray, b: np.ndarray, mode: NmsMode) -> np.ndarray:
+def _overlap(a: np.ndarray, b: np.ndarray, mode: NmsMode, area_a: np.ndarray | None = None,
+             area_b: np.ndarray | None = None) -> np.ndarray:
+    """Overlaps ``[N, M]`` of float64 ``a[N, >=4]`` and ``b[M, >=4]``; ``area_a`` / ``area_b``:
+    their :func:`box_area` when the caller has them already."""
     ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
     iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
     ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
     iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
     inter = np.maximum(ix2 - ix1, 0) * np.maximum(iy2 - iy1, 0)
-    area_a, area_b = box_area(a)[:, None], box_area(b)[None, :]
+    area_a = (box_area(a) if area_a is None else area_a)[:, None]
+    area_b = (box_area(b) if area_b is None else area_b)[None, :]
     if mode == "union":
         denom = area_a + area_b - inter
     elif mode == "min":
         denom = np.minimum(area_a, area_b)
     else:
         raise ValueError(f"mode must be 'union' or 'min', got {mode!r}")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(denom > 0, inter / np.where(denom > 0, denom, 1), 0.0)
-    return out
+    return np.divide(inter, denom, out=np.zeros_like(inter), where=denom > 0)
 
 
 def box_iou(a: np.ndarray, b: np.ndarray, mode: NmsMode = "union") -> np.ndarray:
@@ -77,21 +79,14 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, mode: NmsMo
     scores = np.asarray(scores, dtype=np.float64)
     if len(boxes) == 0:
         return np.zeros(0, dtype=np.int64)
-    # the overlaps of :func:`box_iou`, operation for operation, one row at a time (memory O(N), not
-    # O(N^2)), with the coordinates and areas taken once: the detector runs it on up to
-    # DetectorConfig.pnet_pre_nms boxes per pyramid scale
-    x1, y1, x2, y2 = (np.ascontiguousarray(boxes[:, k]) for k in range(4))
-    area = box_area(boxes)
+    area = box_area(boxes)  # taken once: the detector runs this on up to DetectorConfig.pnet_pre_nms boxes
     order = np.argsort(-scores, kind="stable")
     keep = []
-    while len(order):
+    while len(order):  # one row of overlaps at a time: memory O(N), not O(N^2)
         i = order[0]
         keep.append(i)
         rest = order[1:]
-        inter = (np.maximum(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0)
-                 * np.maximum(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0))
-        denom = area[i] + area[rest] - inter if mode == "union" else np.minimum(area[i], area[rest])
-        overlap = np.divide(inter, denom, out=np.zeros_like(inter), where=denom > 0)
+        overlap = _overlap(boxes[i:i + 1], boxes[rest], mode, area[i:i + 1], area[rest])[0]
         order = rest[overlap <= iou_threshold]
     return np.asarray(keep, dtype=np.int64)
 

@@ -140,7 +140,8 @@ def main(argv=None) -> int:
                                                 args.second_look_below),)))
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"{args.threads} threads per backend; Python {platform.python_version()}; second look "
-          f"{f'below {args.second_look_below:g}' if args.second_look else 'off'}, rotated retry {'on' if args.rotated_retry else 'off'}, "
+          f"{f'below {args.second_look_below:g}' if args.second_look else 'off'}, "
+          f"rotated retry {'on' if args.rotated_retry else 'off'}, "
           f"stretched retry {'on' if args.stretched_retry else 'off'}")
     rows: Dict[str, Dict[str, str]] = {}
     for r in results:
