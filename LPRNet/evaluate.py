@@ -5,10 +5,13 @@ Input: any source of :mod:`ccpd.sources` (a CCPD root, whose subsets are its fol
 crops named by their text; a ``labels.tsv`` folder such as ``../shared/data/plate_crops_more`` with
 ``--use val``). Plates with a box are cut at that box exactly as the pipeline cuts a detection
 (:func:`LPRNet.crops.crop_plates`), double-row plates (labelled ``layout`` = double) row by row as the
-pipeline cuts them; crops without a box are read whole (row by row when labelled double-row). Example::
+pipeline cuts them; crops without a box are read whole (row by row when labelled double-row).
+``--cut-offset LEFT RIGHT`` moves every cut's side edges, to measure how much a reader loses when
+the detector's corners cut into a plate or sit beside it. Example::
 
     python -m LPRNet.evaluate ../shared/data/ccpd_sample/val
     python -m LPRNet.evaluate ../shared/data/plate_crops_more --use val
+    python -m LPRNet.evaluate data/realism/new_val --cut-offset 0.06 0     # 6 % of the width cut off the left
 """
 from __future__ import annotations
 
@@ -71,7 +74,17 @@ def load_samples(roots: Sequence[str], use: Optional[str] = None) -> Tuple[List[
     return out, skipped
 
 
-def sample_crop(image: np.ndarray, sample: PlateSample) -> np.ndarray:
+def offset_box(box, offset: Tuple[float, float]) -> Tuple[float, float, float, float]:
+    """``box`` (x1, y1, x2, y2 pixels) with x1 and x2 moved right by ``offset`` (left, right) times
+    its width: ``(0.06, 0)`` cuts 6 % of the width off its left side, ``(0, -0.06)`` off its right,
+    ``(0.06, 0.06)`` shifts it right by 6 %; the cut keeps at least 1 pixel of width."""
+    x1, y1, x2, y2 = (float(v) for v in box[:4])
+    w = x2 - x1
+    nx1, nx2 = x1 + offset[0] * w, x2 + offset[1] * w
+    return nx1, y1, max(nx2, nx1 + 1.0), y2
+
+
+def sample_crop(image: np.ndarray, sample: PlateSample, offset: Tuple[float, float] | None = None) -> np.ndarray:
     """The recognizer crop of a labelled plate: cut at its box as the pipeline cuts a detection
     (:func:`LPRNet.crops.crop_plates`), row by row when it is labelled double-row; a crop without a
     box is the plate itself (read whole, or cut row by row when double-row).
@@ -79,21 +92,27 @@ def sample_crop(image: np.ndarray, sample: PlateSample) -> np.ndarray:
     Args:
         image: ``ndarray[H, W, 3]`` uint8, BGR: the sample's image.
         sample: its label (``bbox`` in pixels or ``None``; ``layout`` ``"double"`` or anything else).
+        offset: (left, right) fractions of the box's width by which its left and right edges are
+            moved right (:func:`offset_box`), to measure reading when the detector cuts a plate's
+            edge; the box of a crop without one is the whole image.
 
     Returns:
         ``ndarray[24, 94, 3]`` uint8 BGR, or the image itself for a crop without a box not labelled
-        double-row.
+        double-row (and no ``offset``).
     """
     double = sample.layout == "double"
-    if sample.bbox is None and not double:
+    if sample.bbox is None and not double and offset is None:
         return image
     box = sample.bbox if sample.bbox is not None else (0, 0, image.shape[1], image.shape[0])
-    return crop_plates(image, np.asarray([box]), ["double" if double else "single"])[0]
+    if offset is not None:
+        box = offset_box(box, offset)
+    return crop_plates(image, np.asarray([box], np.float32), ["double" if double else "single"])[0]
 
 
 def read_all(recognizer: RecognitionPredictor, items: Sequence[Tuple[PlateSample, str]],
-             batch_size: int = 64) -> Tuple[List[Read], float, List[str]]:
-    """Read every sample; returns the reads, crops per second, and unreadable files."""
+             batch_size: int = 64, offset: Tuple[float, float] | None = None) -> Tuple[List[Read], float, List[str]]:
+    """Read every sample (cut as :func:`sample_crop` with ``offset``); returns the reads, crops per
+    second, and unreadable files."""
     reads, failed = [], []
     seconds = 0.0
     for i in tqdm(range(0, len(items), batch_size), desc="reading", leave=False, file=sys.stderr):
@@ -104,7 +123,7 @@ def read_all(recognizer: RecognitionPredictor, items: Sequence[Tuple[PlateSample
             except (ImageReadError, FileNotFoundError) as e:
                 failed.append(str(e))
                 continue
-            crops.append(sample_crop(image, s))
+            crops.append(sample_crop(image, s, offset))
             batch.append((s, group))
         t0 = time.perf_counter()
         decoded = recognizer(crops)
@@ -188,17 +207,27 @@ def main(argv=None) -> int:
     add_runtime_args(p, "folder with stn.pth and lprnet.pth (default: shipped)")
     p.add_argument("--batch-size", type=int, default=64, help="crops per forward pass")
     p.add_argument("--show-errors", action="store_true", help="list the plates not read exactly")
+    p.add_argument("--cut-offset", nargs=2, type=float, metavar=("LEFT", "RIGHT"),
+                   help="move each plate's cut: its left and right edges right by these fractions of its "
+                        "width (0.06 0: 6%% cut off the left; 0 -0.06: off the right; 0.06 0.06: shifted right), "
+                        "as a detector's corners may be off; each in [-0.5, 0.5]")
     args = p.parse_args(argv)
+    if args.cut_offset is not None and not all(-0.5 <= v <= 0.5 for v in args.cut_offset):
+        p.error(f"--cut-offset values must be in [-0.5, 0.5], got {args.cut_offset}")
     setup_runtime(args)
     for root in args.roots:
         if not os.path.isdir(root):
             p.error(f"{root}: not a folder")
     recognizer = RecognitionPredictor(args.weights_dir, args.device)
     items, skipped = load_samples(args.roots, args.use)
-    reads, speed, failed = read_all(recognizer, items, args.batch_size)
+    reads, speed, failed = read_all(recognizer, items, args.batch_size,
+                                    tuple(args.cut_offset) if args.cut_offset is not None else None)
     for s in (skipped + failed)[:5]:
         log.warning("skipped %s", s)
-    print_report(reads, f"STN+LPRNet reading, {' '.join(args.roots)}" + (f" (use={args.use})" if args.use else ""),
+    title = f"STN+LPRNet reading, {' '.join(args.roots)}" + (f" (use={args.use})" if args.use else "")
+    if args.cut_offset is not None:
+        title += f" (cuts moved: left edge {args.cut_offset[0]:+g}, right edge {args.cut_offset[1]:+g} of the width)"
+    print_report(reads, title,
                  speed, args.batch_size, args.device)
     if skipped or failed:
         print(f"{len(skipped) + len(failed)} files skipped")

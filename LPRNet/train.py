@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 
 from lprcore.engine import (distributed, CheckpointError, FitConfig, add_training_args, export_run, fit, make_loader,
                             setup_training)
-from lprcore.report import nonnegative_float, nonnegative_int, positive_int
+from lprcore.report import nonnegative_float, nonnegative_int, positive_int, probability
 from lprcore.weights import WeightsError, read_state_dict
 from LPRNet.chars import BLANK, CHARS
 from LPRNet.ctc import greedy_decode
@@ -89,6 +89,9 @@ def main(argv=None) -> int:
                       export_help="after training, write stn.pth and lprnet.pth here")
     p.add_argument("--weight-decay", type=nonnegative_float, default=1e-5)
     p.add_argument("--stn-warmup", type=nonnegative_int, default=3, help="epochs with the STN frozen at identity")
+    p.add_argument("--edge-cut", type=probability, default=0.0, metavar="P",
+                   help="probability that a training crop's left or right edge is cut inside the plate "
+                        "(LPRNet.dataset.EDGE_CUT_RANGE), as the detector's corners sometimes cut (default 0)")
     p.add_argument("--init", help="start from these weights: a run's best.pth / last.pth, or a weights folder "
                                   "with stn.pth and lprnet.pth (e.g. LPRNet/weights); a 68-class recognizer "
                                   "is grown to the 75-class table (LPRNet.recognizer.expand_classes)")
@@ -96,7 +99,7 @@ def main(argv=None) -> int:
     setup_training(args, "python -m LPRNet.train", args.train + args.val + ([args.init] if args.init else []), argv)
 
     repeats = args.train_repeat + [1] * (len(args.train) - len(args.train_repeat))
-    parts = [PlateTextDataset([lst], augment=True, repeat=r) for lst, r in zip(args.train, repeats)]
+    parts = [PlateTextDataset([lst], augment=True, repeat=r, edge_cut=args.edge_cut) for lst, r in zip(args.train, repeats)]
     train_set = torch.utils.data.ConcatDataset(parts)
     val_set = PlateTextDataset(args.val) if args.val else None
     log.info("train samples per epoch: %d; val: %d", len(train_set), len(val_set) if val_set else 0)

@@ -209,3 +209,44 @@ def test_end_to_end_evaluator_passes_the_second_look_flags_to_the_reader(tmp_pat
     monkeypatch.setattr(ev, "PlateReader", fake_reader)
     assert ev.main([str(tmp_path)] + flags) == 2 and "stop here" in capsys.readouterr().err
     assert seen["second_look"] is look and seen["second_look_below"] == (SECOND_LOOK_BELOW if below is None else below)
+
+
+def test_offset_box_cuts_or_shifts_the_sides_by_fractions_of_the_width():
+    from LPRNet.evaluate import offset_box
+
+    box = (10.0, 5.0, 110.0, 35.0)  # 100 pixels wide
+    assert offset_box(box, (0.06, 0.0)) == pytest.approx((16.0, 5.0, 110.0, 35.0))   # left side cut
+    assert offset_box(box, (0.0, -0.09)) == pytest.approx((10.0, 5.0, 101.0, 35.0))  # right side cut
+    assert offset_box(box, (0.06, 0.06)) == pytest.approx((16.0, 5.0, 116.0, 35.0))  # shifted right
+    x1, _, x2, _ = offset_box(box, (0.6, -0.6))  # crossed edges keep one pixel
+    assert x2 - x1 == pytest.approx(1.0)
+
+
+def test_recognition_benchmark_cut_offset_moves_every_cut(tmp_path, monkeypatch, capsys):
+    """--cut-offset reads each plate from its box moved as asked (a crop without a box: the image's),
+    says so in the title, and refuses offsets outside [-0.5, 0.5]."""
+    import cv2
+    from types import SimpleNamespace
+
+    import LPRNet.evaluate as ev
+    from LPRNet.crops import crop_plates
+
+    image = np.random.default_rng(1).integers(0, 255, (40, 140, 3), dtype=np.uint8)
+    cv2.imwrite(str(tmp_path / "c0.png"), image)
+    (tmp_path / "labels.tsv").write_text("file\ttext\tbbox\nc0.png\t皖A12345\t20,5,120,35\n", encoding="utf-8")
+    seen = []
+
+    class Reader:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __call__(self, crops):
+            seen.extend(crops)
+            return [SimpleNamespace(text="皖A12345", confidence=1.0) for _ in crops]
+
+    monkeypatch.setattr(ev, "RecognitionPredictor", Reader)
+    assert ev.main([str(tmp_path), "--cut-offset", "0.1", "0"]) == 0
+    assert "left edge +0.1, right edge +0 of the width" in capsys.readouterr().out
+    assert np.array_equal(seen[0], crop_plates(image, np.float32([[30, 5, 120, 35]]))[0])
+    with pytest.raises(SystemExit):
+        ev.main([str(tmp_path), "--cut-offset", "0.6", "0"])
