@@ -21,7 +21,9 @@ from LPRNet.prepare import read_list
 #: (GA 36: 15.5 mm margin, 45 mm characters on a 440 mm plate), so 6 % cuts off a quarter of it (9 % with
 #: the corner jitter, more than half: more would teach the reader to guess a character it cannot see): the
 #: detector's corners cut a twentieth to an eighth of the width off some real plates (README, "What
-#: limits it"), and at 6-9 % the 0.11 reader loses about 10 points of synthetic plates.
+#: limits it"), and the 0.11 reader (trained without it) reads 85.8 % of the synthetic validation crops
+#: cut at their boxes, 80.4 / 54.8 % with 6 / 9 % of the width cut off the left and 78.7 / 54.6 % off
+#: the right (``python -m LPRNet.evaluate data/realism/new_val --cut-offset 0.06 0`` etc.).
 EDGE_CUT_RANGE = (0.02, 0.06)
 
 
