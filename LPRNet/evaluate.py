@@ -77,7 +77,8 @@ def load_samples(roots: Sequence[str], use: Optional[str] = None) -> Tuple[List[
 def offset_box(box, offset: Tuple[float, float]) -> Tuple[float, float, float, float]:
     """``box`` (x1, y1, x2, y2 pixels) with x1 and x2 moved right by ``offset`` (left, right) times
     its width: ``(0.06, 0)`` cuts 6 % of the width off its left side, ``(0, -0.06)`` off its right,
-    ``(0.06, 0.06)`` shifts it right by 6 %; the cut keeps at least 1 pixel of width."""
+    ``(0.06, 0.06)`` shifts it right by 6 %. Edges that would cross leave a cut 1 pixel wide at the
+    new left edge (``--cut-offset`` keeps each value in [-0.5, 0.5], so they never cross there)."""
     x1, y1, x2, y2 = (float(v) for v in box[:4])
     w = x2 - x1
     nx1, nx2 = x1 + offset[0] * w, x2 + offset[1] * w

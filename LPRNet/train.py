@@ -90,8 +90,9 @@ def main(argv=None) -> int:
     p.add_argument("--weight-decay", type=nonnegative_float, default=1e-5)
     p.add_argument("--stn-warmup", type=nonnegative_int, default=3, help="epochs with the STN frozen at identity")
     p.add_argument("--edge-cut", type=probability, default=0.0, metavar="P",
-                   help="probability that a training crop's left or right edge is cut inside the plate "
-                        "(LPRNet.dataset.EDGE_CUT_RANGE), as the detector's corners sometimes cut (default 0)")
+                   help="probability in [0, 1] that a training crop's left or right edge is placed 2-6%% of "
+                        "the plate's width inside it instead of jittered (LPRNet.dataset.EDGE_CUT_RANGE), as "
+                        "the detector's corners sometimes cut (default 0)")
     p.add_argument("--init", help="start from these weights: a run's best.pth / last.pth, or a weights folder "
                                   "with stn.pth and lprnet.pth (e.g. LPRNet/weights); a 68-class recognizer "
                                   "is grown to the 75-class table (LPRNet.recognizer.expand_classes)")

@@ -9,7 +9,10 @@ BOX = (20.0, 10.0, 220.0, 70.0)  # 200 x 60 pixels
 
 
 def test_no_edge_cut_draws_as_before():
-    """edge_cut 0 (the default) draws nothing more, so earlier recipes' augmentation is unchanged."""
+    """edge_cut 0 (the default) draws nothing more, so earlier recipes' augmentation is unchanged: the
+    quad of release 0.14 (before the option) for seed 0, and the same number of draws."""
+    before = np.float32([[17.198238, 17.776308], [218.29408, 17.116575], [217.53795, 64.73317], [17.229239, 61.37677]])
+    assert np.allclose(jitter_quad(BOX, np.random.default_rng(0)), before, atol=1e-4)
     for seed in range(20):
         a, b = np.random.default_rng(seed), np.random.default_rng(seed)
         assert np.array_equal(jitter_quad(BOX, a), jitter_quad(BOX, b, edge_cut=0.0))
@@ -43,8 +46,13 @@ def test_edge_cut_share_follows_the_probability():
 
 
 @pytest.mark.parametrize("bad", [-0.1, 1.5])
-def test_edge_cut_outside_zero_one_is_refused(bad, tmp_path):
+def test_dataset_refuses_an_edge_cut_outside_zero_one(bad):
     with pytest.raises(ValueError, match="edge_cut"):
         PlateTextDataset([], augment=True, edge_cut=bad)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5])
+def test_train_cli_refuses_an_edge_cut_outside_zero_one(bad, tmp_path, capsys):
     with pytest.raises(SystemExit):
         train_main(["--train", str(tmp_path / "t.txt"), "--out", str(tmp_path / "run"), "--edge-cut", str(bad)])
+    assert "--edge-cut" in capsys.readouterr().err

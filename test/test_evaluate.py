@@ -223,8 +223,8 @@ def test_offset_box_cuts_or_shifts_the_sides_by_fractions_of_the_width():
 
 
 def test_recognition_benchmark_cut_offset_moves_every_cut(tmp_path, monkeypatch, capsys):
-    """--cut-offset reads each plate from its box moved as asked (a crop without a box: the image's),
-    says so in the title, and refuses offsets outside [-0.5, 0.5]."""
+    """--cut-offset reads each plate from its box moved as asked (a crop without a box: the image's; a
+    double-row plate row by row), says so in the title, and refuses offsets outside [-0.5, 0.5]."""
     import cv2
     from types import SimpleNamespace
 
@@ -248,5 +248,14 @@ def test_recognition_benchmark_cut_offset_moves_every_cut(tmp_path, monkeypatch,
     assert ev.main([str(tmp_path), "--cut-offset", "0.1", "0"]) == 0
     assert "left edge +0.1, right edge +0 of the width" in capsys.readouterr().out
     assert np.array_equal(seen[0], crop_plates(image, np.float32([[30, 5, 120, 35]]))[0])
-    with pytest.raises(SystemExit):
-        ev.main([str(tmp_path), "--cut-offset", "0.6", "0"])
+    for bad in (["0.6", "0"], ["0", "-0.6"]):
+        with pytest.raises(SystemExit):
+            ev.main([str(tmp_path), "--cut-offset", *bad])
+        assert "--cut-offset" in capsys.readouterr().err
+
+    from ccpd.sources import PlateSample
+    whole = PlateSample(path="w.png", text="皖A12345")  # a crop without a box: its box is the image
+    assert np.array_equal(ev.sample_crop(image, whole, (0.1, 0.0)), crop_plates(image, np.float32([[14, 0, 140, 40]]))[0])
+    double = PlateSample(path="d.png", text="甘A12345", layout="double", bbox=(20, 5, 120, 35))
+    assert np.array_equal(ev.sample_crop(image, double, (0.0, -0.1)),
+                          crop_plates(image, np.float32([[20, 5, 110, 35]]), ["double"])[0])
