@@ -7,11 +7,13 @@ crops named by their text; a ``labels.tsv`` folder such as ``../shared/data/plat
 (:func:`LPRNet.crops.crop_plates`), double-row plates (labelled ``layout`` = double) row by row as the
 pipeline cuts them; crops without a box are read whole (row by row when labelled double-row).
 ``--cut-offset LEFT RIGHT`` moves every cut's side edges, to measure how much a reader loses when
-the detector's corners cut into a plate or sit beside it. Example::
+the detector's corners cut into a plate or sit beside it; ``--cut-sweep`` adds a table of several
+such cuts (:data:`CUT_SWEEP`). Example::
 
     python -m LPRNet.evaluate ../shared/data/ccpd_sample/val
     python -m LPRNet.evaluate ../shared/data/plate_crops_more --use val
     python -m LPRNet.evaluate data/realism/new_val --cut-offset 0.06 0     # 6 % of the width cut off the left
+    python -m LPRNet.evaluate data/realism/new_val --cut-sweep             # the CUT_SWEEP table
 """
 from __future__ import annotations
 
@@ -83,6 +85,36 @@ def offset_box(box, offset: Tuple[float, float]) -> Tuple[float, float, float, f
     w = x2 - x1
     nx1, nx2 = x1 + offset[0] * w, x2 + offset[1] * w
     return nx1, y1, max(nx2, nx1 + 1.0), y2
+
+
+#: The cuts of ``--cut-sweep``: (column label, (left, right) offset of :func:`offset_box`): the plate cut
+#: at its box, 6 and 9 % of its width cut off the left (where the province character is) and off the
+#: right, and the cut shifted 6 % right. The detector's corners are off by about 4-5 % of the width on
+#: average (README, "The detector"); 9 % off a side removes more than half of a GA 36 plate's end
+#: character.
+CUT_SWEEP = (("box", (0.0, 0.0)), ("left 6%", (0.06, 0.0)), ("left 9%", (0.09, 0.0)),
+             ("right 6%", (0.0, -0.06)), ("right 9%", (0.0, -0.09)), ("shift 6%", (0.06, 0.06)))
+
+
+def cut_sweep_rows(recognizer, items: Sequence[Tuple[PlateSample, str]], batch_size: int = 64,
+                   sweep=CUT_SWEEP) -> Dict[str, Dict[str, str]]:
+    """Table rows of ``--cut-sweep``: exact % and province-right % of every sample read at each cut
+    of ``sweep`` (:func:`read_all` once per cut), and their means over the moved cuts (every cut but
+    an unmoved ``(0, 0)``) in the column ``"mean moved"``."""
+    rows: Dict[str, Dict[str, str]] = {"exact %": {}, "province right %": {}}
+    moved_exact, moved_province = [], []
+    for label, offset in sweep:
+        reads, _, _ = read_all(recognizer, items, batch_size, offset)
+        exact = 100.0 * sum(r.exact for r in reads) / max(len(reads), 1)
+        province = 100.0 * sum(r.text[:1] == r.sample.text[:1] for r in reads) / max(len(reads), 1)
+        rows["exact %"][label], rows["province right %"][label] = f"{exact:.1f}", f"{province:.1f}"
+        if tuple(offset) != (0.0, 0.0):
+            moved_exact.append(exact)
+            moved_province.append(province)
+    if moved_exact:
+        rows["exact %"]["mean moved"] = f"{np.mean(moved_exact):.1f}"
+        rows["province right %"]["mean moved"] = f"{np.mean(moved_province):.1f}"
+    return rows
 
 
 def sample_crop(image: np.ndarray, sample: PlateSample, offset: Tuple[float, float] | None = None) -> np.ndarray:
@@ -212,6 +244,10 @@ def main(argv=None) -> int:
                    help="move each plate's cut: its left and right edges right by these fractions of its "
                         "width (0.06 0: 6%% cut off the left; 0 -0.06: off the right; 0.06 0.06: shifted right), "
                         "as a detector's corners may be off; each in [-0.5, 0.5]")
+    p.add_argument("--cut-sweep", action="store_true",
+                   help="also read every plate at the cuts of LPRNet.evaluate.CUT_SWEEP (6 and 9%% of the width "
+                        "off the left, off the right, shifted 6%% right) and print exact and province "
+                        "accuracy per cut: the reader's tolerance of corner errors")
     args = p.parse_args(argv)
     if args.cut_offset is not None and not all(-0.5 <= v <= 0.5 for v in args.cut_offset):
         p.error(f"--cut-offset values must be in [-0.5, 0.5], got {args.cut_offset}")
@@ -230,6 +266,10 @@ def main(argv=None) -> int:
         title += f" (cuts moved: left edge {args.cut_offset[0]:+g}, right edge {args.cut_offset[1]:+g} of the width)"
     print_report(reads, title,
                  speed, args.batch_size, args.device)
+    if args.cut_sweep:
+        print("\nreading with moved cuts (LPRNet.evaluate.CUT_SWEEP: edges moved by % of the plate's width)")
+        columns = [label for label, _ in CUT_SWEEP] + ["mean moved"]
+        print(format_table(cut_sweep_rows(recognizer, items, args.batch_size), columns, "cut"))
     if skipped or failed:
         print(f"{len(skipped) + len(failed)} files skipped")
     if args.show_errors:

@@ -259,3 +259,40 @@ def test_recognition_benchmark_cut_offset_moves_every_cut(tmp_path, monkeypatch,
     double = PlateSample(path="d.png", text="甘A12345", layout="double", bbox=(20, 5, 120, 35))
     assert np.array_equal(ev.sample_crop(image, double, (0.0, -0.1)),
                           crop_plates(image, np.float32([[20, 5, 110, 35]]), ["double"])[0])
+
+
+def test_cut_sweep_reads_every_cut_and_averages_the_moved_ones(tmp_path, monkeypatch, capsys):
+    """--cut-sweep reads each plate once more per cut of CUT_SWEEP; a reader that reads only the unmoved
+    cut right scores 100 % at the box and 0 % on every moved cut (mean 0)."""
+    import cv2
+    from types import SimpleNamespace
+
+    import LPRNet.evaluate as ev
+    from LPRNet.crops import crop_plates
+
+    image = np.random.default_rng(2).integers(0, 255, (40, 140, 3), dtype=np.uint8)
+    cv2.imwrite(str(tmp_path / "c0.png"), image)
+    (tmp_path / "labels.tsv").write_text("file\ttext\tbbox\nc0.png\t皖A12345\t20,5,120,35\n", encoding="utf-8")
+    unmoved = crop_plates(image, np.float32([[20, 5, 120, 35]]))[0]
+    seen = []
+
+    class Reader:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __call__(self, crops):
+            seen.extend(crops)
+            return [SimpleNamespace(text="皖A12345" if np.array_equal(c, unmoved) else "苏B12345", confidence=1.0)
+                    for c in crops]
+
+    monkeypatch.setattr(ev, "RecognitionPredictor", Reader)
+    assert ev.main([str(tmp_path), "--cut-sweep"]) == 0
+    out = capsys.readouterr().out
+    assert len(seen) == 1 + len(ev.CUT_SWEEP)
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("| cut"))
+    assert [c.strip() for c in lines[at].split("|")[2:-1]] == [label for label, _ in ev.CUT_SWEEP] + ["mean moved"]
+    exact, province = lines[at + 2], lines[at + 3]
+    assert exact.startswith("| exact %") and province.startswith("| province right %")
+    assert [c.strip() for c in exact.split("|")[2:-1]] == ["100.0"] + ["0.0"] * (len(ev.CUT_SWEEP) - 1) + ["0.0"]
+    assert province.split("|")[2].strip() == "100.0" and province.split("|")[-2].strip() == "0.0"
