@@ -222,16 +222,16 @@ def test_offset_box_cuts_or_shifts_the_sides_by_fractions_of_the_width():
     assert x2 - x1 == pytest.approx(1.0)
 
 
-def test_recognition_benchmark_cut_offset_moves_every_cut(tmp_path, monkeypatch, capsys):
-    """--cut-offset reads each plate from its box moved as asked (a crop without a box: the image's; a
-    double-row plate row by row), says so in the title, and refuses offsets outside [-0.5, 0.5]."""
+def one_plate_source(tmp_path, monkeypatch, seed: int, text_of):
+    """A labels.tsv source of one 40x140 random image with the plate 皖A12345 at box (20, 5, 120, 35),
+    and ``LPRNet.evaluate``'s recognizer replaced by one reading ``text_of(crop)``; returns the image
+    and the list of every crop the recognizer is given."""
     import cv2
     from types import SimpleNamespace
 
     import LPRNet.evaluate as ev
-    from LPRNet.crops import crop_plates
 
-    image = np.random.default_rng(1).integers(0, 255, (40, 140, 3), dtype=np.uint8)
+    image = np.random.default_rng(seed).integers(0, 255, (40, 140, 3), dtype=np.uint8)
     cv2.imwrite(str(tmp_path / "c0.png"), image)
     (tmp_path / "labels.tsv").write_text("file\ttext\tbbox\nc0.png\t皖A12345\t20,5,120,35\n", encoding="utf-8")
     seen = []
@@ -242,9 +242,20 @@ def test_recognition_benchmark_cut_offset_moves_every_cut(tmp_path, monkeypatch,
 
         def __call__(self, crops):
             seen.extend(crops)
-            return [SimpleNamespace(text="皖A12345", confidence=1.0) for _ in crops]
+            return [SimpleNamespace(text=text_of(c), confidence=1.0) for c in crops]
 
     monkeypatch.setattr(ev, "RecognitionPredictor", Reader)
+    return image, seen
+
+
+def test_recognition_benchmark_cut_offset_moves_every_cut(tmp_path, monkeypatch, capsys):
+    """--cut-offset reads each plate from its box moved as asked (a crop without a box: the image's; a
+    double-row plate row by row), says so in the title, and refuses offsets outside [-0.5, 0.5]."""
+    import LPRNet.evaluate as ev
+    from ccpd.sources import PlateSample
+    from LPRNet.crops import crop_plates
+
+    image, seen = one_plate_source(tmp_path, monkeypatch, 1, lambda crop: "皖A12345")
     assert ev.main([str(tmp_path), "--cut-offset", "0.1", "0"]) == 0
     assert "left edge +0.1, right edge +0 of the width" in capsys.readouterr().out
     assert np.array_equal(seen[0], crop_plates(image, np.float32([[30, 5, 120, 35]]))[0])
@@ -253,7 +264,6 @@ def test_recognition_benchmark_cut_offset_moves_every_cut(tmp_path, monkeypatch,
             ev.main([str(tmp_path), "--cut-offset", *bad])
         assert "--cut-offset" in capsys.readouterr().err
 
-    from ccpd.sources import PlateSample
     whole = PlateSample(path="w.png", text="皖A12345")  # a crop without a box: its box is the image
     assert np.array_equal(ev.sample_crop(image, whole, (0.1, 0.0)), crop_plates(image, np.float32([[14, 0, 140, 40]]))[0])
     double = PlateSample(path="d.png", text="甘A12345", layout="double", bbox=(20, 5, 120, 35))
@@ -264,28 +274,13 @@ def test_recognition_benchmark_cut_offset_moves_every_cut(tmp_path, monkeypatch,
 def test_cut_sweep_reads_every_cut_and_averages_the_moved_ones(tmp_path, monkeypatch, capsys):
     """--cut-sweep reads each plate once more per cut of CUT_SWEEP; a reader that reads only the unmoved
     cut right scores 100 % at the box and 0 % on every moved cut (mean 0)."""
-    import cv2
-    from types import SimpleNamespace
-
     import LPRNet.evaluate as ev
     from LPRNet.crops import crop_plates
 
-    image = np.random.default_rng(2).integers(0, 255, (40, 140, 3), dtype=np.uint8)
-    cv2.imwrite(str(tmp_path / "c0.png"), image)
-    (tmp_path / "labels.tsv").write_text("file\ttext\tbbox\nc0.png\t皖A12345\t20,5,120,35\n", encoding="utf-8")
-    unmoved = crop_plates(image, np.float32([[20, 5, 120, 35]]))[0]
-    seen = []
-
-    class Reader:
-        def __init__(self, *args, **kwargs):
-            pass
-
-        def __call__(self, crops):
-            seen.extend(crops)
-            return [SimpleNamespace(text="皖A12345" if np.array_equal(c, unmoved) else "苏B12345", confidence=1.0)
-                    for c in crops]
-
-    monkeypatch.setattr(ev, "RecognitionPredictor", Reader)
+    unmoved = []
+    image, seen = one_plate_source(
+        tmp_path, monkeypatch, 2, lambda crop: "皖A12345" if np.array_equal(crop, unmoved[0]) else "苏B12345")
+    unmoved.append(crop_plates(image, np.float32([[20, 5, 120, 35]]))[0])
     assert ev.main([str(tmp_path), "--cut-sweep"]) == 0
     out = capsys.readouterr().out
     assert len(seen) == 1 + len(ev.CUT_SWEEP)
