@@ -103,18 +103,17 @@ def cut_sweep_rows(recognizer, items: Sequence[Tuple[PlateSample, str]], batch_s
     of ``sweep`` (:func:`read_all` once per cut), and their means over the moved cuts (every cut but
     an unmoved ``(0, 0)``) in the column ``"mean moved"``."""
     rows: Dict[str, Dict[str, str]] = {"exact %": {}, "province right %": {}}
-    moved_exact, moved_province = [], []
+    moved = [0, 0, 0]  # exact, province right, reads: over the moved cuts
     for label, offset in sweep:
         reads, _, _ = read_all(recognizer, items, batch_size, offset)
-        exact = 100.0 * sum(r.exact for r in reads) / max(len(reads), 1)
-        province = 100.0 * sum(r.text[:1] == r.sample.text[:1] for r in reads) / max(len(reads), 1)
-        rows["exact %"][label], rows["province right %"][label] = f"{exact:.1f}", f"{province:.1f}"
+        exact = sum(r.exact for r in reads)
+        province = sum(r.text[:1] == r.sample.text[:1] for r in reads)
+        rows["exact %"][label], rows["province right %"][label] = pct(exact, len(reads)), pct(province, len(reads))
         if tuple(offset) != (0.0, 0.0):
-            moved_exact.append(exact)
-            moved_province.append(province)
-    if moved_exact:
-        rows["exact %"]["mean moved"] = f"{np.mean(moved_exact):.1f}"
-        rows["province right %"]["mean moved"] = f"{np.mean(moved_province):.1f}"
+            moved = [moved[0] + exact, moved[1] + province, moved[2] + len(reads)]
+    if moved[2]:  # every cut reads the same samples, so this is the mean of the moved cuts' percentages
+        rows["exact %"]["mean moved"] = pct(moved[0], moved[2])
+        rows["province right %"]["mean moved"] = pct(moved[1], moved[2])
     return rows
 
 
