@@ -43,6 +43,16 @@ ONET_INPUT: Tuple[int, int] = (24, 94)
 #: 5.2 -> 4.0 % of the plate width against one pass.
 REFINE_VIEWS: Tuple[Tuple[float, float], ...] = (
     (1.0, 1.0), (0.95, 0.95), (1.1, 1.1), (1.2, 1.2), (1.05, 1.15), (1.1, 1.3), (1.2, 1.5))
+#: VNet input size (height, width) pixels: the plate rectified through its current corners
+#: (:func:`rectify_quads`); the plate spans about 102 x 24 pixels of it, the recognizer's scale.
+VNET_INPUT: Tuple[int, int] = (40, 128)
+#: Where :func:`rectify_quads` puts the current corners in VNet's crop: the plate fills ``[mx, 1 - mx]
+#: x [my, 1 - my]`` of it (fractions of the crop's width and height), which leaves room for corners
+#: off by up to 12 % of the plate's width and 33 % of its height.
+VNET_FRAME: Tuple[float, float] = (0.1, 0.2)
+#: A plate wider than this many times its width in VNet's crop is first shrunk with area averaging
+#: (as ``cv2.INTER_AREA``) so the perspective warp, which interpolates linearly, does not alias.
+VNET_MAX_DOWNSCALE = 1.5
 #: Scaling of the input: ``(x - INPUT_MEAN) * INPUT_SCALE``.
 INPUT_MEAN, INPUT_SCALE = 127.5, 0.0078125
 
@@ -51,6 +61,8 @@ INPUT_MEAN, INPUT_SCALE = 127.5, 0.0078125
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 PNET_WEIGHTS, ONET_WEIGHTS = "pnet.pth", "onet.pth"
 PNET_ONNX, ONET_ONNX = "pnet.onnx", "onet.onnx"
+#: The vertex net is optional: a weights folder without it gives ONet's corners.
+VNET_WEIGHTS, VNET_ONNX = "vnet.pth", "vnet.onnx"
 
 #: A net as the stage functions call it: ``float32[N, 3, H, W]`` (:func:`images_to_array`) -> its
 #: outputs as NumPy arrays (PNet: logits ``[N, 2, h, w]``, offsets ``[N, 4, h, w]``; ONet: logits
@@ -122,6 +134,8 @@ class DetectorConfig:
             kept only when ONet still finds a plate there, and its box and corners are refined);
             off, boxes and corners are those of the proposals' pass.
         refine_threshold: mean plate probability of :func:`refine_stage`'s two looks to keep a box.
+        vertex_rounds: rounds of corner refinement by VNet (:func:`vertex_stage`) after ONet, when
+            the weights folder has VNet; 0 keeps ONet's corners.
         max_pyramid_mb: largest memory, in MiB, the image pyramid may need (:func:`pyramid_bytes`);
             a larger image is refused with :class:`lprcore.imageio.ImageTooLargeError` before any is
             allocated. The default, 4096, takes a 50-megapixel photo at the default ``min_plate_size``
@@ -140,6 +154,7 @@ class DetectorConfig:
     onet_nms_mode: NmsMode = "min"
     refine: bool = True
     refine_threshold: float = 0.5
+    vertex_rounds: int = 1
     max_pyramid_mb: int = 4096
 
     def __post_init__(self):
@@ -162,6 +177,8 @@ class DetectorConfig:
         for name in ("pnet_pre_nms", "max_proposals", "max_pyramid_mb"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.vertex_rounds <= 5:
+            raise ValueError(f"vertex_rounds must be in [0, 5], got {self.vertex_rounds}")
         if self.onet_nms_mode not in ("union", "min"):
             raise ValueError(f"onet_nms_mode must be 'union' or 'min', got {self.onet_nms_mode!r}")
 
@@ -180,6 +197,7 @@ class DetectorConfig:
         "refine": ("--no-refine", "skip the ONet check and refinement of the final boxes (boxes and corners "
                                   "from the first pass)"),
         "refine_threshold": ("--refine-threshold", "mean plate probability of ONet's second looks to keep a final box"),
+        "vertex_rounds": ("--vertex-rounds", "rounds of VNet corner refinement after ONet (0: ONet's corners)"),
         "max_pyramid_mb": ("--max-pyramid-mb", "refuse an image whose pyramid would need more memory than this, MiB"),
     }
 
@@ -458,12 +476,14 @@ def refine_stage(onet: NetFn, image: np.ndarray, boxes: np.ndarray, corners: Opt
 
 
 def detect(pnet: NetFn, onet: NetFn, image: np.ndarray, config: DetectorConfig,
-           vertices: bool = True) -> Detections:
-    """The whole cascade on one image: :func:`pnet_stage`, :func:`onet_stage` and, when
-    ``config.refine``, :func:`refine_stage`.
+           vertices: bool = True, vnet: Optional[NetFn] = None) -> Detections:
+    """The whole cascade on one image: :func:`pnet_stage`, :func:`onet_stage`, when
+    ``config.refine`` :func:`refine_stage`, and with ``vnet`` :func:`vertex_stage`
+    (``config.vertex_rounds`` rounds).
 
     Args:
         pnet, onet: the nets (:data:`NetFn`).
+        vnet: the corner refiner (:data:`NetFn`), or ``None`` to keep ONet's corners.
         image: ``ndarray[H, W, 3]`` uint8, **BGR**.
         config: the cascade's thresholds.
         vertices: whether ONet has the vertex branch.
@@ -477,4 +497,100 @@ def detect(pnet: NetFn, onet: NetFn, image: np.ndarray, config: DetectorConfig,
     boxes, corners = onet_stage(onet, image, pnet_stage(pnet, image, config), config, vertices=vertices)
     if config.refine:
         boxes, corners = refine_stage(onet, image, boxes, corners, config)
+    if vnet is not None and corners is not None:
+        corners = vertex_stage(vnet, image, corners, config.vertex_rounds)
     return Detections(boxes, corners)
+
+
+def frame_corners(size: Tuple[int, int] = VNET_INPUT, frame: Tuple[float, float] = VNET_FRAME) -> np.ndarray:
+    """The corners (TL, TR, BR, BL; x, y pixels) where :func:`rectify_quads` puts a plate's corners
+    in a crop of ``size = (height, width)``: ``ndarray[4, 2]`` float32."""
+    (h, w), (mx, my) = size, frame
+    return np.float32([[mx * w, my * h], [(1 - mx) * w, my * h], [(1 - mx) * w, (1 - my) * h], [mx * w, (1 - my) * h]])
+
+
+def rectify_quads(image: np.ndarray, quads: np.ndarray, size: Tuple[int, int] = VNET_INPUT,
+                  frame: Tuple[float, float] = VNET_FRAME) -> Tuple[np.ndarray, np.ndarray]:
+    """Warp each quadrilateral of an image onto :func:`frame_corners` of a crop (VNet's input view).
+
+    A quadrilateral much wider than the crop's frame (more than :data:`VNET_MAX_DOWNSCALE` times) is
+    first shrunk by area averaging around it, so the linear perspective warp does not alias; the
+    returned homographies include that step. Parts of a crop outside the image are black.
+
+    Args:
+        image: ``ndarray[H, W, 3]`` uint8 (any channel order; kept).
+        quads: ``ndarray[N, 4, 2]`` corners (x, y pixels, TL, TR, BR, BL), inside or outside the image.
+        size: (height, width) of the crops.
+        frame: (mx, my) margins of the frame, fractions of the crop.
+
+    Returns:
+        ``(crops, homographies)``: ``ndarray[N, height, width, 3]`` uint8 and ``ndarray[N, 3, 3]``
+        float64 mapping image pixels to crop pixels.
+    """
+    quads = np.asarray(quads, np.float64).reshape(-1, 4, 2)
+    dst = frame_corners(size, frame)
+    crops = np.zeros((len(quads), size[0], size[1], 3), np.uint8)
+    hs = np.zeros((len(quads), 3, 3))
+    ih, iw = image.shape[:2]
+    frame_w = float(dst[1, 0] - dst[0, 0])
+    for i, q in enumerate(quads):
+        m = cv2.getPerspectiveTransform(q.astype(np.float32), dst).astype(np.float64)
+        quad_w = (np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3])) / 2
+        src, offset = image, np.eye(3)
+        if quad_w > VNET_MAX_DOWNSCALE * frame_w:
+            # the crop's footprint in the image, shrunk with area averaging first
+            inv = np.linalg.inv(m)
+            box = np.float64([[0, 0], [size[1], 0], [size[1], size[0]], [0, size[0]]])
+            foot = cv2.perspectiveTransform(box[None], inv)[0]
+            x1, y1 = (int(np.floor(v)) for v in np.clip(foot.min(axis=0) - 2, 0, [iw, ih]))
+            x2, y2 = (int(np.ceil(v)) for v in np.clip(foot.max(axis=0) + 2, 0, [iw, ih]))
+            if x2 - x1 >= 2 and y2 - y1 >= 2:
+                s = VNET_MAX_DOWNSCALE * frame_w / quad_w
+                nw, nh = max(int(round((x2 - x1) * s)), 1), max(int(round((y2 - y1) * s)), 1)
+                src = cv2.resize(image[y1:y2, x1:x2], (nw, nh), interpolation=cv2.INTER_AREA)
+                sx, sy = nw / (x2 - x1), nh / (y2 - y1)
+                # image pixel centre x -> small image: (x - x1 + 0.5) * sx - 0.5
+                offset = np.array([[sx, 0, (0.5 - x1) * sx - 0.5], [0, sy, (0.5 - y1) * sy - 0.5], [0, 0, 1]])
+        local = m @ np.linalg.inv(offset)
+        crops[i] = cv2.warpPerspective(src, local, (size[1], size[0]), flags=cv2.INTER_LINEAR,
+                                       borderMode=cv2.BORDER_CONSTANT)
+        hs[i] = m
+    return crops, hs
+
+
+def unwarp_points(points: np.ndarray, homographies: np.ndarray) -> np.ndarray:
+    """Crop points ``ndarray[N, K, 2]`` back to the image through the inverse of each ``[N, 3, 3]``
+    homography of :func:`rectify_quads`: ``ndarray[N, K, 2]`` float32 pixels."""
+    points = np.asarray(points, np.float64)
+    out = np.zeros(points.shape, np.float32)
+    for i, (p, m) in enumerate(zip(points, homographies)):
+        out[i] = cv2.perspectiveTransform(p[None], np.linalg.inv(m))[0]
+    return out
+
+
+def vertex_stage(vnet: NetFn, image: np.ndarray, corners: np.ndarray, rounds: int = 1) -> np.ndarray:
+    """Stage 4: VNet (:class:`MTCNN.nets.VNet`) refines plate corners in the plate's own frame.
+
+    Each round rectifies every plate through its current corners (:func:`rectify_quads`, one batch),
+    VNet gives the true corners as fractions of that crop, and they are mapped back to the image.
+    Cascaded corner regression in a normalised frame, as in cascaded landmark regression (e.g.
+    Sun et al. 2013, "Deep convolutional network cascade for facial point detection").
+
+    Args:
+        vnet: the net (:data:`NetFn`): ``float32[N, 3, 40, 128]`` -> ``([N, 8],)``.
+        image: ``ndarray[H, W, 3]`` uint8, BGR.
+        corners: ``ndarray[K, 4, 2]`` current corners (TL, TR, BR, BL pixels).
+        rounds: how many times to refine (0 returns the corners unchanged).
+
+    Returns:
+        ``ndarray[K, 4, 2]`` float32 refined corners (pixels, not clipped).
+    """
+    corners = np.asarray(corners, np.float32).reshape(-1, 4, 2)
+    h, w = VNET_INPUT
+    for _ in range(rounds):
+        if len(corners) == 0:
+            break
+        crops, hs = rectify_quads(image, corners)
+        out = np.asarray(vnet(images_to_array(crops))[0], np.float64).reshape(-1, 4, 2) * [w, h]
+        corners = unwarp_points(out, hs)
+    return corners

@@ -1,14 +1,16 @@
-"""PNet / ONet training data: samples from ``MTCNN.prepare`` lists, kept in memory."""
+"""PNet / ONet / VNet training data: samples from ``MTCNN.prepare`` lists and files, kept in memory."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Sequence, Tuple
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from lprcore.augment import photometric
 from lprcore.imageio import imread
+from MTCNN.cascade import VNET_INPUT, rectify_quads
 from MTCNN.nets import images_to_input
 from MTCNN.prepare import read_list
 
@@ -58,3 +60,71 @@ def mirror_vertices(vertices: torch.Tensor) -> torch.Tensor:
     v = vertices.reshape(4, 2)[[1, 0, 3, 2]].clone()
     v[:, 0] = 1 - v[:, 0]
     return v.reshape(8)
+
+
+#: Corner perturbations of :class:`QuadSampleDataset`, as the errors of ONet's corners that VNet
+#: corrects: per corner, normal with these standard deviations (fractions of the plate's width in x
+#: and of its height in y), plus a shift of the whole plate with ``QUAD_SHIFT_STD``; a share
+#: ``QUAD_WIDE_P`` of samples has both doubled. Measured on ONet 0.5's corners (refined): about 3.5 %
+#: of the width and 4-6 % of the height per corner, with tails to 10 % and 17 %.
+QUAD_NOISE_STD: Tuple[float, float] = (0.035, 0.05)
+QUAD_SHIFT_STD: Tuple[float, float] = (0.02, 0.04)
+QUAD_WIDE_P = 0.25
+
+
+def perturb_quad(quad: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A plate quadrilateral ``ndarray[4, 2]`` (TL, TR, BR, BL pixels) moved as a detector's corners
+    err (:data:`QUAD_NOISE_STD`, :data:`QUAD_SHIFT_STD`, :data:`QUAD_WIDE_P`): ``ndarray[4, 2]`` float32."""
+    q = np.asarray(quad, np.float64)
+    w = (np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3])) / 2
+    h = (np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1])) / 2
+    k = 2.0 if rng.random() < QUAD_WIDE_P else 1.0
+    noise = rng.normal(size=(4, 2)) * [QUAD_NOISE_STD[0] * w, QUAD_NOISE_STD[1] * h]
+    shift = rng.normal(size=2) * [QUAD_SHIFT_STD[0] * w, QUAD_SHIFT_STD[1] * h]
+    return (q + k * (noise + shift)).astype(np.float32)
+
+
+class QuadSampleDataset(Dataset):
+    """VNet samples: plates rectified through perturbed corners, with their true corners.
+
+    ``__getitem__`` returns ``(Tensor[3, 40, 128] float32, Tensor[8] float32)``: the net input
+    (:func:`images_to_input` of :func:`MTCNN.cascade.rectify_quads` of the region through the
+    perturbed corners, :func:`perturb_quad`) and the true corners in that crop, TL, TR, BR, BL as
+    fractions of its width and height.
+
+    Args:
+        files: ``.npz`` files of ``python -m MTCNN.prepare --net vnet`` (``regions``, ``quads``).
+        augment: random perturbations, photometric changes and, for half the samples, a horizontal
+            flip (corners mirrored); off, each sample's perturbation is fixed by its index (a
+            validation set that does not change between epochs).
+
+    Raises:
+        ValueError: a file lacks ``regions`` or ``quads``, or their lengths differ (the message names it).
+    """
+
+    def __init__(self, files: Sequence[str], augment: bool = False):
+        regions, quads = [], []
+        for f in files:
+            with np.load(f) as z:
+                if "regions" not in z or "quads" not in z or len(z["regions"]) != len(z["quads"]):
+                    raise ValueError(f"{f}: not a VNet sample file (regions and quads of one length)")
+                regions.append(z["regions"])
+                quads.append(z["quads"])
+        self.regions = np.concatenate(regions) if regions else np.zeros((0, 1, 1, 3), np.uint8)
+        self.quads = np.concatenate(quads) if quads else np.zeros((0, 4, 2), np.float32)
+        self.augment = augment
+
+    def __len__(self) -> int:
+        return len(self.quads)
+
+    def __getitem__(self, i: int):
+        rng = np.random.default_rng(np.random.randint(0, 2**31) if self.augment else [7, i])
+        region, quad = self.regions[i], self.quads[i]
+        if self.augment and rng.random() < 0.5:
+            region = region[:, ::-1]
+            quad = quad[[1, 0, 3, 2]].copy()
+            quad[:, 0] = region.shape[1] - 1 - quad[:, 0]
+        crops, hs = rectify_quads(np.ascontiguousarray(region), perturb_quad(quad, rng)[None])
+        target = cv2.perspectiveTransform(quad[None].astype(np.float64), hs[0])[0] / [VNET_INPUT[1], VNET_INPUT[0]]
+        crop = photometric(crops[0], rng) if self.augment else crops[0]
+        return images_to_input(np.ascontiguousarray(crop))[0], torch.from_numpy(target.astype(np.float32).reshape(8))

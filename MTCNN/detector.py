@@ -14,9 +14,9 @@ import numpy as np
 import torch
 
 from lprcore.weights import load_weights, read_state_dict
-from MTCNN.cascade import (ONET_WEIGHTS, PNET_WEIGHTS, WEIGHTS_DIR, DetectorConfig, Detections, NetFn, detect,
-                           onet_stage, pnet_stage)
-from MTCNN.nets import ONet, PNet
+from MTCNN.cascade import (ONET_WEIGHTS, PNET_WEIGHTS, VNET_WEIGHTS, WEIGHTS_DIR, DetectorConfig, Detections, NetFn,
+                           detect, onet_stage, pnet_stage)
+from MTCNN.nets import ONet, PNet, VNet
 
 
 def torch_net(net: torch.nn.Module, device: torch.device) -> NetFn:
@@ -30,7 +30,8 @@ def torch_net(net: torch.nn.Module, device: torch.device) -> NetFn:
 
     def run(x: np.ndarray):
         x = torch.from_numpy(x).to(device, memory_format=torch.channels_last)
-        return [t.float().cpu().numpy() for t in net(x)]
+        out = net(x)
+        return [t.float().cpu().numpy() for t in ((out,) if isinstance(out, torch.Tensor) else out)]
 
     return run
 
@@ -60,10 +61,11 @@ def load_onet(path: str | os.PathLike) -> ONet:
 
 
 class PlateDetector:
-    """PNet + ONet plate detector.
+    """PNet + ONet plate detector, with VNet's corner refinement when the folder has ``vnet.pth``.
 
     Args:
-        weights_dir: folder holding ``pnet.pth`` and ``onet.pth`` (default: the package's weights).
+        weights_dir: folder holding ``pnet.pth`` and ``onet.pth``, and optionally ``vnet.pth``
+            (default: the package's weights).
         config: thresholds; see :class:`DetectorConfig`.
         device: torch device, e.g. ``"cpu"`` or ``"cuda"``.
 
@@ -78,8 +80,11 @@ class PlateDetector:
         self.config = config or DetectorConfig()
         self.pnet = load_weights(PNet(), weights_dir / PNET_WEIGHTS, "PNet").eval()
         self.onet = load_onet(weights_dir / ONET_WEIGHTS)
-        for net in (self.pnet, self.onet):  # channels-last: see torch_net
-            net.to(self.device, memory_format=torch.channels_last)
+        vnet_path = weights_dir / VNET_WEIGHTS
+        self.vnet = load_weights(VNet(), vnet_path, "VNet").eval() if vnet_path.is_file() else None
+        for net in (self.pnet, self.onet, self.vnet):  # channels-last: see torch_net
+            if net is not None:
+                net.to(self.device, memory_format=torch.channels_last)
 
     @property
     def has_vertices(self) -> bool:
@@ -97,8 +102,9 @@ class PlateDetector:
             lprcore.imageio.ImageTooLargeError: the image pyramid would need more memory than
                 ``config.max_pyramid_mb`` (:func:`check_image_size`; nothing is allocated).
         """
+        vnet = torch_net(self.vnet, self.device) if self.vnet is not None else None
         return detect(torch_net(self.pnet, self.device), torch_net(self.onet, self.device), image, self.config,
-                      self.onet.has_vertices)
+                      self.onet.has_vertices, vnet)
 
     def detect(self, image: np.ndarray) -> np.ndarray:
         """Find plates in one image: the boxes of :meth:`detect_plates`.

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from MTCNN.cascade import PNET_STRIDE, images_to_array
+from MTCNN.cascade import PNET_STRIDE, VNET_INPUT, frame_corners, images_to_array
 
 
 def images_to_input(images: np.ndarray) -> torch.Tensor:
@@ -110,3 +110,35 @@ class ONet(nn.Module):
         if self.conv6_3 is None:
             return self.conv6_1(x), self.conv6_2(x)
         return self.conv6_1(x), self.conv6_2(x), self.conv6_3(x)
+
+
+class VNet(nn.Module):
+    """Vertex net: refines a plate's 4 corners in the plate's own frame (:func:`MTCNN.cascade.vertex_stage`).
+
+    ``Tensor[N, 3, 40, 128]`` (the plate rectified through its current corners by
+    :func:`MTCNN.cascade.rectify_quads`; the input contract of :mod:`MTCNN.cascade`) ->
+    ``Tensor[N, 8]``: the true corners (TL, TR, BR, BL as x1, y1, ..., x4, y4) as fractions of the
+    crop's width and height. A second-stage corner regressor (cascaded regression in a normalised
+    frame): the input crop is already centred on the plate, so a small net at about the recognizer's
+    scale (the plate about 102 x 24 pixels) can place corners more finely than ONet, which sees a
+    loose box. The last layer starts at the frame's corners (the identity refinement).
+    """
+
+    def __init__(self):
+        super().__init__()
+
+        def block(cin: int, cout: int, pool: bool) -> list:
+            layers = [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.PReLU(cout)]
+            return layers + ([nn.MaxPool2d(2)] if pool else [])
+
+        h, w = VNET_INPUT
+        self.features = nn.Sequential(*block(3, 16, True), *block(16, 32, True), *block(32, 64, True),
+                                      *block(64, 64, False), nn.Flatten())
+        self.fc = nn.Sequential(nn.Linear(64 * (h // 8) * (w // 8), 128), nn.PReLU(128))
+        self.corners = nn.Linear(128, 8)
+        nn.init.zeros_(self.corners.weight)
+        with torch.no_grad():
+            self.corners.bias.copy_(torch.from_numpy(frame_corners() / np.float32([w, h])).flatten())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.corners(self.fc(self.features(x)))

@@ -33,6 +33,7 @@ import os
 from functools import partial
 from typing import List, Optional, Sequence, Tuple
 
+import cv2
 import numpy as np
 import torch
 
@@ -246,6 +247,72 @@ def _job(item, net: str, out_dir: str, seed: int, pnet_weights: Optional[str],
     return entries, None, 0 if hard is None else min(len(hard), HARD_NEGATIVES_PER_IMAGE)
 
 
+#: VNet samples: each plate with known corners is stored as a region of this size (height, width)
+#: around it, its quadrilateral's bounding box grown by ``VNET_REGION_PAD`` (fractions of its width
+#: and height, each side): room for the corner perturbations of :class:`MTCNN.dataset.QuadSampleDataset`.
+VNET_REGION_SIZE: Tuple[int, int] = (96, 256)
+VNET_REGION_PAD: Tuple[float, float] = (0.3, 0.6)
+
+
+def plate_region(image: np.ndarray, quad: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Cut the region of :data:`VNET_REGION_SIZE` around one plate (area-averaged when shrunk,
+    linear when enlarged; parts outside the image black).
+
+    Args:
+        image: ``ndarray[H, W, 3]`` uint8, BGR.
+        quad: ``ndarray[4, 2]`` the plate's corners (TL, TR, BR, BL; x, y pixels).
+
+    Returns:
+        ``(region, quad)``: ``ndarray[96, 256, 3]`` uint8 and the corners in region pixels
+        ``ndarray[4, 2]`` float32.
+    """
+    quad = np.asarray(quad, np.float64)
+    (rh, rw), (px, py) = VNET_REGION_SIZE, VNET_REGION_PAD
+    lo, hi = quad.min(axis=0), quad.max(axis=0)
+    bw, bh = max(hi[0] - lo[0], 1.0), max(hi[1] - lo[1], 1.0)
+    x1, y1 = int(np.floor(lo[0] - px * bw)), int(np.floor(lo[1] - py * bh))
+    x2, y2 = int(np.ceil(hi[0] + px * bw)), int(np.ceil(hi[1] + py * bh))
+    patch = crop_boxes(image, np.float32([[x1, y1, x2, y2]]), (y2 - y1, x2 - x1))[0]
+    shrink = (x2 - x1) > rw and (y2 - y1) > rh
+    region = cv2.resize(patch, (rw, rh), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    sx, sy = rw / (x2 - x1), rh / (y2 - y1)
+    inside = np.stack([(quad[:, 0] - x1 + 0.5) * sx - 0.5, (quad[:, 1] - y1 + 0.5) * sy - 0.5], axis=1)
+    return region, inside.astype(np.float32)
+
+
+def _vnet_job(item) -> Tuple[List[Tuple[np.ndarray, np.ndarray]], Optional[str]]:
+    index, path, boxes, quads, complete = item
+    try:
+        image = imread(path)
+    except (ImageReadError, FileNotFoundError) as e:
+        return [], str(e)
+    return [plate_region(image, q) for q in quads if not np.isnan(q).any()], None
+
+
+def prepare_vnet(sources: List[str], out: str, name: str, workers: int = 1) -> int:
+    """Write ``OUT/NAME.npz`` for VNet: ``regions`` ``uint8[N, 96, 256, 3]`` (BGR) around every plate
+    with known corners under ``sources`` and their corners ``quads`` ``float32[N, 4, 2]`` (region
+    pixels, TL, TR, BR, BL); written atomically; returns N."""
+    images, failures = images_with_boxes(sources)
+    items = [(i, p, b, q, c) for i, (p, b, q, c) in enumerate(images)]
+    regions, quads = [], []
+    for got, err in imap_progress(_vnet_job, items, workers, "vnet regions", chunksize=4):
+        for r, q in got:
+            regions.append(r)
+            quads.append(q)
+        if err:
+            failures.append(err)
+    for f in failures[:10]:
+        log.warning("skipped %s", f)
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, f"{name}.npz")
+    with atomic_write(path, "wb") as fh:
+        np.savez(fh, regions=np.asarray(regions, np.uint8).reshape(-1, *VNET_REGION_SIZE, 3),
+                 quads=np.asarray(quads, np.float32).reshape(-1, 4, 2))
+    log.info("wrote %d plate regions with corners to %s; %d images skipped", len(regions), path, len(failures))
+    return len(regions)
+
+
 def format_entry(entry: Entry) -> str:
     """One list line (no newline): ``path label dx1 dy1 dx2 dy2 [vx1 vy1 ... vx4 vy4]``."""
     rel, lab, off, ver = entry
@@ -354,7 +421,8 @@ def prepare(net: str, sources: List[str], out: str, name: str, workers: int = 1,
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m MTCNN.prepare", description=__doc__.split("\n\n")[0])
-    p.add_argument("--net", choices=("pnet", "onet"), required=True)
+    p.add_argument("--net", choices=("pnet", "onet", "vnet"), required=True,
+                   help="vnet: one region per plate with known corners, in OUT/NAME.npz")
     p.add_argument("--ccpd", nargs="*", default=[], help="folders of CCPD-named images (recursive)")
     p.add_argument("--source", nargs="*", default=[],
                    help="folders in any annotation format with plate boxes (labels.tsv + boxes.tsv as in "
@@ -383,6 +451,10 @@ def main(argv=None) -> int:
         p.error("--onet-weights needs --net onet and --pnet-weights")
     if args.onet_weights and not os.path.isfile(args.onet_weights):
         p.error(f"--onet-weights {args.onet_weights}: no such file")
+    if args.net == "vnet":
+        if args.pnet_weights or args.onet_weights:
+            p.error("--pnet-weights and --onet-weights are for --net onet")
+        return 0 if prepare_vnet(args.ccpd + args.source, args.out, args.name, args.workers) else 1
     if args.net == "onet" and not args.pnet_weights:
         log.warning("no --pnet-weights: ONet samples without PNet hard-sample mining")
     n = prepare(args.net, args.ccpd + args.source, args.out, args.name, args.workers, args.seed,

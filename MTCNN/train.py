@@ -1,4 +1,4 @@
-"""Train PNet or ONet (MTCNN, arXiv:1604.02878, Sec. 2.3) on ``MTCNN.prepare`` samples.
+"""Train PNet, ONet (MTCNN, arXiv:1604.02878, Sec. 2.3) or VNet on ``MTCNN.prepare`` samples.
 
 Loss: cross-entropy on positives and negatives with online hard example mining (the hardest 70% of
 each batch), plus ``box_weight`` x MSE of the bbox offsets on positives and parts, plus (ONet)
@@ -11,6 +11,14 @@ weights (e.g. an ONet without the vertex branch: the branch starts fresh). Examp
 ``OUT/last.pth`` holds the full state after every epoch (``--resume`` continues exactly, with any
 ``--workers``; a larger ``--epochs`` anneals on from the current learning rate), ``OUT/best.pth`` the
 best model by validation accuracy; ``--export DIR`` writes ``pnet.pth`` / ``onet.pth`` from it.
+
+VNet (``--net vnet``, the corner refiner of :func:`MTCNN.cascade.vertex_stage`) trains on the
+``.npz`` files of ``MTCNN.prepare --net vnet`` (:class:`MTCNN.dataset.QuadSampleDataset`) with an
+L1 loss on the corners in crop pixels; ``best.pth`` has the lowest validation corner error
+(``corner_error``: mean corner distance over the plate's width in the crop)::
+
+    python -m MTCNN.train --net vnet --train data/vnet/train.npz --val data/vnet/val.npz \
+        --out runs/vnet --epochs 30 --export MTCNN/weights
 """
 from __future__ import annotations
 
@@ -25,15 +33,15 @@ from torch.utils.data import DataLoader
 from lprcore.engine import (distributed, CheckpointError, FitConfig, add_training_args, export_run, fit, make_loader,
                             setup_training)
 from lprcore.report import nonnegative_float
-from MTCNN.dataset import BoxSampleDataset
-from MTCNN.cascade import ONET_WEIGHTS, PNET_WEIGHTS
+from MTCNN.dataset import BoxSampleDataset, QuadSampleDataset
+from MTCNN.cascade import ONET_WEIGHTS, PNET_WEIGHTS, VNET_INPUT, VNET_WEIGHTS
 from lprcore.weights import WeightsError, read_state_dict
 from MTCNN.cascade import ONET_INPUT
-from MTCNN.nets import ONet, PNet
+from MTCNN.nets import ONet, PNet, VNet
 
 log = logging.getLogger(__name__)
 
-NETS = {"pnet": (PNet, PNET_WEIGHTS), "onet": (ONet, ONET_WEIGHTS)}
+NETS = {"pnet": (PNet, PNET_WEIGHTS), "onet": (ONet, ONET_WEIGHTS), "vnet": (VNet, VNET_WEIGHTS)}
 #: Fraction of the classification losses kept by online hard example mining (MTCNN Sec. 2.3).
 OHEM_KEEP = 0.7
 
@@ -64,6 +72,31 @@ def cascade_loss(box_weight: float, vertex_weight: float = 0.5):
         return loss, parts
 
     return loss_fn
+
+
+def _crop_pixels(corners: torch.Tensor) -> torch.Tensor:
+    """VNet corners ``Tensor[N, 8]`` (fractions of the crop) -> ``Tensor[N, 4, 2]`` crop pixels."""
+    return corners.reshape(-1, 4, 2) * corners.new_tensor([VNET_INPUT[1], VNET_INPUT[0]])
+
+
+def vertex_loss(model: nn.Module, batch):
+    """VNet loss for :func:`lprcore.engine.fit`: L1 distance of the corners in crop pixels."""
+    x, target = batch
+    loss = F.l1_loss(_crop_pixels(model(x)), _crop_pixels(target))
+    return loss, {"l1_px": loss.item()}
+
+
+def evaluate_vertices(model: nn.Module, dataset: QuadSampleDataset, batch_size: int = 256) -> dict:
+    """VNet's mean corner error on ``dataset``, as a fraction of each plate's width in the crop
+    (``corner_error``), and its negative (``score``, higher is better, which selects ``best.pth``)."""
+    total, n = 0.0, 0
+    for x, target in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+        pred, true = _crop_pixels(model(x).float()), _crop_pixels(target)
+        width = ((true[:, 1] - true[:, 0]).norm(dim=1) + (true[:, 2] - true[:, 3]).norm(dim=1)) / 2
+        total += float(((pred - true).norm(dim=2).mean(dim=1) / width.clamp(min=1e-6)).sum())
+        n += len(x)
+    error = total / max(n, 1)
+    return {"corner_error": error, "score": -error}
 
 
 def evaluate(model: nn.Module, dataset: BoxSampleDataset, batch_size: int = 512) -> dict:
@@ -101,8 +134,9 @@ def evaluate(model: nn.Module, dataset: BoxSampleDataset, batch_size: int = 512)
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m MTCNN.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--net", choices=tuple(NETS), required=True)
-    p.add_argument("--train", nargs="+", required=True, help="sample lists from MTCNN.prepare")
-    p.add_argument("--val", nargs="*", default=[], help="validation lists")
+    p.add_argument("--train", nargs="+", required=True,
+                   help="sample lists from MTCNN.prepare (vnet: its .npz files)")
+    p.add_argument("--val", nargs="*", default=[], help="validation lists (vnet: .npz files)")
     add_training_args(p, epochs=20, batch_size=256, lr=1e-3, workers=1,
                       export_help="after training, write the net's weights (pnet.pth / onet.pth) here")
     p.add_argument("--box-weight", type=nonnegative_float, default=0.5, help="weight of the bbox loss")
@@ -113,8 +147,13 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     setup_training(args, "python -m MTCNN.train", args.train + args.val, argv)
     net_cls, weights_name = NETS[args.net]
-    train_set = BoxSampleDataset(args.train, augment=True)
-    val_set = BoxSampleDataset(args.val) if args.val else None
+    dataset_cls = QuadSampleDataset if args.net == "vnet" else BoxSampleDataset
+    try:
+        train_set = dataset_cls(args.train, augment=True)
+        val_set = dataset_cls(args.val) if args.val else None
+    except (ValueError, OSError) as e:
+        log.error("%s", e)
+        return 2
     log.info("%s: %d train samples, %d val", args.net, len(train_set), len(val_set) if val_set else 0)
     try:  # exact on --resume with any --workers; --batch-size is global under torchrun
         loader = make_loader(train_set, args.batch_size, args.workers, pin_memory=args.device.startswith("cuda"))
@@ -135,9 +174,11 @@ def main(argv=None) -> int:
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs, eta_min=args.lr * 0.02)
     try:
-        fit(model, optimizer, loader, cascade_loss(args.box_weight, args.vertex_weight),
-            (lambda m: evaluate(m, val_set)) if val_set else None,
-            FitConfig(epochs=args.epochs, out_dir=args.out, seed=args.seed, resume=args.resume, device=args.device, amp=args.amp),
+        vnet = args.net == "vnet"
+        fit(model, optimizer, loader, vertex_loss if vnet else cascade_loss(args.box_weight, args.vertex_weight),
+            (lambda m: (evaluate_vertices if vnet else evaluate)(m, val_set)) if val_set else None,
+            FitConfig(epochs=args.epochs, out_dir=args.out, seed=args.seed, resume=args.resume, device=args.device,
+                      amp=args.amp, monitor="score" if vnet else "accuracy"),
             scheduler=scheduler)
     except CheckpointError as e:
         log.error("%s", e)

@@ -1,12 +1,12 @@
-"""Export PNet, ONet, STN+LPRNet and the colour/layout classifier to ONNX, check each export against
+"""Export PNet, ONet, VNet, STN+LPRNet and the colour/layout classifier to ONNX, check each export against
 torch, and record it in the weights folders' MANIFEST.json.
 
-Writes ``pnet.onnx`` (dynamic batch, height and width) and ``onet.onnx`` beside ``pnet.pth`` /
-``onet.pth``, and ``recognizer.onnx`` (STN + LPRNet, dynamic batch) and ``attributes.onnx`` beside
+Writes ``pnet.onnx`` (dynamic batch, height and width), ``onet.onnx`` and (when there is a
+``vnet.pth``) ``vnet.onnx`` beside ``pnet.pth`` / ``onet.pth`` / ``vnet.pth``, and ``recognizer.onnx`` (STN + LPRNet, dynamic batch) and ``attributes.onnx`` beside
 ``lprnet.pth``. Each export is checked before it replaces anything: the largest absolute difference
 of every output from torch's, on real inputs (the photos given with ``--check``, else the bundled
 demo images: PNet on each photo at two pyramid scales, ONet and the readers on the plate crops the
-cascade finds there), must be <= ``--tolerance`` (default 2e-4: the recognizer's logits, up to about
+cascade finds there, VNet on those plates rectified through ONet's corners), must be <= ``--tolerance`` (default 2e-4: the recognizer's logits, up to about
 30 in size, differ by up to 1.2e-4 from float32 rounding in the STN's affine grid and sampling, about
 4e-6 of their size; the other nets by < 1e-5); then the whole pipeline must give
 identical texts on every photo with both backends. A failed check writes nothing and exits 1. Each
@@ -41,7 +41,7 @@ from LPRNet.inputs import crops_to_array
 from LPRNet.recognizer import load_recognizer
 from lprcore.weights import load_weights
 from MTCNN import cascade
-from MTCNN.cascade import ONET_INPUT, PNET_CELL, crop_boxes, images_to_array
+from MTCNN.cascade import ONET_INPUT, PNET_CELL, VNET_INPUT, crop_boxes, images_to_array, rectify_quads
 from MTCNN.detector import PlateDetector
 
 log = logging.getLogger("lpr.export")
@@ -56,6 +56,8 @@ CONTRACTS = {
                        "offsets [N, 4, h, w] (MTCNN.cascade)",
     cascade.ONET_ONNX: "float32[N, 3, 24, 94] RGB (x - 127.5) * 0.0078125 -> logits [N, 2], offsets [N, 4], "
                        "vertices [N, 8] (MTCNN.cascade)",
+    cascade.VNET_ONNX: "float32[N, 3, 40, 128] RGB (x - 127.5) * 0.0078125, the plate rectified through its "
+                       "corners -> corners [N, 8] (MTCNN.cascade)",
     reading.RECOGNIZER_ONNX: "float32[N, 3, 24, 94] BGR (x - 127.5) * 0.0078125 -> logits [N, C, 18] (LPRNet.inputs)",
     reading.ATTRIBUTES_ONNX: "float32[N, 3, 24, 94] BGR (x - 127.5) * 0.0078125 -> colour logits [N, 5], "
                              "layout logits [N, 2] (LPRNet.inputs)",
@@ -133,6 +135,9 @@ def main(argv=None) -> int:
         (cascade.ONET_ONNX, det_dir, detector.onet, crop, onet_outputs, {0: "batch"}),
         (reading.RECOGNIZER_ONNX, rec_dir, recognizer, crop, ["logits"], {0: "batch"}),
     ]
+    if detector.vnet is not None:
+        jobs.insert(2, (cascade.VNET_ONNX, det_dir, detector.vnet, torch.zeros(2, 3, *VNET_INPUT), ["corners"],
+                        {0: "batch"}))
     if attributes is not None:
         jobs.append((reading.ATTRIBUTES_ONNX, rec_dir, attributes, crop, ["colour", "layout"], {0: "batch"}))
 
@@ -150,6 +155,8 @@ def main(argv=None) -> int:
     with torch.inference_mode():
         found = [detector.detect_plates(im) for im in images]
     onet_crops = np.concatenate([crop_boxes(im, d.boxes, ONET_INPUT) for im, d in zip(images, found)])
+    vnet_crops = np.concatenate([rectify_quads(im, d.corners)[0] for im, d in zip(images, found) if d.corners is not None]
+                                or [np.zeros((0, *VNET_INPUT, 3), np.uint8)])
     plate_crops = [c for im, d in zip(images, found) for c in crop_plates(im, d.boxes)]
     if not len(plate_crops):
         log.error("the cascade found no plate in the check photos: nothing to check the readers on")
@@ -176,6 +183,8 @@ def main(argv=None) -> int:
                         diff = max(diff, max_difference(net, onnx_net, images_to_array(small)))
             elif name == cascade.ONET_ONNX:
                 diff = max_difference(net, onnx_net, images_to_array(onet_crops))
+            elif name == cascade.VNET_ONNX:
+                diff = max_difference(net, onnx_net, images_to_array(vnet_crops))
             else:
                 diff = max_difference(net, onnx_net, reader_batch)
             figures[name] = diff
@@ -229,7 +238,7 @@ def compare_pipelines(det_dir: Path, rec_dir: Path, staged: Dict[str, Path],
         onnx_det.mkdir()
         onnx_rec.mkdir()
         for name, path in staged.items():
-            shutil.copy(path, (onnx_det if name in (cascade.PNET_ONNX, cascade.ONET_ONNX) else onnx_rec) / name)
+            shutil.copy(path, (onnx_det if name in (cascade.PNET_ONNX, cascade.ONET_ONNX, cascade.VNET_ONNX) else onnx_rec) / name)
         torch_reader = PlateReader(det_dir, rec_dir, backend="torch", all_reads=True)
         onnx_reader = PlateReader(onnx_det, onnx_rec, torch_reader.detector.config, backend="onnx", all_reads=True)
         differ = []

@@ -51,6 +51,7 @@ ROTATED_RETRY_ANGLES = (-15.0, 15.0)
 STRETCH_RETRY_FACTORS = (2.0,)
 #: Each ONNX model and the torch weight files it was exported from (``python -m lpr.export``).
 ONNX_SOURCES = {cascade.PNET_ONNX: (cascade.PNET_WEIGHTS,), cascade.ONET_ONNX: (cascade.ONET_WEIGHTS,),
+                cascade.VNET_ONNX: (cascade.VNET_WEIGHTS,),
                 reading.RECOGNIZER_ONNX: (reading.STN_WEIGHTS, reading.LPRNET_WEIGHTS),
                 reading.ATTRIBUTES_ONNX: (reading.ATTRIBUTES_WEIGHTS,)}
 
@@ -189,6 +190,8 @@ def choose_backend(backend: str, detector_weights=None, recognizer_weights=None,
     needed = [(det, cascade.PNET_ONNX), (det, cascade.ONET_ONNX), (rec, reading.RECOGNIZER_ONNX)]
     if (rec / reading.ATTRIBUTES_WEIGHTS).is_file():
         needed.append((rec, reading.ATTRIBUTES_ONNX))
+    if (det / cascade.VNET_WEIGHTS).is_file():
+        needed.append((det, cascade.VNET_ONNX))
     if backend == "torch" or (backend == "auto" and str(device) != "cpu"):
         return "torch"
     missing = [str(d / n) for d, n in needed if not (d / n).is_file()]

@@ -9,7 +9,7 @@ import torch
 from ccpd.synth import generate
 from LPRNet.model import LPRNet
 from LPRNet.stn import STNet
-from MTCNN.nets import ONet, PNet
+from MTCNN.nets import ONet, PNet, VNet
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = (ROOT.parent / "shared" / "data").resolve()
@@ -25,9 +25,11 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def random_weights(tmp_path_factory) -> Path:
-    """A folder with untrained pnet/onet/stn/lprnet weights (seeded), for behaviour tests.
+    """A folder with untrained pnet/onet/vnet/stn/lprnet weights (seeded), for behaviour tests.
 
-    ONet's plate bias is raised so that untrained nets still pass boxes to the recognizer.
+    ONet's plate bias is raised so that untrained nets still pass boxes to the recognizer; VNet's
+    last layer gets small random weights, so that it moves the corners a little (untrained, it
+    would return them unchanged).
     """
     d = tmp_path_factory.mktemp("weights")
     torch.manual_seed(0)
@@ -37,6 +39,10 @@ def random_weights(tmp_path_factory) -> Path:
         onet.conv6_1.bias.copy_(torch.tensor([-5.0, 5.0]))
     torch.save(pnet.state_dict(), d / "pnet.pth")
     torch.save(onet.state_dict(), d / "onet.pth")
+    vnet = VNet()
+    with torch.no_grad():
+        vnet.corners.weight.normal_(0, 1e-3)
+    torch.save(vnet.eval().state_dict(), d / "vnet.pth")
     torch.save(STNet().state_dict(), d / "stn.pth")
     torch.save(LPRNet().eval().state_dict(), d / "lprnet.pth")
     return d

@@ -14,7 +14,7 @@ from lprcore.imageio import imread, list_images
 from lprcore.manifest import WeightsError
 from LPRNet.reading import RECOGNIZER_ONNX
 from LPRNet.reading import WEIGHTS_DIR as LPR_DIR
-from MTCNN.cascade import ONET_ONNX, PNET_ONNX
+from MTCNN.cascade import ONET_ONNX, PNET_ONNX, VNET_ONNX
 from MTCNN.cascade import WEIGHTS_DIR as DET_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,7 +82,7 @@ def exported(tmp_path_factory, random_weights):
 
 def test_export_writes_checked_models_with_their_manifest(exported):
     manifest = json.loads((exported / "MANIFEST.json").read_text())["files"]
-    for name in (PNET_ONNX, ONET_ONNX, RECOGNIZER_ONNX):
+    for name in (PNET_ONNX, ONET_ONNX, VNET_ONNX, RECOGNIZER_ONNX):
         entry = manifest[name]
         assert entry["opset"] >= 20 and entry["check"]["texts_identical"]
         assert entry["check"]["max_abs_difference"] <= 2e-4

@@ -1,0 +1,185 @@
+"""VNet, the corner refiner: the rectified view, the refinement stage, its data and its training."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from MTCNN.cascade import (VNET_FRAME, VNET_INPUT, DetectorConfig, frame_corners, rectify_quads, unwarp_points,
+                           vertex_stage)
+from MTCNN.dataset import QuadSampleDataset, perturb_quad
+from MTCNN.nets import VNet
+from MTCNN.prepare import VNET_REGION_SIZE, main as mtcnn_prepare, plate_region
+from MTCNN.train import main as mtcnn_train
+
+H, W = VNET_INPUT
+
+
+def white_quad_image(quad, size=(400, 600)):
+    """A black BGR image with a filled white quadrilateral."""
+    img = np.zeros((*size, 3), np.uint8)
+    cv2.fillConvexPoly(img, np.round(np.asarray(quad)).astype(np.int32), (255, 255, 255))
+    return img
+
+
+def white_bounds(crop):
+    """(x1, y1, x2, y2) of the bright pixels of a crop."""
+    ys, xs = np.nonzero(crop[:, :, 0] > 127)
+    return xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+
+
+@pytest.mark.parametrize("scale", [1.0, 4.0])  # 4: a plate far wider than the crop is shrunk first
+def test_rectify_puts_the_corners_on_the_frame_and_unwarp_inverts_it(scale):
+    quad = np.float32([[100, 80], [220, 95], [215, 135], [98, 118]]) * [scale, scale]
+    img = white_quad_image(quad, (int(200 * scale), int(300 * scale)))
+    crops, hs = rectify_quads(img, quad[None])
+    assert crops.shape == (1, H, W, 3) and crops.dtype == np.uint8 and hs.shape == (1, 3, 3)
+    frame = frame_corners()
+    x1, y1, x2, y2 = white_bounds(crops[0])
+    assert abs(x1 - frame[0, 0]) <= 1.5 and abs(x2 - frame[1, 0]) <= 1.5
+    assert abs(y1 - frame[0, 1]) <= 1.5 and abs(y2 - frame[2, 1]) <= 1.5
+    np.testing.assert_allclose(unwarp_points(frame[None], hs)[0], quad, atol=1e-3 * scale)
+
+
+def test_frame_is_the_margin_of_the_crop():
+    f = frame_corners()
+    mx, my = VNET_FRAME
+    np.testing.assert_allclose(f, [[mx * W, my * H], [(1 - mx) * W, my * H], [(1 - mx) * W, (1 - my) * H],
+                                   [mx * W, (1 - my) * H]])
+
+
+def test_vertex_stage_maps_the_nets_crop_corners_back_to_the_image():
+    quad = np.float32([[100, 80], [228, 80], [228, 120], [100, 120]])  # axis-aligned, 128 x 40 pixels
+    img = white_quad_image(quad)
+    frame = frame_corners() / [W, H]
+    calls = []
+
+    def identity(x):
+        calls.append(x.shape)
+        return [np.tile(frame.reshape(1, 8), (len(x), 1)).astype(np.float32)]
+
+    np.testing.assert_allclose(vertex_stage(identity, img, quad[None]), quad[None], atol=1e-3)
+    assert calls == [(1, 3, H, W)]
+    shift = 0.02  # the net moves every corner 2 % of the crop's width to the right
+    moved = lambda x: [np.tile((frame + [shift, 0]).reshape(1, 8), (len(x), 1)).astype(np.float32)]
+    frame_w = (1 - 2 * VNET_FRAME[0]) * W
+    out = vertex_stage(moved, img, quad[None], rounds=2)  # twice: two shifts
+    np.testing.assert_allclose(out[0] - quad, [[2 * shift * W * 128 / frame_w, 0]] * 4, atol=1e-2)
+    assert vertex_stage(moved, img, quad[None], rounds=0) is not None
+    np.testing.assert_allclose(vertex_stage(moved, img, quad[None], rounds=0), quad[None])
+    assert vertex_stage(identity, img, np.zeros((0, 4, 2), np.float32)).shape == (0, 4, 2)
+
+
+def test_vnet_shapes_and_identity_start():
+    net = VNet().eval()
+    with torch.no_grad():
+        out = net(torch.zeros(3, 3, H, W))
+    assert out.shape == (3, 8)
+    np.testing.assert_allclose(out.numpy(), np.tile((frame_corners() / [W, H]).reshape(1, 8), (3, 1)), atol=1e-6)
+
+
+def test_vertex_rounds_is_checked():
+    assert DetectorConfig(vertex_rounds=0).vertex_rounds == 0
+    for bad in (-1, 6):
+        with pytest.raises(ValueError, match="vertex_rounds"):
+            DetectorConfig(vertex_rounds=bad)
+
+
+def test_perturbed_corners_stay_near_the_plate():
+    quad = np.float32([[0, 0], [440, 0], [440, 140], [0, 140]])
+    rng = np.random.default_rng(0)
+    d = np.stack([perturb_quad(quad, rng) - quad for _ in range(2000)])
+    assert 0.03 < (d[:, :, 0] / 440).std() < 0.08 and 0.04 < (d[:, :, 1] / 140).std() < 0.12
+    assert abs(d.mean()) < 2
+
+
+def region_file(path, n=3):
+    """A VNet sample file of ``n`` white plates, each at its own place in a black region."""
+    rh, rw = VNET_REGION_SIZE
+    regions, quads = [], []
+    for i in range(n):
+        q = np.float32([[60 + 4 * i, 30], [190, 28 + i], [192, 66], [62, 64 + i]])
+        regions.append(white_quad_image(q, (rh, rw)))
+        quads.append(q)
+    np.savez(path, regions=np.asarray(regions), quads=np.asarray(quads))
+    return quads
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_quad_samples_target_the_true_corners_in_the_crop(tmp_path, augment):
+    region_file(tmp_path / "r.npz")
+    ds = QuadSampleDataset([str(tmp_path / "r.npz")], augment=augment)
+    assert len(ds) == 3
+    np.random.seed(1)
+    for i in list(range(3)) * (4 if augment else 1):
+        x, target = ds[i]
+        assert x.shape == (3, H, W) and x.dtype == torch.float32 and target.shape == (8,)
+        t = np.clip(target.numpy().reshape(4, 2) * [W, H], 0, [W, H])  # a corner may fall outside the crop
+        m = x.numpy().mean(axis=0)
+        ys, xs = np.nonzero(m > (np.percentile(m, 5) + np.percentile(m, 95)) / 2)  # the plate (white)
+        # the true corners bound the plate's pixels in the perturbed view
+        assert abs(xs.min() - t[:, 0].min()) <= 2.5 and abs(xs.max() + 1 - t[:, 0].max()) <= 2.5
+        assert abs(ys.min() - t[:, 1].min()) <= 2.5 and abs(ys.max() + 1 - t[:, 1].max()) <= 2.5
+        assert t[0, 0] < t[1, 0] and t[3, 0] < t[2, 0] and t[0, 1] < t[3, 1]  # TL, TR, BR, BL kept after a flip
+    if not augment:  # fixed per index: a steady validation set
+        np.testing.assert_array_equal(ds[1][1].numpy(), ds[1][1].numpy())
+
+
+def test_quad_samples_refuse_a_file_that_is_not_theirs(tmp_path):
+    np.savez(tmp_path / "bad.npz", regions=np.zeros((2, 4, 4, 3), np.uint8), quads=np.zeros((3, 4, 2), np.float32))
+    with pytest.raises(ValueError, match="bad.npz"):
+        QuadSampleDataset([str(tmp_path / "bad.npz")])
+
+
+def test_plate_region_keeps_the_corners_on_the_plate():
+    quad = np.float32([[300, 200], [520, 215], [515, 285], [298, 268]])
+    region, inside = plate_region(white_quad_image(quad, (600, 900)), quad)
+    assert region.shape == (*VNET_REGION_SIZE, 3)
+    x1, y1, x2, y2 = white_bounds(region)
+    assert abs(x1 - inside[:, 0].min()) <= 1.5 and abs(x2 - inside[:, 0].max()) <= 1.5
+    assert abs(y1 - inside[:, 1].min()) <= 1.5 and abs(y2 - inside[:, 1].max()) <= 1.5
+
+
+def test_prepare_and_train_vnet_end_to_end(tmp_path, synth_dir):
+    out = tmp_path / "vnet"
+    assert mtcnn_prepare(["--net", "vnet", "--ccpd", str(synth_dir), "--out", str(out), "--workers", "1"]) == 0
+    with np.load(out / "train.npz") as z:
+        regions, quads = z["regions"], z["quads"]
+    assert regions.shape == (6, *VNET_REGION_SIZE, 3) and quads.shape == (6, 4, 2)  # one plate per image
+    rh, rw = VNET_REGION_SIZE
+    assert (quads[:, :, 0] > 0).all() and (quads[:, :, 0] < rw).all() and (quads[:, :, 1] < rh).all()
+    with pytest.raises(SystemExit):
+        mtcnn_prepare(["--net", "vnet", "--ccpd", str(synth_dir), "--out", str(out), "--pnet-weights", "x.pth"])
+    run = tmp_path / "run"
+    argv = ["--net", "vnet", "--train", str(out / "train.npz"), "--val", str(out / "train.npz"), "--out", str(run),
+            "--epochs", "2", "--batch-size", "4", "--workers", "0", "--export", str(tmp_path / "w")]
+    assert mtcnn_train(argv) == 0
+    figures = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert len(figures) == 2 and all(0 < f["corner_error"] < 0.5 and f["score"] == -f["corner_error"]
+                                     for f in figures)
+    state = torch.load(tmp_path / "w" / "vnet.pth", weights_only=True)
+    VNet().load_state_dict(state)
+    assert "vnet.pth" in json.loads((tmp_path / "w" / "MANIFEST.json").read_text())["files"]
+    assert mtcnn_train(argv[:2] + ["--train", str(tmp_path / "nothing.npz")] + argv[4:]) == 2
+
+
+def test_detector_refines_onets_corners_with_vnet_when_its_weights_are_there(random_weights, tmp_path):
+    import shutil
+
+    from MTCNN.detector import PlateDetector
+
+    image = cv2.imread(str(sorted((__import__("pathlib").Path(__file__).parent.parent / "lpr" / "demo").glob("*.jpg"))[0]))
+    with_vnet = PlateDetector(random_weights)
+    assert with_vnet.vnet is not None
+    refined = with_vnet.detect_plates(image)
+    onet_only = PlateDetector(random_weights, DetectorConfig(vertex_rounds=0)).detect_plates(image)
+    assert len(refined.boxes) and refined.corners.shape == onet_only.corners.shape
+    np.testing.assert_array_equal(refined.boxes, onet_only.boxes)  # VNet moves corners only
+    assert not np.allclose(refined.corners, onet_only.corners)
+    bare = tmp_path / "no_vnet"  # a folder without vnet.pth: ONet's corners, as before VNet
+    shutil.copytree(random_weights, bare)
+    (bare / "vnet.pth").unlink()
+    plain = PlateDetector(bare)
+    assert plain.vnet is None
+    np.testing.assert_array_equal(plain.detect_plates(image).corners, onet_only.corners)
