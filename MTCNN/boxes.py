@@ -165,6 +165,22 @@ def vertices_to_corners(boxes: np.ndarray, vertices: np.ndarray) -> np.ndarray:
     return np.stack([boxes[:, :1] + v[:, :, 0] * w, boxes[:, 1:2] + v[:, :, 1] * h], axis=2).astype(np.float32)
 
 
+def quad_size(quads: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Width and height of plate quadrilaterals: the mean length of the top and bottom edges, and of
+    the left and right edges.
+
+    Args:
+        quads: ``ndarray[N, 4, 2]`` (or ``[4, 2]``) corners, pixels, TL, TR, BR, BL.
+
+    Returns:
+        ``(widths, heights)``: ``ndarray[N]`` float64 each, pixels.
+    """
+    q = np.asarray(quads, np.float64).reshape(-1, 4, 2)
+    width = (np.linalg.norm(q[:, 1] - q[:, 0], axis=1) + np.linalg.norm(q[:, 2] - q[:, 3], axis=1)) / 2
+    height = (np.linalg.norm(q[:, 3] - q[:, 0], axis=1) + np.linalg.norm(q[:, 2] - q[:, 1], axis=1)) / 2
+    return width, height
+
+
 def plausible_corners(corners: np.ndarray, boxes: np.ndarray, min_iou: float = 0.5) -> np.ndarray:
     """Which predicted plate quadrilaterals can be trusted to cut the plate.
 

@@ -29,7 +29,8 @@ import cv2
 import numpy as np
 
 from lprcore.imageio import ImageTooLargeError
-from MTCNN.boxes import NmsMode, calibrate_boxes, clip_boxes, nms, remove_small_boxes, vertices_to_corners
+from MTCNN.boxes import (NmsMode, calibrate_boxes, clip_boxes, nms, plausible_corners, quad_size, remove_small_boxes,
+                         vertices_to_corners)
 
 #: Cells of PNet's output step by this many pixels (height, width) of its input: the pooling stride.
 PNET_STRIDE: Tuple[int, int] = (2, 5)
@@ -66,7 +67,8 @@ VNET_WEIGHTS, VNET_ONNX = "vnet.pth", "vnet.onnx"
 
 #: A net as the stage functions call it: ``float32[N, 3, H, W]`` (:func:`images_to_array`) -> its
 #: outputs as NumPy arrays (PNet: logits ``[N, 2, h, w]``, offsets ``[N, 4, h, w]``; ONet: logits
-#: ``[N, 2]``, offsets ``[N, 4]`` and, with the vertex branch, corners ``[N, 8]``).
+#: ``[N, 2]``, offsets ``[N, 4]`` and, with the vertex branch, corners ``[N, 8]``; VNet: corners
+#: ``[N, 8]``).
 NetFn = Callable[[np.ndarray], Sequence[np.ndarray]]
 
 
@@ -504,7 +506,11 @@ def detect(pnet: NetFn, onet: NetFn, image: np.ndarray, config: DetectorConfig,
 
 def frame_corners(size: Tuple[int, int] = VNET_INPUT, frame: Tuple[float, float] = VNET_FRAME) -> np.ndarray:
     """The corners (TL, TR, BR, BL; x, y pixels) where :func:`rectify_quads` puts a plate's corners
-    in a crop of ``size = (height, width)``: ``ndarray[4, 2]`` float32."""
+    in a crop of ``size = (height, width)``: ``ndarray[4, 2]`` float32.
+
+    Points are in OpenCV's warp convention (pixel ``i`` centred at ``i``), and a fraction ``f`` of the
+    crop is the point ``f * width`` (VNet's outputs too): the frame sits half a pixel right of and
+    below the crop's exact centre, the same in training and inference."""
     (h, w), (mx, my) = size, frame
     return np.float32([[mx * w, my * h], [(1 - mx) * w, my * h], [(1 - mx) * w, (1 - my) * h], [mx * w, (1 - my) * h]])
 
@@ -535,7 +541,7 @@ def rectify_quads(image: np.ndarray, quads: np.ndarray, size: Tuple[int, int] = 
     frame_w = float(dst[1, 0] - dst[0, 0])
     for i, q in enumerate(quads):
         m = cv2.getPerspectiveTransform(q.astype(np.float32), dst).astype(np.float64)
-        quad_w = (np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3])) / 2
+        quad_w = float(quad_size(q)[0][0])
         src, offset = image, np.eye(3)
         if quad_w > VNET_MAX_DOWNSCALE * frame_w:
             # the crop's footprint in the image, shrunk with area averaging first
@@ -573,8 +579,12 @@ def vertex_stage(vnet: NetFn, image: np.ndarray, corners: np.ndarray, rounds: in
 
     Each round rectifies every plate through its current corners (:func:`rectify_quads`, one batch),
     VNet gives the true corners as fractions of that crop, and they are mapped back to the image.
-    Cascaded corner regression in a normalised frame, as in cascaded landmark regression (e.g.
-    Sun et al. 2013, "Deep convolutional network cascade for facial point detection").
+    Cascaded corner regression in a normalised frame, as in cascaded facial landmark regression
+    (e.g. Sun et al. 2013, "Deep convolutional network cascade for facial point detection").
+    Only quadrilaterals that are finite, convex and in corner order (:func:`MTCNN.boxes.plausible_corners`
+    against their own bounding box) are refined, and a round's result is kept only where it is so
+    too, else the corners before it: a degenerate quadrilateral has no frame to rectify (and the
+    pipeline cuts a plate with implausible corners from its box).
 
     Args:
         vnet: the net (:data:`NetFn`): ``float32[N, 3, 40, 128]`` -> ``([N, 8],)``.
@@ -585,12 +595,22 @@ def vertex_stage(vnet: NetFn, image: np.ndarray, corners: np.ndarray, rounds: in
     Returns:
         ``ndarray[K, 4, 2]`` float32 refined corners (pixels, not clipped).
     """
-    corners = np.asarray(corners, np.float32).reshape(-1, 4, 2)
+    corners = np.asarray(corners, np.float32).reshape(-1, 4, 2).copy()
     h, w = VNET_INPUT
+
+    def plausible(c: np.ndarray) -> np.ndarray:
+        c0 = np.nan_to_num(c)
+        hull = np.concatenate([c0.min(axis=1), c0.max(axis=1)], axis=1)
+        return np.isfinite(c).all(axis=(1, 2)) & plausible_corners(c0, hull)
+
     for _ in range(rounds):
-        if len(corners) == 0:
+        idx = np.nonzero(plausible(corners))[0]
+        if len(idx) == 0:
             break
-        crops, hs = rectify_quads(image, corners)
+        crops, hs = rectify_quads(image, corners[idx])
         out = np.asarray(vnet(images_to_array(crops))[0], np.float64).reshape(-1, 4, 2) * [w, h]
-        corners = unwarp_points(out, hs)
+        new = corners.copy()
+        new[idx] = unwarp_points(out, hs)
+        good = plausible(new)
+        corners[idx[good[idx]]] = new[idx[good[idx]]]
     return corners

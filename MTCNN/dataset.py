@@ -10,6 +10,7 @@ from torch.utils.data import Dataset
 
 from lprcore.augment import photometric
 from lprcore.imageio import imread
+from MTCNN.boxes import quad_size
 from MTCNN.cascade import VNET_INPUT, rectify_quads
 from MTCNN.nets import images_to_input
 from MTCNN.prepare import read_list
@@ -76,8 +77,7 @@ def perturb_quad(quad: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A plate quadrilateral ``ndarray[4, 2]`` (TL, TR, BR, BL pixels) moved as a detector's corners
     err (:data:`QUAD_NOISE_STD`, :data:`QUAD_SHIFT_STD`, :data:`QUAD_WIDE_P`): ``ndarray[4, 2]`` float32."""
     q = np.asarray(quad, np.float64)
-    w = (np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3])) / 2
-    h = (np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1])) / 2
+    (w,), (h,) = quad_size(q)
     k = 2.0 if rng.random() < QUAD_WIDE_P else 1.0
     noise = rng.normal(size=(4, 2)) * [QUAD_NOISE_STD[0] * w, QUAD_NOISE_STD[1] * h]
     shift = rng.normal(size=2) * [QUAD_SHIFT_STD[0] * w, QUAD_SHIFT_STD[1] * h]
@@ -99,17 +99,25 @@ class QuadSampleDataset(Dataset):
             validation set that does not change between epochs).
 
     Raises:
-        ValueError: a file lacks ``regions`` or ``quads``, or their lengths differ (the message names it).
+        ValueError: a file lacks ``regions`` or ``quads``, their shapes are not ``[N, h, w, 3]`` uint8 and
+            ``[N, 4, 2]`` of one ``N``, or its regions differ in size from the first file's (the
+            message names the file).
     """
 
     def __init__(self, files: Sequence[str], augment: bool = False):
         regions, quads = [], []
         for f in files:
             with np.load(f) as z:
-                if "regions" not in z or "quads" not in z or len(z["regions"]) != len(z["quads"]):
-                    raise ValueError(f"{f}: not a VNet sample file (regions and quads of one length)")
-                regions.append(z["regions"])
-                quads.append(z["quads"])
+                r = z["regions"] if "regions" in z else None
+                q = z["quads"] if "quads" in z else None
+            if (r is None or q is None or r.dtype != np.uint8 or r.ndim != 4 or r.shape[3] != 3
+                    or q.shape != (len(r), 4, 2)):
+                raise ValueError(f"{f}: not a VNet sample file (regions uint8[N, h, w, 3] and quads [N, 4, 2], "
+                                 "from python -m MTCNN.prepare --net vnet)")
+            if regions and r.shape[1:] != regions[0].shape[1:]:
+                raise ValueError(f"{f}: regions of {r.shape[1:3]} pixels, the first file's are {regions[0].shape[1:3]}")
+            regions.append(r)
+            quads.append(q.astype(np.float32))
         self.regions = np.concatenate(regions) if regions else np.zeros((0, 1, 1, 3), np.uint8)
         self.quads = np.concatenate(quads) if quads else np.zeros((0, 4, 2), np.float32)
         self.augment = augment

@@ -25,7 +25,7 @@ import numpy as np
 from ccpd.sources import LABELS_FILE, read_source
 from ccpd.subsets import scan_root
 from lprcore.report import add_runtime_args, format_table, pct, read_samples, setup_runtime
-from MTCNN.boxes import box_iou
+from MTCNN.boxes import box_iou, quad_size
 from MTCNN.cascade import DetectorConfig
 from MTCNN.detector import PlateDetector
 
@@ -60,7 +60,7 @@ def corner_error(pred: np.ndarray, true: np.ndarray) -> float:
     """Mean distance of 4 predicted corners ``[4, 2]`` to the true ones ``[4, 2]`` (TL, TR, BR, BL
     pixels), as a fraction of the true plate's width (mean length of its top and bottom edges)."""
     true = np.asarray(true, np.float64)
-    width = (np.linalg.norm(true[1] - true[0]) + np.linalg.norm(true[2] - true[3])) / 2
+    width = float(quad_size(true)[0][0])
     return float(np.linalg.norm(np.asarray(pred, np.float64) - true, axis=1).mean() / max(width, 1e-6))
 
 

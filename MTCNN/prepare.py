@@ -19,6 +19,10 @@ targets (see :func:`MTCNN.boxes.regression_targets`).
 Positives and parts of plates with known corners (CCPD vertices, ``platesynth`` quadrilaterals)
 also carry the targets of ONet's vertex branch (:func:`MTCNN.boxes.vertex_targets`).
 
+* ``--net vnet``: no crops; one region around each plate with known corners and the corners in it
+  (:func:`plate_region`), all in ``OUT/NAME.npz`` (:func:`prepare_vnet`), from which
+  :class:`MTCNN.dataset.QuadSampleDataset` draws VNet's samples.
+
 Output: ``OUT/NAME/*.png`` and ``OUT/NAME.txt`` with lines ``relative/path.png label dx1 dy1 dx2 dy2``
 followed, when the corners are known, by ``vx1 vy1 ... vx4 vy4``; the list is written last and
 atomically. Example::
@@ -428,7 +432,8 @@ def main(argv=None) -> int:
                    help="folders in any annotation format with plate boxes (labels.tsv + boxes.tsv as in "
                         "../shared/data/scenes_train, python -m platesynth scenes output, CCPD names)")
     p.add_argument("--out", required=True, help="output folder (never inside a source folder)")
-    p.add_argument("--name", default="train", help="writes OUT/NAME.txt and OUT/NAME/ (default: train)")
+    p.add_argument("--name", default="train",
+                   help="writes OUT/NAME.txt and OUT/NAME/ (vnet: OUT/NAME.npz) (default: train)")
     p.add_argument("--pnet-weights", help="onet only: trained PNet weights for hard-sample mining")
     p.add_argument("--onet-weights", help="onet only, with --pnet-weights: trained ONet weights to mine the "
                                           "cascade's false boxes as hard negatives")
@@ -452,8 +457,8 @@ def main(argv=None) -> int:
     if args.onet_weights and not os.path.isfile(args.onet_weights):
         p.error(f"--onet-weights {args.onet_weights}: no such file")
     if args.net == "vnet":
-        if args.pnet_weights or args.onet_weights:
-            p.error("--pnet-weights and --onet-weights are for --net onet")
+        if args.pnet_weights or args.onet_weights or args.resume:
+            p.error("--pnet-weights, --onet-weights and --resume are for --net pnet / onet")
         return 0 if prepare_vnet(args.ccpd + args.source, args.out, args.name, args.workers) else 1
     if args.net == "onet" and not args.pnet_weights:
         log.warning("no --pnet-weights: ONet samples without PNet hard-sample mining")

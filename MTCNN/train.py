@@ -34,6 +34,7 @@ from lprcore.engine import (distributed, CheckpointError, FitConfig, add_trainin
                             setup_training)
 from lprcore.report import nonnegative_float
 from MTCNN.dataset import BoxSampleDataset, QuadSampleDataset
+from MTCNN.evaluate import corner_error
 from MTCNN.cascade import ONET_WEIGHTS, PNET_WEIGHTS, VNET_INPUT, VNET_WEIGHTS
 from lprcore.weights import WeightsError, read_state_dict
 from MTCNN.cascade import ONET_INPUT
@@ -87,13 +88,13 @@ def vertex_loss(model: nn.Module, batch):
 
 
 def evaluate_vertices(model: nn.Module, dataset: QuadSampleDataset, batch_size: int = 256) -> dict:
-    """VNet's mean corner error on ``dataset``, as a fraction of each plate's width in the crop
-    (``corner_error``), and its negative (``score``, higher is better, which selects ``best.pth``)."""
+    """VNet's mean corner error on ``dataset`` (:func:`MTCNN.evaluate.corner_error` in crop pixels:
+    a fraction of each plate's width in the crop) as ``corner_error``, and its negative (``score``,
+    higher is better, which selects ``best.pth``)."""
     total, n = 0.0, 0
     for x, target in DataLoader(dataset, batch_size=batch_size, shuffle=False):
-        pred, true = _crop_pixels(model(x).float()), _crop_pixels(target)
-        width = ((true[:, 1] - true[:, 0]).norm(dim=1) + (true[:, 2] - true[:, 3]).norm(dim=1)) / 2
-        total += float(((pred - true).norm(dim=2).mean(dim=1) / width.clamp(min=1e-6)).sum())
+        pred, true = _crop_pixels(model(x).float()).numpy(), _crop_pixels(target).numpy()
+        total += sum(corner_error(p, t) for p, t in zip(pred, true))
         n += len(x)
     error = total / max(n, 1)
     return {"corner_error": error, "score": -error}
@@ -138,8 +139,8 @@ def main(argv=None) -> int:
                    help="sample lists from MTCNN.prepare (vnet: its .npz files)")
     p.add_argument("--val", nargs="*", default=[], help="validation lists (vnet: .npz files)")
     add_training_args(p, epochs=20, batch_size=256, lr=1e-3, workers=1,
-                      export_help="after training, write the net's weights (pnet.pth / onet.pth) here")
-    p.add_argument("--box-weight", type=nonnegative_float, default=0.5, help="weight of the bbox loss")
+                      export_help="after training, write the net's weights (pnet.pth / onet.pth / vnet.pth) here")
+    p.add_argument("--box-weight", type=nonnegative_float, default=0.5, help="PNet/ONet: weight of the bbox loss")
     p.add_argument("--vertex-weight", type=nonnegative_float, default=0.5,
                    help="ONet: weight of the corner (vertex branch) loss")
     p.add_argument("--init", help="start from these weights (names that fit; e.g. an ONet without the vertex "

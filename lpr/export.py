@@ -6,7 +6,7 @@ Writes ``pnet.onnx`` (dynamic batch, height and width), ``onet.onnx`` and (when 
 ``lprnet.pth``. Each export is checked before it replaces anything: the largest absolute difference
 of every output from torch's, on real inputs (the photos given with ``--check``, else the bundled
 demo images: PNet on each photo at two pyramid scales, ONet and the readers on the plate crops the
-cascade finds there, VNet on those plates rectified through ONet's corners), must be <= ``--tolerance`` (default 2e-4: the recognizer's logits, up to about
+cascade finds there, VNet on those plates rectified through the cascade's corners), must be <= ``--tolerance`` (default 2e-4: the recognizer's logits, up to about
 30 in size, differ by up to 1.2e-4 from float32 rounding in the STN's affine grid and sampling, about
 4e-6 of their size; the other nets by < 1e-5); then the whole pipeline must give
 identical texts on every photo with both backends. A failed check writes nothing and exits 1. Each
@@ -135,7 +135,13 @@ def main(argv=None) -> int:
         (cascade.ONET_ONNX, det_dir, detector.onet, crop, onet_outputs, {0: "batch"}),
         (reading.RECOGNIZER_ONNX, rec_dir, recognizer, crop, ["logits"], {0: "batch"}),
     ]
-    if detector.vnet is not None:
+    orphan = det_dir / cascade.VNET_ONNX
+    if detector.vnet is None and orphan.is_file():  # the ONNX backend would refine corners torch does not
+        log.warning("removing %s: there is no %s beside it", orphan, cascade.VNET_WEIGHTS)
+        orphan.unlink()
+    if detector.vnet is not None and not detector.has_vertices:
+        log.warning("ONet has no vertex branch, so VNet has no corners to refine: vnet.onnx not exported")
+    if detector.vnet is not None and detector.has_vertices:
         jobs.insert(2, (cascade.VNET_ONNX, det_dir, detector.vnet, torch.zeros(2, 3, *VNET_INPUT), ["corners"],
                         {0: "batch"}))
     if attributes is not None:

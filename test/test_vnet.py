@@ -66,9 +66,38 @@ def test_vertex_stage_maps_the_nets_crop_corners_back_to_the_image():
     frame_w = (1 - 2 * VNET_FRAME[0]) * W
     out = vertex_stage(moved, img, quad[None], rounds=2)  # twice: two shifts
     np.testing.assert_allclose(out[0] - quad, [[2 * shift * W * 128 / frame_w, 0]] * 4, atol=1e-2)
-    assert vertex_stage(moved, img, quad[None], rounds=0) is not None
     np.testing.assert_allclose(vertex_stage(moved, img, quad[None], rounds=0), quad[None])
     assert vertex_stage(identity, img, np.zeros((0, 4, 2), np.float32)).shape == (0, 4, 2)
+
+
+def test_vertex_stage_leaves_degenerate_quads_and_failed_rounds_alone():
+    img = np.zeros((200, 300, 3), np.uint8)
+    quads = np.float32([[[10, 10], [110, 10], [110, 40], [10, 40]],   # a plate
+                        [[10, 10], [110, 10], [60, 10], [10, 10]],    # collinear: no frame to rectify
+                        [[np.nan, 1], [5, 1], [5, 5], [1, 5]]])        # not a number
+    frame = (frame_corners() / [W, H]).reshape(1, 8)
+    seen = []
+
+    def shift(x):
+        seen.append(len(x))
+        return [np.tile(frame + [0.01, 0] * 4, (len(x), 1)).astype(np.float32)]
+
+    out = vertex_stage(shift, img, quads)
+    assert seen == [1]  # only the plate went to the net
+    assert (out[0, :, 0] > quads[0, :, 0]).all()
+    np.testing.assert_array_equal(out[1:], quads[1:])
+    for bad in (np.nan, -1.0):  # NaN corners, or corners out of order (a mirrored plate): kept as they were
+        crossed = lambda x: [np.tile(frame[:, [2, 3, 0, 1, 6, 7, 4, 5]] if bad == -1.0 else frame * bad,
+                                     (len(x), 1)).astype(np.float32)]
+        np.testing.assert_array_equal(vertex_stage(crossed, img, quads[:1]), quads[:1])
+
+
+def test_quad_size_is_the_mean_edge_lengths():
+    from MTCNN.boxes import quad_size
+
+    w, h = quad_size(np.float32([[0, 0], [100, 0], [110, 40], [0, 30]]))
+    np.testing.assert_allclose(w, [(100 + np.hypot(110, 10)) / 2])
+    np.testing.assert_allclose(h, [(30 + np.hypot(10, 40)) / 2])
 
 
 def test_vnet_shapes_and_identity_start():
@@ -130,6 +159,13 @@ def test_quad_samples_refuse_a_file_that_is_not_theirs(tmp_path):
     np.savez(tmp_path / "bad.npz", regions=np.zeros((2, 4, 4, 3), np.uint8), quads=np.zeros((3, 4, 2), np.float32))
     with pytest.raises(ValueError, match="bad.npz"):
         QuadSampleDataset([str(tmp_path / "bad.npz")])
+    np.savez(tmp_path / "no_quads.npz", regions=np.zeros((2, 4, 4, 3), np.uint8))
+    with pytest.raises(ValueError, match="no_quads.npz"):
+        QuadSampleDataset([str(tmp_path / "no_quads.npz")])
+    region_file(tmp_path / "a.npz")
+    np.savez(tmp_path / "other_size.npz", regions=np.zeros((3, 8, 8, 3), np.uint8), quads=np.zeros((3, 4, 2), np.float32))
+    with pytest.raises(ValueError, match="other_size.npz"):
+        QuadSampleDataset([str(tmp_path / "a.npz"), str(tmp_path / "other_size.npz")])
 
 
 def test_plate_region_keeps_the_corners_on_the_plate():
@@ -149,8 +185,12 @@ def test_prepare_and_train_vnet_end_to_end(tmp_path, synth_dir):
     assert regions.shape == (6, *VNET_REGION_SIZE, 3) and quads.shape == (6, 4, 2)  # one plate per image
     rh, rw = VNET_REGION_SIZE
     assert (quads[:, :, 0] > 0).all() and (quads[:, :, 0] < rw).all() and (quads[:, :, 1] < rh).all()
-    with pytest.raises(SystemExit):
-        mtcnn_prepare(["--net", "vnet", "--ccpd", str(synth_dir), "--out", str(out), "--pnet-weights", "x.pth"])
+    weights = tmp_path / "pnet.pth"
+    weights.write_bytes(b"an existing file")
+    for extra in (["--pnet-weights", str(weights)], ["--resume"]):  # options of the PNet/ONet samples only
+        with pytest.raises(SystemExit) as e:
+            mtcnn_prepare(["--net", "vnet", "--ccpd", str(synth_dir), "--out", str(out)] + extra)
+        assert e.value.code == 2
     run = tmp_path / "run"
     argv = ["--net", "vnet", "--train", str(out / "train.npz"), "--val", str(out / "train.npz"), "--out", str(run),
             "--epochs", "2", "--batch-size", "4", "--workers", "0", "--export", str(tmp_path / "w")]
