@@ -5,7 +5,7 @@ Boxes are ``ndarray[N, 4]`` (or ``[N, 5]`` with a score last) of float ``(x1, y1
 """
 from __future__ import annotations
 
-from typing import Literal, Tuple
+from typing import Literal, Optional, Tuple
 
 import numpy as np
 
@@ -181,16 +181,17 @@ def quad_size(quads: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return width, height
 
 
-def plausible_corners(corners: np.ndarray, boxes: np.ndarray, min_iou: float = 0.5) -> np.ndarray:
+def plausible_corners(corners: np.ndarray, boxes: Optional[np.ndarray], min_iou: float = 0.5) -> np.ndarray:
     """Which predicted plate quadrilaterals can be trusted to cut the plate.
 
     A quadrilateral is plausible when it is convex with its corners in clockwise order from the
     top-left (image coordinates, y down), and its bounding box overlaps the detection box with IoU
-    >= ``min_iou``. Otherwise a caller falls back to the box.
+    >= ``min_iou``. Otherwise a caller falls back to the box. Corners that are not finite are never
+    plausible.
 
     Args:
         corners: ``ndarray[N, 4, 2]`` pixels, TL, TR, BR, BL.
-        boxes: ``ndarray[N, >=4]`` pixels.
+        boxes: ``ndarray[N, >=4]`` pixels, or ``None`` to check only the shape and order.
 
     Returns:
         ``ndarray[N]`` bool.
@@ -198,11 +199,14 @@ def plausible_corners(corners: np.ndarray, boxes: np.ndarray, min_iou: float = 0
     q = np.asarray(corners, np.float64).reshape(-1, 4, 2)
     if len(q) == 0:
         return np.zeros(0, bool)
-    edges = np.roll(q, -1, axis=1) - q
-    nxt = np.roll(edges, -1, axis=1)
-    cross = edges[:, :, 0] * nxt[:, :, 1] - edges[:, :, 1] * nxt[:, :, 0]
-    convex_cw = (cross > 0).all(axis=1)  # clockwise on screen (y down) = positive cross products
+    with np.errstate(invalid="ignore"):  # NaN or infinite corners: comparisons below are False
+        edges = np.roll(q, -1, axis=1) - q
+        nxt = np.roll(edges, -1, axis=1)
+        cross = edges[:, :, 0] * nxt[:, :, 1] - edges[:, :, 1] * nxt[:, :, 0]
+    convex_cw = (cross > 0).all(axis=1)  # clockwise on screen (y down) = positive cross products; False for NaN
     ordered = (q[:, 1, 0] > q[:, 0, 0]) & (q[:, 2, 0] > q[:, 3, 0]) & (q[:, 3, 1] > q[:, 0, 1]) & (q[:, 2, 1] > q[:, 1, 1])
+    if boxes is None:
+        return convex_cw & ordered
     hull = np.concatenate([q.min(axis=1), q.max(axis=1)], axis=1)
     b = np.asarray(boxes, np.float64)[:, :4]
     overlap = np.diag(box_iou(hull, b)) if len(b) else np.zeros(0)

@@ -582,7 +582,7 @@ def vertex_stage(vnet: NetFn, image: np.ndarray, corners: np.ndarray, rounds: in
     Cascaded corner regression in a normalised frame, as in cascaded facial landmark regression
     (e.g. Sun et al. 2013, "Deep convolutional network cascade for facial point detection").
     Only quadrilaterals that are finite, convex and in corner order (:func:`MTCNN.boxes.plausible_corners`
-    against their own bounding box) are refined, and a round's result is kept only where it is so
+    without a box) are refined, and a round's result is kept only where it is so
     too, else the corners before it: a degenerate quadrilateral has no frame to rectify (and the
     pipeline cuts a plate with implausible corners from its box).
 
@@ -598,19 +598,14 @@ def vertex_stage(vnet: NetFn, image: np.ndarray, corners: np.ndarray, rounds: in
     corners = np.asarray(corners, np.float32).reshape(-1, 4, 2).copy()
     h, w = VNET_INPUT
 
-    def plausible(c: np.ndarray) -> np.ndarray:
-        c0 = np.nan_to_num(c)
-        hull = np.concatenate([c0.min(axis=1), c0.max(axis=1)], axis=1)
-        return np.isfinite(c).all(axis=(1, 2)) & plausible_corners(c0, hull)
-
     for _ in range(rounds):
-        idx = np.nonzero(plausible(corners))[0]
+        idx = np.nonzero(plausible_corners(corners, None))[0]
         if len(idx) == 0:
             break
         crops, hs = rectify_quads(image, corners[idx])
         out = np.asarray(vnet(images_to_array(crops))[0], np.float64).reshape(-1, 4, 2) * [w, h]
         new = corners.copy()
         new[idx] = unwarp_points(out, hs)
-        good = plausible(new)
-        corners[idx[good[idx]]] = new[idx[good[idx]]]
+        good = idx[plausible_corners(new[idx], None)]
+        corners[good] = new[good]
     return corners

@@ -223,3 +223,13 @@ def test_detector_refines_onets_corners_with_vnet_when_its_weights_are_there(ran
     plain = PlateDetector(bare)
     assert plain.vnet is None
     np.testing.assert_array_equal(plain.detect_plates(image).corners, onet_only.corners)
+
+
+def test_plausible_corners_without_a_box_checks_shape_and_order_only():
+    from MTCNN.boxes import plausible_corners
+
+    plate = [[1, 1], [50, 1], [50, 15], [1, 15]]
+    quads = np.float32([plate, [[np.nan, 1], *plate[1:]], [[np.inf, 1], *plate[1:]], [plate[1], plate[0], plate[3], plate[2]]])
+    assert plausible_corners(quads, None).tolist() == [True, False, False, False]
+    far_box = np.float32([[500, 500, 600, 530]] * 4)  # with a box, the overlap counts too
+    assert not plausible_corners(quads, far_box).any()
