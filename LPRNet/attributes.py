@@ -5,7 +5,7 @@
 colour (:data:`ccpd.plates.COLOURS`: blue, yellow, green, white, black) and layout (single, double).
 The pipeline uses the layout to cut double-row plates row by row before reading them. Example::
 
-    python -m LPRNet.attributes --train data/lpr/synth.txt data/lpr/ccpd_train.txt --val data/lpr/val.txt \\
+    python -m LPRNet.train_attributes --train data/lpr/synth.txt data/lpr/ccpd_train.txt --val data/lpr/val.txt \\
         --out runs/attributes --epochs 4 --export LPRNet/weights
 
 Samples whose list gives no colour (or layout) do not count for that output.
@@ -18,8 +18,6 @@ import torch
 from torch import nn
 
 from ccpd.plates import COLOURS, LAYOUTS
-
-ATTRIBUTES_WEIGHTS = "attributes.pth"
 
 
 class PlateAttributeNet(nn.Module):

@@ -71,14 +71,8 @@ def warp_double_row(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
     return np.concatenate(out, axis=1)
 
 
-#: Margin added around a plate quadrilateral from the detector's corners before it is cut, as fractions
-#: of the plate's width and height on each side: the corners are off by about 4-5 % of the plate width
-#: (MTCNN.evaluate), and a character cut off at an edge is lost while a little context is not (the
-#: reader is trained on boxes with such context). Chosen on synthetic validation scenes
-#: (data/synth_scenes_val: 44.7 % with no margin, 51.7 % with this one, 48.7 % with (0.05, 0.15)).
-#: Rechecked with the voting second look (0.13) on two sets of 1,000 synthetic scenes (``platesynth
-#: scenes --seed 302`` / ``303``, no rotated retry): this one 96.5 / 95.9 %, (0.05, 0.08) 95.1 / 95.0 %,
-#: (0.07, 0.08) 95.9 / 94.5 %, (0.05, 0.12) 95.3 / 95.3 %: kept.
+#: Margin (fractions of the plate's width, height; each side) around the detector's corners before a cut:
+#: a character cut off at an edge is lost, a little context is not. Measured: docs/tuning.md#corner_margin
 CORNER_MARGIN = (0.03, 0.08)
 
 
@@ -101,32 +95,12 @@ def expand_quad(quad: np.ndarray, margin: Tuple[float, float] = CORNER_MARGIN) -
     return (q + sx * along * margin[0] + sy * down * margin[1]).astype(np.float32)
 
 
-#: Second look (:meth:`LPRNet.reading.CropReader.second_look`): a plate (each read invalidly or below
-#: :data:`SECOND_LOOK_BELOW` since 0.14, every plate in 0.13) is cut again from its
-#: quadrilateral scaled about its centre by each (x, y) factor here, along the image's axes
-#: (:func:`scale_quad`; a tilted plate's cut is sheared a little), since a cut a little too large or
-#: too small drops, adds or misreads a character at an edge; the five cuts vote on the text. Chosen on
-#: synthetic scenes only (1,000 photos of ``platesynth scenes --seed 302``, image accuracy: 92.2 % with
-#: no second look, 93.2 % re-reading only reads that follow no plate rule, 96.5 % with every plate's
-#: cuts voting; ``--seed 303``: 92.4, 94.7 (most confident cut) and 95.9 % (vote)). The scales came
-#: first, for the invalid reads only: the detector's box 92.6 %, shifted quads 93.0 %, the same scales
-#: along the plate's own edges (:func:`expand_quad`) 93.1 %. For the vote (two sets, seeds 302 / 303):
-#: these 4 cuts 96.5 / 95.9 %; 4 more scales 97.0 / 95.7 %; with quads shifted +-4 % along the plate
-#: 96.4 / 96.0 %, rotated +-3 degrees 96.2 / 95.5 %; two scales and the two shifts 96.4 / 95.2 %.
-#: Fewer of these cuts (each costs one more STN+LPRNet read a plate) read less: the best single scale
-#: 94.7 / 93.8 %, the best two 95.5 / 95.3 % (the first and last), the best three 96.5 / 95.5 %.
+#: (x, y) factors of the second look's extra cuts (:func:`scale_quad`; they vote on the text): a cut a
+#: little too large or small drops or adds an edge character. Measured: docs/tuning.md#second_look_scales
 SECOND_LOOK_SCALES = ((0.92, 0.9), (1.06, 1.1), (0.96, 1.0), (1.0, 0.85))
 
-#: Second look, which plates: only a plate whose first reading follows no plate rule or whose
-#: confidence (lowest character probability) is below this is cut again (1: every plate). The smallest
-#: threshold of 0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99 that read as many photos as re-cutting
-#: every plate on the selection sets (image accuracy, every plate / 0.98 / 0.95: ``platesynth scenes
-#: --seed 302`` 97.1 / 97.1 / 96.9 %, ``--seed 303`` 96.7 / 96.7 / 96.7 %, ``scenes_train`` 98.6 / 98.6
-#: / 98.6 %); it re-cuts 31, 35 and 13 % of their plates, so the reader reads 45, 48 and 30 % of the
-#: cuts it read with every plate re-cut (1 + 4 x share of 5). On the two squeezed sets (``--squeeze
-#: 0.4 0.8``, 300 each) it reads 93.0 / 93.0 % against 93.0 / 93.3 % (one photo fewer). All with the
-#: rotated and stretched retries (README, "Second look"). 0 re-cuts the plates 0.12 re-cut (invalid
-#: reads; their cuts now vote, where 0.12 took the most confident valid cut).
+#: Second look, which plates: those read invalidly or with a confidence below this (1: every plate; 0: only
+#: invalid reads), since a confident valid read rarely changes. Measured: docs/tuning.md#second_look_below
 SECOND_LOOK_BELOW = 0.98
 
 

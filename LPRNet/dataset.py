@@ -15,18 +15,8 @@ from LPRNet.model import crops_to_input
 from LPRNet.prepare import read_list
 
 
-#: Edge cut (``jitter_quad(edge_cut=P)``, ``LPRNet.train --edge-cut``): how far inside the plate's box,
-#: as a fraction of its width, the cut side edge is placed instead of its usual jitter (uniform in this
-#: range; the corners' own jitter of up to 3 % comes after). A single-row plate's first character spans
-#: about 3.5-13.7 % of its width (GA 36: 15.5 mm margin, 45 mm characters on a 440 mm plate), so 6 %
-#: cuts off a quarter of it (9 % with the corner jitter, more than half: more would teach the reader to
-#: guess a character it cannot see); a double-row plate is cut the same, its rows then cut from the
-#: narrowed quad. The usual jitter already puts an edge up to 5 % inside: without the edge cut 23 % of
-#: crops have their left edge (mean of its 2 corners) more than 2 % inside and 1.2 % more than 6 %;
-#: with ``edge_cut`` 0.25, 31 % and 2.5 %. The detector's corners cut a twentieth to an eighth of the width off some real
-#: plates (README, "What limits it"), and the 0.11 reader reads 85.8 % of the synthetic validation crops
-#: cut at their boxes, 80.4 / 54.8 % with 6 / 9 % of the width cut off the left and 78.7 / 54.6 % off
-#: the right (``python -m LPRNet.evaluate data/realism/new_val --cut-offset 0.06 0`` etc.).
+#: Edge cut (``LPRNet.train --edge-cut``): how far inside the box, as a fraction of its width, a side edge is
+#: placed (uniform), up to a quarter of the end character. Measured: docs/tuning.md#edge_cut_range
 EDGE_CUT_RANGE = (0.02, 0.06)
 
 
@@ -39,7 +29,7 @@ def jitter_quad(box, rng: np.random.Generator, strength: float = 1.0, edge_cut: 
 
     Args:
         box: (x1, y1, x2, y2) pixels of the plate.
-        rng: random generator (the draws of ``edge_cut`` = 0 are those of releases before it).
+        rng: random generator (``edge_cut`` = 0 draws nothing more: the same draws as without an edge cut).
         strength: scale of every move but the edge cut.
         edge_cut: probability that one side edge, left or right at random, is instead placed inside
             the plate by a fraction of its width drawn from :data:`EDGE_CUT_RANGE`, so the reader

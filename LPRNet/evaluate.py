@@ -33,9 +33,10 @@ from tqdm import tqdm
 from ccpd.sources import PlateSample, read_source
 from ccpd.subsets import discover_subsets
 from lprcore.imageio import ImageReadError, imread
-from lprcore.report import add_runtime_args, format_table, pct, setup_runtime
+from lprcore.cli import add_runtime_args, setup_runtime
+from lprcore.report import format_table, pct
 from LPRNet.crops import crop_plates
-from LPRNet.recognizer import RecognitionPredictor
+from LPRNet.recognizer import TorchRecognizer
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +88,8 @@ def offset_box(box, offset: Tuple[float, float]) -> Tuple[float, float, float, f
     return nx1, y1, max(nx2, nx1 + 1.0), y2
 
 
-#: The cuts of ``--cut-sweep``: (column label, (left, right) offset of :func:`offset_box`): the plate cut
-#: at its box, 6 and 9 % of its width cut off the left (where the province character is) and off the
-#: right, and the cut shifted 6 % right. The shipped detector's mean corner error is 2.8-3.6 % of the
-#: plate's width on training photos and synthetic scenes (README, "The detector"), and some real
-#: plates' corners sit a twentieth to an eighth of the width inside; 9 % off a side removes more than
-#: half of a GA 36 plate's end character.
+#: The cuts of ``--cut-sweep``, (label, (left, right) offset of :func:`offset_box`): a reader's tolerance of
+#: corners that cut into a plate; 9 % off a side removes more than half of a GA 36 plate's end character.
 CUT_SWEEP = (("box", (0.0, 0.0)), ("left 6%", (0.06, 0.0)), ("left 9%", (0.09, 0.0)),
              ("right 6%", (0.0, -0.06)), ("right 9%", (0.0, -0.09)), ("shift 6%", (0.06, 0.06)))
 
@@ -142,7 +139,7 @@ def sample_crop(image: np.ndarray, sample: PlateSample, offset: Tuple[float, flo
     return crop_plates(image, np.asarray([box], np.float32), ["double" if double else "single"])[0]
 
 
-def read_all(recognizer: RecognitionPredictor, items: Sequence[Tuple[PlateSample, str]],
+def read_all(recognizer: TorchRecognizer, items: Sequence[Tuple[PlateSample, str]],
              batch_size: int = 64, offset: Tuple[float, float] | None = None) -> Tuple[List[Read], float, List[str]]:
     """Read every sample (cut as :func:`sample_crop` with ``offset``); returns the reads, crops per
     second, and unreadable files."""
@@ -159,7 +156,7 @@ def read_all(recognizer: RecognitionPredictor, items: Sequence[Tuple[PlateSample
             crops.append(sample_crop(image, s, offset))
             batch.append((s, group))
         t0 = time.perf_counter()
-        decoded = recognizer(crops)
+        decoded = recognizer.recognize_crops(crops)
         seconds += time.perf_counter() - t0
         reads += [Read(s, g, d.text, d.confidence) for (s, g), d in zip(batch, decoded)]
     return reads, (len(reads) / seconds if seconds else 0.0), failed
@@ -255,7 +252,7 @@ def main(argv=None) -> int:
     for root in args.roots:
         if not os.path.isdir(root):
             p.error(f"{root}: not a folder")
-    recognizer = RecognitionPredictor(args.weights_dir, args.device)
+    recognizer = TorchRecognizer(args.weights_dir, args.device)
     items, skipped = load_samples(args.roots, args.use)
     reads, speed, failed = read_all(recognizer, items, args.batch_size,
                                     tuple(args.cut_offset) if args.cut_offset is not None else None)

@@ -1,5 +1,5 @@
-"""Plate reading on ONNX Runtime, without torch: :class:`OnnxRecognitionPredictor`, the same reading
-steps (:class:`LPRNet.reading.CropReader`) and results as :class:`LPRNet.recognizer.RecognitionPredictor`,
+"""Plate recognition on ONNX Runtime, without torch: :class:`OnnxRecognizer`, the same reading
+steps (:class:`LPRNet.reading.Recognizer`) and results as :class:`LPRNet.recognizer.TorchRecognizer`,
 on the nets exported by ``python -m lpr.export``.
 """
 from __future__ import annotations
@@ -10,19 +10,15 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from lprcore.compat import moved_names
 from lprcore.manifest import ManifestError, WeightsError, read_manifest
 from lprcore.onnx import OnnxNet
 from LPRNet.chars import CHARS, ORIGINAL_CHARS, charset_for
-from LPRNet.reading import ATTRIBUTES_ONNX, RECOGNIZER_ONNX, WEIGHTS_DIR, CropReader
+from LPRNet.reading import ATTRIBUTES_ONNX, RECOGNIZER_ONNX, WEIGHTS_DIR, Recognizer
 
 
-def has_onnx_models(weights_dir: str | os.PathLike | None = None) -> bool:
-    """Whether ``weights_dir`` (default: the package's weights) holds ``recognizer.onnx``."""
-    return ((Path(weights_dir) if weights_dir else WEIGHTS_DIR) / RECOGNIZER_ONNX).is_file()
-
-
-class OnnxRecognitionPredictor(CropReader):
-    """Reads plate crops with STN + LPRNet (``recognizer.onnx``) and, when present, the colour/layout
+class OnnxRecognizer(Recognizer):
+    """The recognizer on ONNX Runtime (CPU): reads plate crops with STN + LPRNet (``recognizer.onnx``) and, when present, the colour/layout
     classifier (``attributes.onnx``) on ONNX Runtime (CPU).
 
     The character table is the ``charset`` of ``recognizer.onnx`` in the folder's MANIFEST.json
@@ -55,12 +51,15 @@ class OnnxRecognitionPredictor(CropReader):
         self.chars = charset_for(len(charset))
 
     def reader_logits(self, batch: np.ndarray) -> np.ndarray:
-        """See :meth:`LPRNet.reading.CropReader.reader_logits`."""
+        """See :meth:`LPRNet.reading.Recognizer.reader_logits`."""
         return self.model(batch)[0]
 
     def attribute_logits(self, batch: np.ndarray) -> Optional[Tuple[np.ndarray, np.ndarray]]:
-        """See :meth:`LPRNet.reading.CropReader.attribute_logits`."""
+        """See :meth:`LPRNet.reading.Recognizer.attribute_logits`."""
         if self.attribute_model is None:
             return None
         colour, layout = self.attribute_model(batch)[:2]
         return colour, layout
+
+
+__getattr__ = moved_names(__name__)

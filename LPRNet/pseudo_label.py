@@ -101,9 +101,9 @@ def main(argv=None) -> int:
         p.error(f"--out {args.out} lies inside {args.folder}")
     if not 0 <= args.threshold <= 1:
         p.error("--threshold must be in [0, 1]")
-    from LPRNet.recognizer import RecognitionPredictor
+    from LPRNet.recognizer import TorchRecognizer
     try:
-        reader = RecognitionPredictor(args.weights_dir)
+        reader = TorchRecognizer(args.weights_dir)
     except WeightsError as e:
         log.error("%s", e)
         return 2

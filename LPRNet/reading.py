@@ -3,10 +3,10 @@ read, decode. Imports no torch.
 
 In the manner of doctr's recognition predictor, separate pieces: pre-processing (:mod:`LPRNet.crops`
 cuts plates, :func:`LPRNet.inputs.crops_to_array` makes the input), the model (any backend that
-maps that input to logits: :class:`LPRNet.recognizer.RecognitionPredictor` on torch,
-:class:`LPRNet.onnx_recognizer.OnnxRecognitionPredictor` on ONNX Runtime) and post-processing
-(:func:`LPRNet.ctc.greedy_decode`, :func:`decode_attributes`). :class:`CropReader` joins them; a
-backend implements its two ``*_logits`` methods.
+maps that input to logits: :class:`LPRNet.recognizer.TorchRecognizer` on torch,
+:class:`LPRNet.onnx_recognizer.OnnxRecognizer` on ONNX Runtime) and post-processing
+(:func:`LPRNet.ctc.greedy_decode`, :func:`decode_attributes`). :class:`Recognizer` joins them; a
+backend implements its two ``*_logits`` methods (the counterpart of :class:`MTCNN.cascade.Detector`).
 
 This module is also the one home of the names of the shipped weight files.
 """
@@ -19,6 +19,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ccpd.plates import COLOURS, LAYOUTS, is_valid_text
+from lprcore.compat import moved_names, renamed_method
 from LPRNet.crops import SECOND_LOOK_BELOW, SECOND_LOOK_SCALES, box_to_quad, crop_quads, resize_crop, scale_quad
 from LPRNet.ctc import Decoded, greedy_decode, softmax
 from LPRNet.inputs import crops_to_array
@@ -45,7 +46,7 @@ def _numpy(x) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class PlateReading:
+class Recognition:
     """What the recognizer says of one plate.
 
     Attributes:
@@ -63,7 +64,7 @@ class PlateReading:
     layout: Optional[str] = None
 
 
-def vote(first: PlateReading, others: Sequence[PlateReading]) -> PlateReading:
+def vote(first: Recognition, others: Sequence[Recognition]) -> Recognition:
     """The reading the cuts of one plate agree on.
 
     Among ``first`` and ``others`` whose text follows a plate rule (:func:`ccpd.plates.is_valid_text`),
@@ -83,16 +84,17 @@ def vote(first: PlateReading, others: Sequence[PlateReading]) -> PlateReading:
     return max((r for r in valid if r.text == text), key=lambda r: r.confidence)
 
 
-def needs_second_look(reading: PlateReading, below: float = SECOND_LOOK_BELOW) -> bool:
-    """Whether :meth:`CropReader.second_look` cuts this plate again: its text follows no plate rule
+def needs_second_look(reading: Recognition, below: float = SECOND_LOOK_BELOW) -> bool:
+    """Whether :meth:`Recognizer.second_look` cuts this plate again: its text follows no plate rule
     (:func:`ccpd.plates.is_valid_text`), its confidence is under ``below``, or ``below`` is 1 (every
-    plate); ``below`` 0 cuts again only invalid reads (0.12's second look)."""
+    plate); ``below`` 0 cuts again only invalid reads."""
     return below >= 1.0 or reading.confidence < below or not is_valid_text(reading.text)
 
 
-class CropReader:
-    """Reads plates with a backend's logits. Subclasses set :attr:`chars` and implement
-    :meth:`reader_logits` and :meth:`attribute_logits`.
+class Recognizer:
+    """Reads plates with a backend's logits: cut, classify colour and layout, read, decode.
+    Subclasses (the backends) set :attr:`chars` and implement :meth:`reader_logits` and
+    :meth:`attribute_logits`.
 
     Attributes:
         chars: the character table of the reader's outputs (index -> character).
@@ -109,7 +111,7 @@ class CropReader:
         ``None`` when the backend has no colour/layout classifier."""
         raise NotImplementedError
 
-    def __call__(self, crops: Sequence[np.ndarray]) -> List[Decoded]:
+    def recognize_crops(self, crops: Sequence[np.ndarray]) -> List[Decoded]:
         """Read plate crops (``ndarray[h, w, 3]`` uint8 BGR, any size), all in one batch.
 
         Returns:
@@ -132,12 +134,12 @@ class CropReader:
             return [(None, None)] * len(crops)
         return [(colour, layout) for colour, layout, _ in decode_attributes(*out)]
 
-    def read_boxes(self, image: np.ndarray, boxes: np.ndarray) -> List[PlateReading]:
+    def recognize_boxes(self, image: np.ndarray, boxes: np.ndarray) -> List[Recognition]:
         """Read the plates at ``boxes[N, >=4]`` (x1, y1, x2, y2 pixels) of a BGR uint8 image:
-        :meth:`read_quads` of each box's corners."""
-        return self.read_quads(image, [box_to_quad(b) for b in np.asarray(boxes, np.float32)])
+        :meth:`recognize` of each box's corners."""
+        return self.recognize(image, [box_to_quad(b) for b in np.asarray(boxes, np.float32)])
 
-    def read_quads(self, image: np.ndarray, quads: Sequence[np.ndarray]) -> List[PlateReading]:
+    def recognize(self, image: np.ndarray, quads: Sequence[np.ndarray]) -> List[Recognition]:
         """Read the plates with corners ``quads`` (``N`` arrays ``[4, 2]``, x, y pixels, TL, TR, BR,
         BL) of a BGR uint8 image, in one batch: each is cut whole by a perspective warp, classified
         (colour, layout), re-cut row by row when double-row (:func:`LPRNet.crops.warp_double_row`),
@@ -149,12 +151,12 @@ class CropReader:
         for i, (_, layout) in enumerate(attrs):  # only double-row plates are cut again
             if layout == "double":
                 crops[i] = crop_quads(image, quads[i:i + 1], ["double"])[0]
-        return [PlateReading(d.text, d.confidence, d.char_confidences, colour, layout)
-                for d, (colour, layout) in zip(self(crops), attrs)]
+        return [Recognition(d.text, d.confidence, d.char_confidences, colour, layout)
+                for d, (colour, layout) in zip(self.recognize_crops(crops), attrs)]
 
-    def second_look(self, image: np.ndarray, quads: Sequence[np.ndarray], readings: Sequence[PlateReading],
+    def second_look(self, image: np.ndarray, quads: Sequence[np.ndarray], readings: Sequence[Recognition],
                     scales: Sequence[Tuple[float, float]] = SECOND_LOOK_SCALES,
-                    below: float = SECOND_LOOK_BELOW) -> List[PlateReading]:
+                    below: float = SECOND_LOOK_BELOW) -> List[Recognition]:
         """Second look: each plate whose first reading follows no plate rule
         (:func:`ccpd.plates.is_valid_text`) or has a confidence under ``below`` is cut again from its
         quadrilateral scaled by each of ``scales`` (:func:`LPRNet.crops.scale_quad`) and the cuts
@@ -166,7 +168,7 @@ class CropReader:
         Args:
             image: ``ndarray[H, W, 3]`` uint8, BGR.
             quads: the ``N`` quadrilaterals ``[4, 2]`` (TL, TR, BR, BL, pixels) ``readings`` were cut from.
-            readings: :meth:`read_quads` of ``quads``.
+            readings: :meth:`recognize` of ``quads``.
             scales: (x, y) scale factors of the new cuts (default :data:`LPRNet.crops.SECOND_LOOK_SCALES`).
             below: confidence (lowest character probability) in [0, 1] under which a valid first
                 reading is cut again; 1 cuts every plate again (default
@@ -187,8 +189,15 @@ class CropReader:
         again_at = [i for i, r in enumerate(readings) if needs_second_look(r, below)]
         if not again_at or len(scales) == 0:
             return out
-        again = self.read_quads(image, [scale_quad(quads[i], sx, sy) for i in again_at for sx, sy in scales])
+        again = self.recognize(image, [scale_quad(quads[i], sx, sy) for i in again_at for sx, sy in scales])
         k = len(scales)
         for j, i in enumerate(again_at):
             out[i] = vote(readings[i], again[j * k:(j + 1) * k])
         return out
+
+    __call__ = renamed_method("__call__", "recognize_crops")
+    read_quads = renamed_method("read_quads", "recognize")
+    read_boxes = renamed_method("read_boxes", "recognize_boxes")
+
+
+__getattr__ = moved_names(__name__)

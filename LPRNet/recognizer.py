@@ -1,9 +1,10 @@
-"""Plate reading: STN + LPRNet assembled once, and the predictor that reads BGR crops with it.
+"""Plate recognition on torch: STN + LPRNet assembled once, and the recognizer that reads BGR crops
+with it.
 
-The model is :class:`PlateRecognizer`, STN then LPRNet, returning logits, the same module in
-training (:mod:`LPRNet.train`), evaluation and the pipeline. :class:`RecognitionPredictor` runs it,
-with weights loaded once (``weights_only=True``), for the reading steps of
-:class:`LPRNet.reading.CropReader` (pre-processing, colour/layout, CTC post-processing).
+The net is :class:`RecognizerNet`, STN then LPRNet, returning logits, the same module in training
+(:mod:`LPRNet.train`), evaluation and the reader. :class:`TorchRecognizer` runs it, with weights
+loaded once (``weights_only=True``), for the reading steps of :class:`LPRNet.reading.Recognizer`
+(pre-processing, colour/layout, CTC post-processing).
 """
 from __future__ import annotations
 
@@ -15,17 +16,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from lprcore.compat import moved_names
 from lprcore.manifest import ManifestError, read_manifest
 from lprcore.weights import WeightsError, load_weights, read_state_dict
 from LPRNet.attributes import PlateAttributeNet
 from LPRNet.chars import CHARS, NUM_CLASSES, ORIGINAL_CHARS, charset_for
 from LPRNet.model import LPRNet
-from LPRNet.reading import ATTRIBUTES_WEIGHTS, LPRNET_WEIGHTS, STN_WEIGHTS, WEIGHTS_DIR, CropReader
+from LPRNet.reading import ATTRIBUTES_WEIGHTS, LPRNET_WEIGHTS, STN_WEIGHTS, WEIGHTS_DIR, Recognizer
 from LPRNet.stn import STNet
 
 
-
-class PlateRecognizer(nn.Module):
+class RecognizerNet(nn.Module):
     """STN followed by LPRNet: ``Tensor[N, 3, 24, 94]`` (see :mod:`LPRNet.model`) -> logits
     ``Tensor[N, 68, 18]``.
 
@@ -103,8 +104,8 @@ def expand_classes(state: Dict[str, torch.Tensor], num_classes: int, prefix: str
 
 
 def load_recognizer(weights_dir: str | os.PathLike | None = None,
-                    device: str | torch.device = "cpu") -> PlateRecognizer:
-    """A :class:`PlateRecognizer` in eval mode with ``stn.pth`` and ``lprnet.pth`` of ``weights_dir``.
+                    device: str | torch.device = "cpu") -> RecognizerNet:
+    """A :class:`RecognizerNet` in eval mode with ``stn.pth`` and ``lprnet.pth`` of ``weights_dir``.
 
     Args:
         weights_dir: folder with ``stn.pth`` and ``lprnet.pth`` (default: the package's weights).
@@ -129,16 +130,16 @@ def load_recognizer(weights_dir: str | os.PathLike | None = None,
     if charset not in ("".join(CHARS), "".join(ORIGINAL_CHARS)):
         raise WeightsError(f"weight file {path} was trained on another character table "
                            f"({len(charset)} classes in its MANIFEST.json; known tables: 68, 75)")
-    model = PlateRecognizer(num_classes=len(charset))
+    model = RecognizerNet(num_classes=len(charset))
     load_weights(model.stn, weights_dir / STN_WEIGHTS, "STNet")
     load_weights(model.lprnet, weights_dir / LPRNET_WEIGHTS, "LPRNet")
     return model.to(torch.device(device)).eval()
 
 
-class RecognitionPredictor(CropReader):
-    """Reads plate crops on torch: crops -> input tensor -> :class:`PlateRecognizer` -> greedy CTC
+class TorchRecognizer(Recognizer):
+    """The recognizer on torch: crops -> input tensor -> :class:`RecognizerNet` -> greedy CTC
     decoding, with the plate's colour and layout from :class:`LPRNet.attributes.PlateAttributeNet`
-    when the weights folder has ``attributes.pth`` (the reading steps: :class:`LPRNet.reading.CropReader`).
+    when the weights folder has ``attributes.pth`` (the reading steps: :class:`LPRNet.reading.Recognizer`).
 
     Args:
         weights_dir: folder with ``stn.pth`` and ``lprnet.pth`` (and optionally ``attributes.pth``;
@@ -167,12 +168,15 @@ class RecognitionPredictor(CropReader):
         return self.model(batch.to(self.device))
 
     def reader_logits(self, batch: np.ndarray) -> np.ndarray:
-        """See :meth:`LPRNet.reading.CropReader.reader_logits`."""
+        """See :meth:`LPRNet.reading.Recognizer.reader_logits`."""
         return self.logits(torch.from_numpy(batch)).float().cpu().numpy()
 
     @torch.inference_mode()
     def attribute_logits(self, batch: np.ndarray):
-        """See :meth:`LPRNet.reading.CropReader.attribute_logits`."""
+        """See :meth:`LPRNet.reading.Recognizer.attribute_logits`."""
         if self.attribute_model is None:
             return None
         return tuple(t.float().cpu().numpy() for t in self.attribute_model(torch.from_numpy(batch).to(self.device)))
+
+
+__getattr__ = moved_names(__name__)

@@ -1,6 +1,6 @@
 """Train STN + LPRNet together with CTC loss (arXiv:1806.10447, Sec. 3).
 
-Example (the command that made the shipped weights is in the README)::
+Example (the commands that made the shipped weights are in docs/training.md)::
 
     python -m LPRNet.train --train data/lprnet/train.txt data/lprnet/synth.txt \
         --val data/lprnet/val.txt --out runs/lprnet --epochs 40 --export LPRNet/weights
@@ -22,16 +22,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from lprcore.engine import (distributed, CheckpointError, FitConfig, add_training_args, export_run, fit, make_loader,
-                            setup_training)
-from lprcore.report import nonnegative_float, nonnegative_int, positive_int, probability
+from lprcore.cli import add_training_args, nonnegative_float, nonnegative_int, positive_int, probability
+from lprcore.engine import distributed, CheckpointError, FitConfig, export_run, fit, make_loader, setup_training
 from lprcore.weights import WeightsError, read_state_dict
 from LPRNet.chars import BLANK, CHARS
 from LPRNet.ctc import greedy_decode
 from LPRNet.dataset import PlateTextDataset, collate
 from LPRNet.inputs import TIME_STEPS
 from LPRNet.reading import LPRNET_WEIGHTS, STN_WEIGHTS
-from LPRNet.recognizer import PlateRecognizer, expand_classes
+from LPRNet.recognizer import RecognizerNet, expand_classes
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,7 @@ def accuracy(model: nn.Module, dataset: PlateTextDataset, batch_size: int = 256)
 
 
 def initial_state(path: str, num_classes: int) -> dict:
-    """The :class:`PlateRecognizer` state to start from: a checkpoint file (``stn.*``/``lprnet.*``
+    """The :class:`RecognizerNet` state to start from: a checkpoint file (``stn.*``/``lprnet.*``
     keys) or a weights folder (``stn.pth`` + ``lprnet.pth``), grown to ``num_classes`` classes.
 
     Raises:
@@ -73,7 +72,7 @@ def initial_state(path: str, num_classes: int) -> dict:
 
 
 def export(run_dir: str, out_dir: str) -> None:
-    """Split the run's best :class:`PlateRecognizer` into ``stn.pth`` and ``lprnet.pth`` (denormals
+    """Split the run's best :class:`RecognizerNet` into ``stn.pth`` and ``lprnet.pth`` (denormals
     zeroed) and record both in ``OUT/MANIFEST.json``, the character table with ``lprnet.pth``."""
     export_run(run_dir, out_dir, {STN_WEIGHTS: "stn.", LPRNET_WEIGHTS: "lprnet."},
                extra={LPRNET_WEIGHTS: {"charset": "".join(CHARS)}})
@@ -110,7 +109,7 @@ def main(argv=None) -> int:
     except ValueError as e:
         p.error(str(e))
 
-    model = PlateRecognizer()
+    model = RecognizerNet()
     if args.init:
         try:
             model.load_state_dict(initial_state(args.init, len(model.chars)))

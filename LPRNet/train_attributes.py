@@ -18,7 +18,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from ccpd.plates import COLOURS, LAYOUTS
-from lprcore.engine import distributed, CheckpointError, FitConfig, add_training_args, export_run, fit, make_loader, setup_training
+from lprcore.cli import add_training_args
+from lprcore.engine import distributed, CheckpointError, FitConfig, export_run, fit, make_loader, setup_training
 from LPRNet.attributes import PlateAttributeNet
 from LPRNet.reading import ATTRIBUTES_WEIGHTS
 from LPRNet.dataset import PlateTextDataset

@@ -20,14 +20,14 @@ thresholds (:class:`DetectorConfig`) and the names of the shipped weight files.
 """
 from __future__ import annotations
 
-import argparse
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
+from lprcore.compat import renamed_method
 from lprcore.imageio import ImageTooLargeError
 from MTCNN.boxes import (NmsMode, calibrate_boxes, clip_boxes, nms, plausible_corners, quad_size, remove_small_boxes,
                          vertices_to_corners)
@@ -38,21 +38,19 @@ PNET_STRIDE: Tuple[int, int] = (2, 5)
 PNET_CELL: Tuple[int, int] = (12, 47)
 #: ONet input size, (height, width) pixels.
 ONET_INPUT: Tuple[int, int] = (24, 94)
-#: Views of a final box from which ONet's corners are averaged (:func:`refine_stage`): (width,
-#: height) factors of the box, about its centre; the first, the box itself, also re-scores it.
-#: Chosen on 150 CCPD training photos and 150 synthetic scenes: mean corner error 4.3 -> 3.2 % and
-#: 5.2 -> 4.0 % of the plate width against one pass.
+#: (width, height) factors about a final box's centre at which ONet looks again (:func:`refine_stage`);
+#: the views' corners are averaged, the first (the box) also re-scores it.
+#: Measured: docs/tuning.md#refine_views
 REFINE_VIEWS: Tuple[Tuple[float, float], ...] = (
     (1.0, 1.0), (0.95, 0.95), (1.1, 1.1), (1.2, 1.2), (1.05, 1.15), (1.1, 1.3), (1.2, 1.5))
-#: VNet input size (height, width) pixels: the plate rectified through its current corners
-#: (:func:`rectify_quads`); the plate spans about 102 x 24 pixels of it, the recognizer's scale.
+#: VNet input size (height, width) pixels: the plate rectified through its corners spans about
+#: 102 x 24 of it, the recognizer's scale. Measured: docs/tuning.md#vnet_input
 VNET_INPUT: Tuple[int, int] = (40, 128)
-#: Where :func:`rectify_quads` puts the current corners in VNet's crop: the plate fills ``[mx, 1 - mx]
-#: x [my, 1 - my]`` of it (fractions of the crop's width and height), which leaves room for corners
-#: off by up to 12 % of the plate's width and 33 % of its height.
+#: Where :func:`rectify_quads` puts the corners in VNet's crop (``[mx, 1 - mx] x [my, 1 - my]``): room
+#: for corners off by up to 12 % of the plate's width, 33 % of its height. Measured: docs/tuning.md#vnet_frame
 VNET_FRAME: Tuple[float, float] = (0.1, 0.2)
-#: A plate wider than this many times its width in VNet's crop is first shrunk with area averaging
-#: (as ``cv2.INTER_AREA``) so the perspective warp, which interpolates linearly, does not alias.
+#: A plate wider than this many times its width in VNet's crop is first area-averaged down, so the
+#: linear warp does not alias. Measured: docs/tuning.md#vnet_max_downscale
 VNET_MAX_DOWNSCALE = 1.5
 #: Scaling of the input: ``(x - INPUT_MEAN) * INPUT_SCALE``.
 INPUT_MEAN, INPUT_SCALE = 127.5, 0.0078125
@@ -102,8 +100,8 @@ def softmax_plate(logits: np.ndarray) -> np.ndarray:
 #: enlarges an image at most 2x (a smaller plate has no legible characters; ``(1, 1)`` would enlarge
 #: a photo 47x and need tens of GB).
 MIN_PLATE_FLOOR: Tuple[int, int] = (PNET_CELL[0] // 2, (PNET_CELL[1] + 1) // 2)
-#: Peak bytes PNet needs per pixel of its input (float32 input, 10-channel conv1 output and its PReLU
-#: output, measured ~98 on torch 2.13 CPU), for :func:`pyramid_bytes`.
+#: Peak bytes PNet needs per pixel of its input (float32 input, conv1 output and its PReLU), for
+#: :func:`pyramid_bytes`. Measured: docs/tuning.md#pnet_bytes_per_pixel
 PNET_BYTES_PER_PIXEL = 104
 
 
@@ -125,10 +123,8 @@ class DetectorConfig:
         pnet_pre_nms: at most this many cells (highest scores) per scale go into NMS, which
             bounds the time spent on an image where PNet fires everywhere.
         max_proposals: at most this many PNet proposals (highest score) go to ONet, whose time
-            grows with their number. 60 (was 300) halves ONet's work on CCPD photos (86 -> 49
-            proposals on average) and found the same plates on CCPD training photos, real web
-            photos (``scenes_train``) and synthetic scenes (100 photos each); raise it for photos of
-            many plates.
+            grows with their number; raise it for photos of many plates (measured:
+            docs/tuning.md#max_proposals).
         onet_threshold: plate probability for ONet to keep a box.
         onet_nms: overlap above which final boxes are merged.
         onet_nms_mode: ``"union"`` (IoU) or ``"min"`` (intersection over the smaller box).
@@ -137,7 +133,7 @@ class DetectorConfig:
             off, boxes and corners are those of the proposals' pass.
         refine_threshold: mean plate probability of :func:`refine_stage`'s two looks to keep a box.
         vertex_rounds: rounds of corner refinement by VNet (:func:`vertex_stage`) after ONet, when
-            the weights folder has VNet; 0 keeps ONet's corners.
+            the weights folder has VNet; 0 keeps ONet's corners (measured: docs/tuning.md#vertex_rounds).
         max_pyramid_mb: largest memory, in MiB, the image pyramid may need (:func:`pyramid_bytes`);
             a larger image is refused with :class:`lprcore.imageio.ImageTooLargeError` before any is
             allocated. The default, 4096, takes a 50-megapixel photo at the default ``min_plate_size``
@@ -183,65 +179,6 @@ class DetectorConfig:
             raise ValueError(f"vertex_rounds must be in [0, 5], got {self.vertex_rounds}")
         if self.onet_nms_mode not in ("union", "min"):
             raise ValueError(f"onet_nms_mode must be 'union' or 'min', got {self.onet_nms_mode!r}")
-
-    #: option name and help of each field (``--min-plate-size`` etc.), for :meth:`add_arguments`.
-    _OPTIONS = {
-        "min_plate_size": ("--min-plate-size", "smallest plate to find: height and width, pixels"),
-        "scale_factor": ("--scale-factor", "ratio between image-pyramid scales, in (0, 1)"),
-        "pnet_threshold": ("--pnet-threshold", "PNet plate probability for a proposal"),
-        "pnet_scale_nms": ("--pnet-scale-nms", "IoU above which PNet proposals of one pyramid scale merge"),
-        "pnet_nms": ("--pnet-nms", "IoU above which PNet proposals of all scales merge"),
-        "pnet_pre_nms": ("--pnet-pre-nms", "at most this many PNet cells per scale enter NMS"),
-        "max_proposals": ("--max-proposals", "at most this many PNet proposals go to ONet"),
-        "onet_threshold": ("--onet-threshold", "ONet plate probability to keep a box"),
-        "onet_nms": ("--nms", "overlap above which final boxes merge"),
-        "onet_nms_mode": ("--nms-mode", "final NMS overlap: IoU ('union') or intersection over the smaller box ('min')"),
-        "refine": ("--no-refine", "skip the ONet check and refinement of the final boxes (boxes and corners "
-                                  "from the first pass)"),
-        "refine_threshold": ("--refine-threshold", "mean plate probability of ONet's second looks to keep a final box"),
-        "vertex_rounds": ("--vertex-rounds", "rounds of VNet corner refinement after ONet (0: ONet's corners)"),
-        "max_pyramid_mb": ("--max-pyramid-mb", "refuse an image whose pyramid would need more memory than this, MiB"),
-    }
-
-    @classmethod
-    def add_arguments(cls, parser: argparse.ArgumentParser, title: str = "detector") -> None:
-        """Add one option per field (defaults from this class) as an argument group of ``parser``."""
-        d = cls()
-        group = parser.add_argument_group(title, "thresholds of the PNet/ONet cascade (MTCNN.detector.DetectorConfig)")
-        for f in fields(cls):
-            flag, help_ = cls._OPTIONS[f.name]
-            value = getattr(d, f.name)
-            kw = dict(dest=f"det_{f.name}", help=f"{help_} (default: {' '.join(map(str, value)) if isinstance(value, tuple) else value})")
-            if f.name == "min_plate_size":
-                group.add_argument(flag, nargs=2, type=int, metavar=("H", "W"), default=list(value), **kw)
-            elif f.name == "onet_nms_mode":
-                group.add_argument(flag, choices=("union", "min"), default=value, **kw)
-            elif f.name == "refine":
-                kw["help"] = help_
-                group.add_argument(flag, action="store_false", **kw)
-            else:
-                group.add_argument(flag, type=type(value), default=value, metavar=type(value).__name__.upper(), **kw)
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace,
-                  parser: argparse.ArgumentParser | None = None) -> "DetectorConfig":
-        """The config of options added by :meth:`add_arguments`.
-
-        Args:
-            parser: when given, a value out of range ends the program through ``parser.error``
-                (usage message, exit status 2) instead of raising.
-
-        Raises:
-            ValueError: a value out of its range (the message names the field), without ``parser``.
-        """
-        values = {f.name: getattr(args, f"det_{f.name}") for f in fields(cls)}
-        values["min_plate_size"] = tuple(values["min_plate_size"])
-        try:
-            return cls(**values)
-        except ValueError as e:
-            if parser is None:
-                raise
-            parser.error(str(e))
 
 
 def pyramid_scales(size: Tuple[int, int], min_plate_size: Tuple[int, int], factor: float) -> List[float]:
@@ -502,6 +439,56 @@ def detect(pnet: NetFn, onet: NetFn, image: np.ndarray, config: DetectorConfig,
     if vnet is not None and corners is not None:
         corners = vertex_stage(vnet, image, corners, config.vertex_rounds)
     return Detections(boxes, corners)
+
+
+class Detector:
+    """The cascade around any backend: BGR image -> :class:`Detections`.
+
+    The counterpart of :class:`LPRNet.reading.Recognizer`: a backend
+    (:class:`MTCNN.detector.TorchDetector` on torch, :class:`MTCNN.onnx_detector.OnnxDetector` on
+    ONNX Runtime) loads its nets and implements :meth:`pnet`, :meth:`onet` and, when it has VNet,
+    :meth:`vnet`; this class runs the stages (:func:`detect`).
+
+    Attributes:
+        config: the cascade's thresholds (:class:`DetectorConfig`).
+        has_vertices: whether ONet has the vertex branch (results carry corners).
+        has_vnet: whether the corner refiner VNet is loaded (:func:`vertex_stage` runs).
+    """
+
+    config: DetectorConfig
+    has_vertices: bool = False
+    has_vnet: bool = False
+
+    def pnet(self, batch: np.ndarray) -> Sequence[np.ndarray]:
+        """PNet (:data:`NetFn`): ``float32[1, 3, H, W]`` -> logits ``[1, 2, h, w]``, offsets ``[1, 4, h, w]``."""
+        raise NotImplementedError
+
+    def onet(self, batch: np.ndarray) -> Sequence[np.ndarray]:
+        """ONet (:data:`NetFn`): ``float32[N, 3, 24, 94]`` -> logits ``[N, 2]``, offsets ``[N, 4]``
+        and, with the vertex branch, corners ``[N, 8]``."""
+        raise NotImplementedError
+
+    def vnet(self, batch: np.ndarray) -> Sequence[np.ndarray]:
+        """VNet (:data:`NetFn`): ``float32[N, 3, 40, 128]`` -> corners ``[N, 8]``."""
+        raise NotImplementedError
+
+    def detect(self, image: np.ndarray) -> Detections:
+        """Find plates and their corners in one image.
+
+        Args:
+            image: ``ndarray[H, W, 3]`` uint8, **BGR** (as ``cv2.imread`` gives).
+
+        Returns:
+            The plates found (:class:`Detections`), by decreasing score.
+
+        Raises:
+            lprcore.imageio.ImageTooLargeError: the image pyramid would need more memory than
+                ``config.max_pyramid_mb`` (:func:`check_image_size`; nothing is allocated).
+        """
+        return detect(self.pnet, self.onet, image, self.config, self.has_vertices,
+                      self.vnet if self.has_vnet else None)
+
+    detect_plates = renamed_method("detect_plates", "detect")
 
 
 def frame_corners(size: Tuple[int, int] = VNET_INPUT, frame: Tuple[float, float] = VNET_FRAME) -> np.ndarray:

@@ -63,11 +63,8 @@ def mirror_vertices(vertices: torch.Tensor) -> torch.Tensor:
     return v.reshape(8)
 
 
-#: Corner perturbations of :class:`QuadSampleDataset`, as the errors of ONet's corners that VNet
-#: corrects: per corner, normal with these standard deviations (fractions of the plate's width in x
-#: and of its height in y), plus a shift of the whole plate with ``QUAD_SHIFT_STD``; a share
-#: ``QUAD_WIDE_P`` of samples has both doubled. Measured on ONet 0.5's corners (refined): about 3.5 %
-#: of the width and 4-6 % of the height per corner, with tails to 10 % and 17 %.
+#: Corner noise of :class:`QuadSampleDataset`: normal std per corner and per plate shift (fractions of width,
+#: height), doubled for a share; as ONet's corner errors. Measured: docs/tuning.md#quad_noise_std
 QUAD_NOISE_STD: Tuple[float, float] = (0.035, 0.05)
 QUAD_SHIFT_STD: Tuple[float, float] = (0.02, 0.04)
 QUAD_WIDE_P = 0.25

@@ -1,4 +1,4 @@
-"""Plate detection with the PNet -> ONet cascade on torch: :class:`PlateDetector`.
+"""Plate detection with the PNet -> ONet cascade on torch: :class:`TorchDetector`.
 
 The cascade itself (image pyramid, NMS, regression, :class:`DetectorConfig`) is the plain NumPy
 functions of :mod:`MTCNN.cascade`; this module runs the nets of :mod:`MTCNN.nets` for it, and loads
@@ -13,9 +13,10 @@ from typing import Optional, Tuple
 import numpy as np
 import torch
 
+from lprcore.compat import moved_names
 from lprcore.weights import load_weights, read_state_dict
-from MTCNN.cascade import (ONET_WEIGHTS, PNET_WEIGHTS, VNET_WEIGHTS, WEIGHTS_DIR, DetectorConfig, Detections, NetFn,
-                           detect, onet_stage, pnet_stage)
+from MTCNN.cascade import (ONET_WEIGHTS, PNET_WEIGHTS, VNET_WEIGHTS, WEIGHTS_DIR, DetectorConfig, Detections, Detector,
+                           NetFn, onet_stage, pnet_stage)
 from MTCNN.nets import ONet, PNet, VNet
 
 
@@ -25,7 +26,7 @@ def torch_net(net: torch.nn.Module, device: torch.device) -> NetFn:
     The input goes in channels-last memory order, which oneDNN's CPU convolutions run 2-3x faster
     for these small nets (PNet on a 870x540 pyramid scale 28 -> 13 ms, ONet on 54 proposals 28 ->
     10 ms, 2 threads; the same numbers up to 1e-5); the net's weights should be channels-last too
-    (:class:`PlateDetector` makes them so).
+    (:class:`TorchDetector` makes them so).
     """
 
     def run(x: np.ndarray):
@@ -44,7 +45,7 @@ def run_pnet(pnet: PNet, image: np.ndarray, config: DetectorConfig, device: torc
 def run_onet(onet: ONet, image: np.ndarray, boxes: np.ndarray, config: DetectorConfig,
              device: torch.device, threshold: Optional[float] = None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Stage 2 with a torch ONet: :func:`MTCNN.cascade.onet_stage`, without the refinement
-    (:func:`MTCNN.cascade.refine_stage`) that :meth:`PlateDetector.detect_plates` adds. Call under
+    (:func:`MTCNN.cascade.refine_stage`) that :meth:`TorchDetector.detect` adds. Call under
     ``torch.inference_mode()``."""
     return onet_stage(torch_net(onet, device), image, boxes, config, threshold, onet.has_vertices)
 
@@ -60,14 +61,19 @@ def load_onet(path: str | os.PathLike) -> ONet:
     return load_weights(ONet(vertices=vertices), path, "ONet").eval()
 
 
-class PlateDetector:
-    """PNet + ONet plate detector, with VNet's corner refinement when the folder has ``vnet.pth``.
+class TorchDetector(Detector):
+    """The detector on torch: PNet + ONet, with VNet's corner refinement when the folder has
+    ``vnet.pth`` (the cascade: :class:`MTCNN.cascade.Detector`).
 
     Args:
         weights_dir: folder holding ``pnet.pth`` and ``onet.pth``, and optionally ``vnet.pth``
             (default: the package's weights).
         config: thresholds; see :class:`DetectorConfig`.
         device: torch device, e.g. ``"cpu"`` or ``"cuda"``.
+
+    Attributes:
+        pnet_model, onet_model, vnet_model: the torch nets (``vnet_model`` ``None`` without VNet),
+            eval mode, channels-last.
 
     Raises:
         lprcore.weights.WeightsError: a weight file is missing or does not fit its net.
@@ -78,45 +84,34 @@ class PlateDetector:
         weights_dir = Path(weights_dir) if weights_dir else WEIGHTS_DIR
         self.device = torch.device(device)
         self.config = config or DetectorConfig()
-        self.pnet = load_weights(PNet(), weights_dir / PNET_WEIGHTS, "PNet").eval()
-        self.onet = load_onet(weights_dir / ONET_WEIGHTS)
+        self.pnet_model = load_weights(PNet(), weights_dir / PNET_WEIGHTS, "PNet").eval()
+        self.onet_model = load_onet(weights_dir / ONET_WEIGHTS)
         vnet_path = weights_dir / VNET_WEIGHTS
-        self.vnet = load_weights(VNet(), vnet_path, "VNet").eval() if vnet_path.is_file() else None
-        for net in (self.pnet, self.onet, self.vnet):  # channels-last: see torch_net
+        self.vnet_model = load_weights(VNet(), vnet_path, "VNet").eval() if vnet_path.is_file() else None
+        for net in (self.pnet_model, self.onet_model, self.vnet_model):  # channels-last: see torch_net
             if net is not None:
                 net.to(self.device, memory_format=torch.channels_last)
+        self.has_vertices = self.onet_model.has_vertices
+        self.has_vnet = self.vnet_model is not None
+        self._pnet, self._onet = torch_net(self.pnet_model, self.device), torch_net(self.onet_model, self.device)
+        self._vnet = torch_net(self.vnet_model, self.device) if self.has_vnet else None
 
-    @property
-    def has_vertices(self) -> bool:
-        """Whether ONet has the vertex branch (results carry corners)."""
-        return self.onet.has_vertices
+    def pnet(self, batch: np.ndarray):
+        """See :meth:`MTCNN.cascade.Detector.pnet`."""
+        return self._pnet(batch)
+
+    def onet(self, batch: np.ndarray):
+        """See :meth:`MTCNN.cascade.Detector.onet`."""
+        return self._onet(batch)
+
+    def vnet(self, batch: np.ndarray):
+        """See :meth:`MTCNN.cascade.Detector.vnet`."""
+        return self._vnet(batch)
 
     @torch.inference_mode()
-    def detect_plates(self, image: np.ndarray) -> Detections:
-        """Find plates and their corners in one image.
+    def detect(self, image: np.ndarray) -> Detections:
+        """See :meth:`MTCNN.cascade.Detector.detect` (run without autograd)."""
+        return super().detect(image)
 
-        Args:
-            image: ``ndarray[H, W, 3]`` uint8, **BGR** (as ``cv2.imread`` gives).
 
-        Raises:
-            lprcore.imageio.ImageTooLargeError: the image pyramid would need more memory than
-                ``config.max_pyramid_mb`` (:func:`check_image_size`; nothing is allocated).
-        """
-        vnet = torch_net(self.vnet, self.device) if self.vnet is not None else None
-        return detect(torch_net(self.pnet, self.device), torch_net(self.onet, self.device), image, self.config,
-                      self.onet.has_vertices, vnet)
-
-    def detect(self, image: np.ndarray) -> np.ndarray:
-        """Find plates in one image: the boxes of :meth:`detect_plates`.
-
-        Args:
-            image: ``ndarray[H, W, 3]`` uint8, **BGR** (as ``cv2.imread`` gives).
-
-        Returns:
-            ``ndarray[K, 5]`` float32: x1, y1, x2, y2 (pixels, inside the image), score in [0, 1];
-            ``[0, 5]`` when no plate is found.
-
-        Raises:
-            lprcore.imageio.ImageTooLargeError: see :meth:`detect_plates`.
-        """
-        return self.detect_plates(image).boxes
+__getattr__ = moved_names(__name__)

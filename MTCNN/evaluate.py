@@ -24,10 +24,11 @@ import numpy as np
 
 from ccpd.sources import LABELS_FILE, read_source
 from ccpd.subsets import scan_root
-from lprcore.report import add_runtime_args, format_table, pct, read_samples, setup_runtime
+from lprcore.cli import add_runtime_args, setup_runtime
+from lprcore.report import format_table, pct, read_samples
 from MTCNN.boxes import box_iou, quad_size
-from MTCNN.cascade import DetectorConfig
-from MTCNN.detector import PlateDetector
+from MTCNN.detector import TorchDetector
+from MTCNN.options import add_detector_arguments, detector_config
 
 #: IoU for a detection to count as finding the plate (and the stricter one also reported).
 MATCH_IOU = 0.5
@@ -150,14 +151,14 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m MTCNN.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("sources", nargs="+", help="CCPD roots and/or folders with labels.tsv (+ boxes.tsv)")
     add_runtime_args(p, "folder with pnet.pth and onet.pth (default: shipped)")
-    DetectorConfig.add_arguments(p)
+    add_detector_arguments(p.add_argument_group("detector", "the PNet/ONet cascade's thresholds"))
     args = p.parse_args(argv)
     setup_runtime(args)
     for folder in args.sources:
         if not os.path.isdir(folder):
             p.error(f"{folder}: not a folder")
-    config = DetectorConfig.from_args(args, p)
-    detector = PlateDetector(args.weights_dir, config, args.device)
+    config = detector_config(args, p)
+    detector = TorchDetector(args.weights_dir, config, args.device)
     rows: Dict[str, Counts] = {}
     total = Counts()
     left_out = 0
@@ -170,7 +171,7 @@ def main(argv=None) -> int:
             by_path = {im.path: im for im in images}
             for im, pixels in read_samples(images, key):
                 t0 = time.perf_counter()
-                found = detector.detect_plates(pixels)
+                found = detector.detect(pixels)
                 c = score_image(found.boxes, found.corners, by_path[im.path], time.perf_counter() - t0)
                 counts.add(c)
                 total.add(c)

@@ -1,27 +1,20 @@
 """Plate detection with the PNet -> ONet (-> VNet) cascade on ONNX Runtime, without torch:
-:class:`OnnxPlateDetector`, the same cascade (:mod:`MTCNN.cascade`) and results as
-:class:`MTCNN.detector.PlateDetector`, on the nets exported by ``python -m lpr.export``.
+:class:`OnnxDetector`, the same cascade (:class:`MTCNN.cascade.Detector`) and results as
+:class:`MTCNN.detector.TorchDetector`, on the nets exported by ``python -m lpr.export``.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import numpy as np
-
+from lprcore.compat import moved_names
 from lprcore.onnx import OnnxNet
-from MTCNN.cascade import ONET_ONNX, PNET_ONNX, VNET_ONNX, WEIGHTS_DIR, DetectorConfig, Detections, detect
+from MTCNN.cascade import ONET_ONNX, PNET_ONNX, VNET_ONNX, WEIGHTS_DIR, Detector, DetectorConfig
 
 
-def has_onnx_models(weights_dir: str | os.PathLike | None = None) -> bool:
-    """Whether ``weights_dir`` (default: the package's weights) holds ``pnet.onnx`` and ``onet.onnx``."""
-    d = Path(weights_dir) if weights_dir else WEIGHTS_DIR
-    return (d / PNET_ONNX).is_file() and (d / ONET_ONNX).is_file()
-
-
-class OnnxPlateDetector:
-    """PNet + ONet plate detector on ONNX Runtime (CPU), with VNet's corner refinement when the
-    folder has ``vnet.onnx``.
+class OnnxDetector(Detector):
+    """The detector on ONNX Runtime (CPU), without torch: PNet + ONet, with VNet's corner
+    refinement when the folder has ``vnet.onnx`` (the cascade: :class:`MTCNN.cascade.Detector`).
 
     Args:
         weights_dir: folder holding ``pnet.onnx`` and ``onet.onnx``, and optionally ``vnet.onnx``
@@ -41,18 +34,9 @@ class OnnxPlateDetector:
         self.pnet = OnnxNet(weights_dir / PNET_ONNX, "PNet", threads, varying_shapes=True)
         self.onet = OnnxNet(weights_dir / ONET_ONNX, "ONet", threads)
         self.has_vertices = len(self.onet.output_names) == 3
-        self.vnet = OnnxNet(weights_dir / VNET_ONNX, "VNet", threads) if (weights_dir / VNET_ONNX).is_file() else None
+        self.has_vnet = (weights_dir / VNET_ONNX).is_file()
+        if self.has_vnet:
+            self.vnet = OnnxNet(weights_dir / VNET_ONNX, "VNet", threads)
 
-    def detect_plates(self, image: np.ndarray) -> Detections:
-        """Find plates and their corners in one image (``ndarray[H, W, 3]`` uint8, **BGR**); see
-        :meth:`MTCNN.detector.PlateDetector.detect_plates`.
 
-        Raises:
-            lprcore.imageio.ImageTooLargeError: the image pyramid would need more memory than
-                ``config.max_pyramid_mb``.
-        """
-        return detect(self.pnet, self.onet, image, self.config, self.has_vertices, self.vnet)
-
-    def detect(self, image: np.ndarray) -> np.ndarray:
-        """The boxes ``ndarray[K, 5]`` of :meth:`detect_plates`."""
-        return self.detect_plates(image).boxes
+__getattr__ = moved_names(__name__)

@@ -251,9 +251,8 @@ def _job(item, net: str, out_dir: str, seed: int, pnet_weights: Optional[str],
     return entries, None, 0 if hard is None else min(len(hard), HARD_NEGATIVES_PER_IMAGE)
 
 
-#: VNet samples: each plate with known corners is stored as a region of this size (height, width)
-#: around it, its quadrilateral's bounding box grown by ``VNET_REGION_PAD`` (fractions of its width
-#: and height, each side): room for the corner perturbations of :class:`MTCNN.dataset.QuadSampleDataset`.
+#: VNet samples: a region of this size (height, width) around each plate, its quad's bounds grown by
+#: ``VNET_REGION_PAD`` (fractions of width, height, each side): room for the corner noise of MTCNN.dataset.
 VNET_REGION_SIZE: Tuple[int, int] = (96, 256)
 VNET_REGION_PAD: Tuple[float, float] = (0.3, 0.6)
 

@@ -30,9 +30,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from lprcore.engine import (distributed, CheckpointError, FitConfig, add_training_args, export_run, fit, make_loader,
-                            setup_training)
-from lprcore.report import nonnegative_float
+from lprcore.cli import add_training_args, nonnegative_float
+from lprcore.engine import distributed, CheckpointError, FitConfig, export_run, fit, make_loader, setup_training
 from MTCNN.dataset import BoxSampleDataset, QuadSampleDataset
 from MTCNN.evaluate import corner_error
 from MTCNN.cascade import ONET_WEIGHTS, PNET_WEIGHTS, VNET_INPUT, VNET_WEIGHTS

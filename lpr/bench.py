@@ -26,10 +26,13 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from ccpd.plates import is_valid_text
+from lpr.config import ReaderConfig, ReadingOptions
+from lpr.options import add_reading_arguments, reading_options
 from lpr.pipeline import PlateReader, choose_backend, cut_quads
 from lprcore.imageio import ImageReadError, imread, list_images
-from lprcore.report import format_table, nonnegative_int, positive_int, probability
-from LPRNet.crops import SECOND_LOOK_BELOW, crop_quads
+from lprcore.cli import nonnegative_int, positive_int
+from lprcore.report import format_table
+from LPRNet.crops import crop_quads
 
 #: Reader batch sizes measured.
 BATCHES = (1, 16, 64)
@@ -42,12 +45,11 @@ def _stats(ms: Sequence[float]) -> Dict[str, float]:
 
 
 def measure(backend: str, folders: Sequence[str], threads: int, limit: int, crops_wanted: int,
-            second_look: bool = True, rotated_retry: bool = True, stretched_retry: bool = True,
-            second_look_below: float = SECOND_LOOK_BELOW) -> dict:
-    """Measure one backend (run in a child process), with or without the second look and the
-    retries (:class:`lpr.pipeline.PlateReader`). Returns the figures as a dict."""
-    reader = PlateReader(backend=backend, threads=threads, second_look=second_look, rotated_retry=rotated_retry,
-                         stretched_retry=stretched_retry, second_look_below=second_look_below)
+            reading: ReadingOptions | None = None) -> dict:
+    """Measure one backend (run in a child process) with the reading options ``reading`` (second
+    look and retries on or off; default: the reader's defaults). Returns the figures as a dict."""
+    reading = reading or ReadingOptions()
+    reader = PlateReader(ReaderConfig(reading=reading), backend=backend, threads=threads)
     out: dict = {"backend": reader.backend, "folders": {}}
     crops: List[np.ndarray] = []
     for folder in folders:
@@ -64,12 +66,12 @@ def measure(backend: str, folders: Sequence[str], threads: int, limit: int, crop
             except (ImageReadError, OSError):
                 continue
             t0 = time.perf_counter()
-            found = reader.detector.detect_plates(im)
+            found = reader.detector.detect(im)
             t1 = time.perf_counter()
             quads, _ = cut_quads(found)
-            reads = reader.recognizer.read_quads(im, quads)
-            if reader.second_look:
-                reads = reader.recognizer.second_look(im, quads, reads, below=reader.second_look_below)
+            reads = reader.recognizer.recognize(im, quads)
+            if reading.second_look:
+                reads = reader.recognizer.second_look(im, quads, reads, below=reading.second_look_below)
             t2 = time.perf_counter()
             reader.retry(im, any(is_valid_text(r.text) for r in reads))  # counted in the pipeline only
             t3 = time.perf_counter()
@@ -85,10 +87,10 @@ def measure(backend: str, folders: Sequence[str], threads: int, limit: int, crop
     if crops:
         pool = (crops * (max(BATCHES) // len(crops) + 1))[: max(BATCHES) * 4]
         for b in BATCHES:
-            reader.recognizer(pool[:b])  # warm-up at this size
+            reader.recognizer.recognize_crops(pool[:b])  # warm-up at this size
             n, t0 = 0, time.perf_counter()
             while n < len(pool):
-                reader.recognizer(pool[n:n + b])
+                reader.recognizer.recognize_crops(pool[n:n + b])
                 n += b
             sec = time.perf_counter() - t0
             batches[b] = {"ms_per_crop": 1000 * sec / n, "crops_per_s": n / sec}
@@ -109,16 +111,9 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=nonnegative_int, default=2, help="CPU threads per backend (default 2)")
     p.add_argument("--limit", type=nonnegative_int, default=0, help="at most this many photos per folder (0: all)")
     p.add_argument("--crops", type=positive_int, default=256, help="plate crops collected for the batch table")
-    p.add_argument("--no-second-look", dest="second_look", action="store_false",
-                   help="time the reader on one cut a plate (as main.py --no-second-look)")
-    p.add_argument("--second-look-below", type=probability, default=SECOND_LOOK_BELOW, metavar="P",
-                   help="second look only at plates read invalidly or with a confidence below P "
-                        f"(as main.py --second-look-below; default: {SECOND_LOOK_BELOW})")
-    p.add_argument("--no-rotated-retry", dest="rotated_retry", action="store_false",
-                   help="time the pipeline without the rotated retry (as main.py --no-rotated-retry)")
-    p.add_argument("--no-stretched-retry", dest="stretched_retry", action="store_false",
-                   help="time the pipeline without the stretched retry (as main.py --no-stretched-retry)")
+    add_reading_arguments(p.add_argument_group("reading", "as python main.py's"))
     args = p.parse_args(argv)
+    reading = reading_options(args, p)
     for folder in args.folders:
         if not os.path.isdir(folder):
             p.error(f"{folder}: not a folder")
@@ -135,14 +130,12 @@ def main(argv=None) -> int:
     results = []
     for b in backends:  # one fresh process per backend: its own peak memory, no torch for onnx
         with ctx.Pool(1) as pool:
-            results.append(pool.apply(_child, ((b, args.folders, args.threads, args.limit, args.crops,
-                                                args.second_look, args.rotated_retry, args.stretched_retry,
-                                                args.second_look_below),)))
+            results.append(pool.apply(_child, ((b, args.folders, args.threads, args.limit, args.crops, reading),)))
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"{args.threads} threads per backend; Python {platform.python_version()}; second look "
-          f"{f'below {args.second_look_below:g}' if args.second_look else 'off'}, "
-          f"rotated retry {'on' if args.rotated_retry else 'off'}, "
-          f"stretched retry {'on' if args.stretched_retry else 'off'}")
+          f"{f'below {reading.second_look_below:g}' if reading.second_look else 'off'}, "
+          f"rotated retry {'on' if reading.rotated_retry else 'off'}, "
+          f"stretched retry {'on' if reading.stretched_retry else 'off'}")
     rows: Dict[str, Dict[str, str]] = {}
     for r in results:
         for folder, f in r["folders"].items():

@@ -8,10 +8,9 @@ Each line: ``{"image": PATH, "plates": [{"box": [x1, y1, x2, y2], "score": s, "t
 "valid": true}], "ms": t}`` (colour and layout when the recognizer's weights have ``attributes.pth``,
 corners when ONet found plausible ones). Only reads whose text follows a GA 36 plate rule are
 listed, each text once (``--all-reads``: every box, ``"valid"`` false for the others;
-``--min-confidence``: drop unsure reads; :func:`lpr.pipeline.keep_plates`); every plate read
-invalidly or below a confidence of :data:`LPRNet.crops.SECOND_LOOK_BELOW` gets a second look (5 cuts
-vote; ``--second-look-below``) and a photo with no valid read a rotated, then a stretched retry
-(``--no-second-look``, ``--no-rotated-retry``, ``--no-stretched-retry``: :class:`lpr.pipeline.PlateReader`). A video frame adds ``"frame": k``; an
+``--min-confidence``: drop unsure reads); an unsure plate gets a second look (5 cuts vote) and a
+photo with no valid read a rotated, then a stretched retry (the "reading" options,
+:class:`lpr.config.ReadingOptions`). A video frame adds ``"frame": k``; an
 input that fails gives ``{"image": PATH, "error": "..."}`` and the run goes on (an annotated image
 that cannot be saved keeps its plates and adds ``"error"``). Every input gets exactly one line
 (a video one per sampled frame, plus an error line when it has no frame or is truncated), written
@@ -20,7 +19,7 @@ escapes of ``os.fsdecode`` (``"\\udcff"``; ``os.fsencode`` gives the bytes back)
 
 Limits (each refused input gets an error line): ``--max-pixels`` per image, checked from the file
 header before decoding; ``--max-pyramid-mb`` for the detector's image pyramid; ``--min-plate-size``
-no smaller than ``MTCNN.detector.MIN_PLATE_FLOOR``. Only regular files are read (FIFOs and devices
+no smaller than :data:`MTCNN.cascade.MIN_PLATE_FLOOR`. Only regular files are read (FIFOs and devices
 are refused), and folders that cannot be listed are reported.
 
 Exit status: 0 when every input was read, 1 when any failed or standard output closed before the
@@ -44,12 +43,13 @@ from typing import Dict, Iterator, List, Tuple
 import numpy as np
 
 from lpr.draw import draw_plates
-from lpr.pipeline import PlateReader, add_backend_argument, add_read_filter_arguments
+from lpr.options import add_reader_arguments, reader_config
+from lpr.pipeline import PlateReader
 from lprcore.files import prepare_output_dir
 from lprcore.imageio import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageReadError, check_pixels,
                              check_regular_file, image_size, imread, imwrite, to_bgr8)
 from lprcore.parallel import prefetch, print_stderr, progress
-from lprcore.report import add_runtime_args, positive_int, setup_runtime
+from lprcore.cli import positive_int, setup_runtime
 from lprcore.manifest import WeightsError
 from MTCNN.cascade import DetectorConfig, check_image_size
 
@@ -355,24 +355,23 @@ def read_input(path: str, reader: PlateReader, opts: InputOptions, used: Dict[st
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    """The command line's options: inputs, outputs, limits, runtime
-    (:func:`lprcore.report.add_runtime_args`) and detector (:meth:`MTCNN.cascade.DetectorConfig.add_arguments`)."""
+    """The command line's options, in the groups of ``--help``: input and output, reading, speed and
+    limits, detector tuning (:func:`lpr.options.add_reader_arguments`)."""
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0], epilog=EXIT_STATUS_HELP,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("paths", nargs="*", help="image files, folders (recursive), globs or videos "
-                                            "(default: the bundled demo images)")
-    p.add_argument("--save-dir", help="write annotated copies (boxes and plate text) here; checked "
-                                      "before any image is read")
-    p.add_argument("--show", action="store_true", help="show each annotated image in a window (needs a display)")
-    p.add_argument("--video-step", type=positive_int, default=5, help="read every N-th frame of videos (default: 5)")
-    p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
-                   help="refuse images (and video frames) with more pixels, height x width, checked from "
-                        f"the file header before decoding (default: {DEFAULT_MAX_PIXELS})")
-    add_runtime_args(p, "folder with pnet.pth, onet.pth, stn.pth, lprnet.pth "
-                        "(default: the weights shipped in MTCNN/weights and LPRNet/weights)")
-    add_backend_argument(p)
-    add_read_filter_arguments(p)
-    DetectorConfig.add_arguments(p)
+    io = p.add_argument_group("input and output")
+    io.add_argument("paths", nargs="*", help="image files, folders (searched recursively), globs or videos "
+                                             "(default: the bundled demo images)")
+    io.add_argument("--save-dir", metavar="DIR", help="write a copy of each image with its plates drawn here "
+                                                      "(default: none)")
+    io.add_argument("--show", action="store_true", help="show each annotated image in a window (needs a display)")
+    io.add_argument("--video-step", type=positive_int, default=5, metavar="N",
+                    help="read every N-th frame of videos (default: 5)")
+    speed = add_reader_arguments(p, "folder with the weights of both stages, e.g. a training export (default: "
+                                    "the shipped MTCNN/weights and LPRNet/weights)", inputs=io)
+    speed.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
+                       help="refuse images and video frames with more pixels (height x width), checked before "
+                            f"decoding (default: {DEFAULT_MAX_PIXELS})")
     return p
 
 
@@ -406,16 +405,15 @@ def main(argv=None, prog: str | None = None) -> int:
     setup_runtime(args)
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")
-    config = DetectorConfig.from_args(args, parser)
+    config = reader_config(args, parser)
     if args.save_dir:
         try:
             prepare_output_dir(args.save_dir)
         except OSError as e:
             parser.error(f"--save-dir {e}")
     try:  # weights are checked before any image is read
-        reader = PlateReader(args.weights_dir, args.weights_dir, config, args.device, args.backend, args.threads,
-                             args.min_confidence, args.all_reads, args.second_look,
-                             args.rotated_retry, args.stretched_retry, args.second_look_below)
+        reader = PlateReader(config, weights_dir=args.weights_dir, backend=args.backend, device=args.device,
+                             threads=args.threads)
     except WeightsError as e:
         print_stderr(f"error: {e}")
         return 2
@@ -437,7 +435,7 @@ def main(argv=None, prog: str | None = None) -> int:
             out.write({"image": p, "error": err})
         # decoding the next image (a thread; OpenCV releases the GIL) overlaps reading this one
         paths = progress(files, desc="images", unit="img", disable=len(files) <= PROGRESS_MIN)
-        for path, loaded in prefetch(paths, _prefetchable(opts, config), depth=1):  # one image ahead
+        for path, loaded in prefetch(paths, _prefetchable(opts, config.detector), depth=1):  # one image ahead
             for record in read_input(path, reader, opts, used, loaded):
                 failed += "error" in record
                 out.write(record)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
@@ -31,12 +31,13 @@ from ccpd.sources import LABELS_FILE, read_source
 from ccpd.subsets import scan_root
 from lprcore.augment import to_gray3 as to_grayscale  # a photo as a grayscale camera gives it
 from lprcore.imageio import ImageReadError, imread
-from lpr.pipeline import Plate, PlateReader, add_backend_argument, add_read_filter_arguments, keep_plates
+from lpr.options import add_reader_arguments, reader_config
+from lpr.pipeline import Plate, PlateReader, keep_plates
 from lprcore.parallel import print_stderr
-from lprcore.report import add_runtime_args, format_table, pct, read_samples, setup_runtime
+from lprcore.cli import setup_runtime
+from lprcore.report import format_table, pct, read_samples
 from lprcore.manifest import WeightsError
 from MTCNN.boxes import box_iou
-from MTCNN.cascade import DetectorConfig
 from MTCNN.evaluate import MATCH_IOU
 
 
@@ -216,28 +217,26 @@ CONFIDENCE_STEPS = (0.0, 0.3, 0.5, 0.7, 0.9)
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m lpr.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("root", help="CCPD root (see ccpd/README.md), or a folder with labels.tsv (main plate per photo)")
-    add_runtime_args(p, "folder with the 4 weight files (default: shipped)")
-    add_backend_argument(p)
-    add_read_filter_arguments(p)
-    DetectorConfig.add_arguments(p)
+    add_reader_arguments(p, "folder with the weights of both stages (default: shipped)")
     p.add_argument("--show-errors", action="store_true", help="list the plates not read, with what was read")
     p.add_argument("--grayscale", action="store_true",
                    help="convert every image to grayscale (3 equal channels) before reading it")
     args = p.parse_args(argv)
     setup_runtime(args)
-    config = DetectorConfig.from_args(args, p)
+    config = reader_config(args, p)
     if not os.path.isdir(args.root):
         p.error(f"{args.root}: not a folder")
     try:
-        reader = PlateReader(args.weights_dir, args.weights_dir, config, args.device, args.backend, args.threads,
-                             all_reads=True, second_look=args.second_look, second_look_below=args.second_look_below,
-                             rotated_retry=args.rotated_retry, stretched_retry=args.stretched_retry)
+        # every read comes back: the counts apply --min-confidence and --all-reads themselves
+        every = replace(config, reading=replace(config.reading, min_confidence=0.0, all_reads=True))
+        reader = PlateReader(every, weights_dir=args.weights_dir, backend=args.backend, device=args.device,
+                             threads=args.threads)
     except WeightsError as e:
         print_stderr(f"error: {e}")
         return 2
     if os.path.isfile(os.path.join(args.root, LABELS_FILE)):
         reads = read_scenes(reader, args.root, args.grayscale)
-        scenes = count_scenes(reads, args.min_confidence, args.all_reads)
+        scenes = count_scenes(reads, config.reading.min_confidence, config.reading.all_reads)
         print(f"Image accuracy (main plate among the reads, exact){', grayscale' if args.grayscale else ''}, {args.root}")
         print(format_table({"image accuracy %": {k: pct(c.right, c.n) for k, c in scenes.items()},
                             "reads / image": {k: f"{c.reads / max(c.n, 1):.2f}" for k, c in scenes.items()},
@@ -254,7 +253,8 @@ def main(argv=None) -> int:
             for path, truth, got in scenes["all"].errors:
                 print(f"{truth}\t{'/'.join(got) or '(nothing read)'}\t{path}")
         return 0
-    counts = evaluate_end_to_end(reader, args.root, args.grayscale, args.min_confidence, args.all_reads)
+    counts = evaluate_end_to_end(reader, args.root, args.grayscale, config.reading.min_confidence,
+                                 config.reading.all_reads)
     cols = list(counts)
     print(f"End-to-end (IoU >= {MATCH_IOU} and exact text){', grayscale' if args.grayscale else ''}, {args.root}")
     print(format_table({"accuracy %": {k: pct(c.read, c.n) for k, c in counts.items()},

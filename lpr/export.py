@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 import torch
 
+from lpr.config import ReaderConfig, ReadingOptions
 from lpr.pipeline import ONNX_SOURCES, PlateReader
 from lprcore.files import sha256_file
 from lprcore.imageio import ImageReadError, imread, list_images
@@ -42,7 +43,7 @@ from LPRNet.recognizer import load_recognizer
 from lprcore.weights import load_weights
 from MTCNN import cascade
 from MTCNN.cascade import ONET_INPUT, PNET_CELL, VNET_INPUT, crop_boxes, images_to_array, rectify_quads
-from MTCNN.detector import PlateDetector
+from MTCNN.detector import TorchDetector
 
 log = logging.getLogger("lpr.export")
 
@@ -117,7 +118,7 @@ def main(argv=None) -> int:
             p.error(f"--check {folder}: not a folder")
     det_dir, rec_dir = Path(args.detector_weights), Path(args.recognizer_weights)
     try:
-        detector = PlateDetector(det_dir)
+        detector = TorchDetector(det_dir)
         recognizer = load_recognizer(rec_dir)
         attr_path = rec_dir / reading.ATTRIBUTES_WEIGHTS
         attributes = load_weights(PlateAttributeNet(), attr_path, "PlateAttributeNet").eval() \
@@ -130,19 +131,19 @@ def main(argv=None) -> int:
     onet_outputs = ["logits", "offsets"] + (["vertices"] if detector.has_vertices else [])
     crop = torch.zeros(2, 3, *ONET_INPUT)
     jobs: List[Tuple[str, Path, torch.nn.Module, torch.Tensor, List[str], Dict[int, str]]] = [
-        (cascade.PNET_ONNX, det_dir, detector.pnet, torch.zeros(1, 3, 60, 200), ["logits", "offsets"],
+        (cascade.PNET_ONNX, det_dir, detector.pnet_model, torch.zeros(1, 3, 60, 200), ["logits", "offsets"],
          {0: "batch", 2: "height", 3: "width"}),
-        (cascade.ONET_ONNX, det_dir, detector.onet, crop, onet_outputs, {0: "batch"}),
+        (cascade.ONET_ONNX, det_dir, detector.onet_model, crop, onet_outputs, {0: "batch"}),
         (reading.RECOGNIZER_ONNX, rec_dir, recognizer, crop, ["logits"], {0: "batch"}),
     ]
     orphan = det_dir / cascade.VNET_ONNX
-    if detector.vnet is None and orphan.is_file():  # the ONNX backend would refine corners torch does not
+    if not detector.has_vnet and orphan.is_file():  # the ONNX backend would refine corners torch does not
         log.warning("removing %s: there is no %s beside it", orphan, cascade.VNET_WEIGHTS)
         orphan.unlink()
-    if detector.vnet is not None and not detector.has_vertices:
+    if detector.has_vnet and not detector.has_vertices:
         log.warning("ONet has no vertex branch, so VNet has no corners to refine: vnet.onnx not exported")
-    if detector.vnet is not None and detector.has_vertices:
-        jobs.insert(2, (cascade.VNET_ONNX, det_dir, detector.vnet, torch.zeros(2, 3, *VNET_INPUT), ["corners"],
+    if detector.has_vnet and detector.has_vertices:
+        jobs.insert(2, (cascade.VNET_ONNX, det_dir, detector.vnet_model, torch.zeros(2, 3, *VNET_INPUT), ["corners"],
                         {0: "batch"}))
     if attributes is not None:
         jobs.append((reading.ATTRIBUTES_ONNX, rec_dir, attributes, crop, ["colour", "layout"], {0: "batch"}))
@@ -159,7 +160,7 @@ def main(argv=None) -> int:
         return 1
     # real inputs: each photo for PNet at two pyramid scales; the cascade's plate crops for the others
     with torch.inference_mode():
-        found = [detector.detect_plates(im) for im in images]
+        found = [detector.detect(im) for im in images]
     onet_crops = np.concatenate([crop_boxes(im, d.boxes, ONET_INPUT) for im, d in zip(images, found)])
     vnet_crops = np.concatenate([rectify_quads(im, d.corners)[0] for im, d in zip(images, found) if d.corners is not None]
                                 or [np.zeros((0, *VNET_INPUT, 3), np.uint8)])
@@ -245,8 +246,9 @@ def compare_pipelines(det_dir: Path, rec_dir: Path, staged: Dict[str, Path],
         onnx_rec.mkdir()
         for name, path in staged.items():
             shutil.copy(path, (onnx_det if name in (cascade.PNET_ONNX, cascade.ONET_ONNX, cascade.VNET_ONNX) else onnx_rec) / name)
-        torch_reader = PlateReader(det_dir, rec_dir, backend="torch", all_reads=True)
-        onnx_reader = PlateReader(onnx_det, onnx_rec, torch_reader.detector.config, backend="onnx", all_reads=True)
+        every = ReaderConfig(reading=ReadingOptions(all_reads=True))
+        torch_reader = PlateReader(every, detector_weights=det_dir, recognizer_weights=rec_dir, backend="torch")
+        onnx_reader = PlateReader(every, detector_weights=onnx_det, recognizer_weights=onnx_rec, backend="onnx")
         differ = []
         for i, im in enumerate(images):
             a = [p.text for p in torch_reader(im)]

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict, dataclass
+import warnings
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
@@ -17,10 +18,11 @@ import numpy as np
 from ccpd.plates import is_valid_text
 from lprcore.files import sha256_file
 from lprcore.imageio import ImageTooLargeError
+from lprcore.compat import moved_names
 from lprcore.manifest import ManifestError, WeightsError, read_manifest
 from lprcore.onnx import onnxruntime_available
-from lprcore.report import probability
-from LPRNet.crops import SECOND_LOOK_BELOW, box_to_quad, expand_quad
+from lpr.config import ReaderConfig, ReadingOptions
+from LPRNet.crops import box_to_quad, expand_quad
 from LPRNet import reading
 from MTCNN import cascade
 from MTCNN.boxes import plausible_corners
@@ -30,24 +32,13 @@ log = logging.getLogger(__name__)
 
 #: Backends of :class:`PlateReader`: ``"auto"`` picks ``"onnx"`` when it can (:func:`choose_backend`).
 BACKENDS = ("auto", "onnx", "torch")
-#: Rotated retry (:meth:`PlateReader.retry_rotated`): when no box of a photo reads a valid plate text,
-#: the detector runs again on the photo rotated about its centre by each of these angles (degrees,
-#: counter-clockwise positive, OpenCV's convention), for plates tilted more than PNet/ONet learned.
-#: Chosen on synthetic scenes only (1,000 photos of ``platesynth scenes --seed 302``, with the second
-#: look: 93.2 % without a retry, 93.8 % with +-15 and with +-10 degrees; extra reads 0.06 each).
+#: Rotated retry (:meth:`PlateReader.retry_rotated`): angles (degrees, counter-clockwise) to turn a
+#: photo with no valid read by, for plates tilted more than PNet/ONet learned.
+#: Measured: docs/tuning.md#rotated_retry_angles
 ROTATED_RETRY_ANGLES = (-15.0, 15.0)
-#: Stretched retry (:meth:`PlateReader.retry_stretched`): when a photo still has no valid read after
-#: the rotated retry, the detector runs again on the photo stretched along x by each of these factors,
-#: for plates narrower than PNet's 12x47 cell and ONet's 24x94 input expect (seen from the side, or
-#: through a video format's non-square pixels). Chosen on synthetic scenes only: 300 scenes each of
-#: ``--seed 302`` and ``303`` squeezed along x by a factor drawn from U(0.4, 0.8) read 80.3 / 78.7 %
-#: with the rest of the pipeline; with a retry stretched x1.5 91.3 / 90.7 %, x2 93.7 / 93.3 %, x1.5 and
-#: x2 94.3 / 93.3 %, x1.4, x1.8 and x2.4 95.3 / 93.7 % (those sets squeezed after the JPEG, stretched
-#: with ``cv2.resize``): one pass at x2 kept for its cost. As shipped, on the sets of ``python -m
-#: platesynth scenes --count 300 --seed 302`` (``303``) ``--photos $S/ccpd_sample/train --squeeze 0.4
-#: 0.8``: 81.3 -> 93.0 % and 79.3 -> 93.3 %, extra reads per photo +0.01 / +0.02. The unsqueezed
-#: synthetic scenes have no photo without a valid read, so it never runs there; ``scenes_train`` reads
-#: 98.6 % with and without it.
+#: Stretched retry (:meth:`PlateReader.retry_stretched`): x factors to stretch a photo still without a
+#: valid read by, for plates seen from the side (narrower than PNet's cell).
+#: Measured: docs/tuning.md#stretch_retry_factors
 STRETCH_RETRY_FACTORS = (2.0,)
 #: Each ONNX model and the torch weight files it was exported from (``python -m lpr.export``).
 ONNX_SOURCES = {cascade.PNET_ONNX: (cascade.PNET_WEIGHTS,), cascade.ONET_ONNX: (cascade.ONET_WEIGHTS,),
@@ -74,7 +65,7 @@ class Plate:
         corners: the plate's 4 corners ((x, y) pixels, clockwise from the top-left: TL, TR, BR, BL)
             from ONet's vertex branch; the plate was cut from this quadrilateral grown by
             :data:`LPRNet.crops.CORNER_MARGIN` (or, with a second look, from that quadrilateral
-            or from it scaled: :class:`PlateReader`'s ``second_look``; found by a retry, they are the
+            or from it scaled: ``ReadingOptions.second_look``; found by a retry, they are the
             corners ONet gave on the rotated or stretched photo, mapped back). ``None`` when the
             detector's weights have no vertex branch or the corners were implausible
             (:func:`MTCNN.boxes.plausible_corners`; the box was cut instead).
@@ -112,39 +103,6 @@ class Plate:
         d["char_confidences"] = [round(c, 4) for c in self.char_confidences]
         d["valid"] = self.valid
         return d
-
-
-def add_backend_argument(parser) -> None:
-    """Add ``--backend {auto,onnx,torch}`` (:func:`choose_backend`) to an argparse parser."""
-    parser.add_argument("--backend", choices=BACKENDS, default="auto",
-                        help="inference backend: onnx (ONNX Runtime, no torch needed), torch, or auto: onnx "
-                             "when the exported models (python -m lpr.export) are beside the weights (default)")
-
-
-def add_read_filter_arguments(parser) -> None:
-    """Add ``--min-confidence`` and ``--all-reads`` (:func:`keep_plates`), ``--no-second-look``,
-    ``--second-look-below``, ``--no-rotated-retry`` and ``--no-stretched-retry`` (:class:`PlateReader`'s
-    ``second_look``, ``second_look_below``, ``rotated_retry`` and ``stretched_retry``) to an argparse
-    parser."""
-    parser.add_argument("--min-confidence", type=probability, default=0.0, metavar="P",
-                        help="drop reads whose lowest character probability is below P, in [0, 1] (default: 0)")
-    parser.add_argument("--all-reads", action="store_true",
-                        help="report every box with its text (at --min-confidence or above), also texts "
-                             "that follow no plate rule (\"valid\": false) and repeated texts")
-    parser.add_argument("--no-second-look", dest="second_look", action="store_false",
-                        help="read each plate from its own cut only, not also from 4 scaled cuts that vote "
-                             "(LPRNet.crops.SECOND_LOOK_SCALES; faster, less accurate)")
-    parser.add_argument("--second-look-below", type=probability, default=SECOND_LOOK_BELOW, metavar="P",
-                        help="take the second look only at plates whose first read follows no plate rule or "
-                             f"has a confidence below P, in [0, 1]; 1: every plate, 0: invalid reads only "
-                             f"(default: {SECOND_LOOK_BELOW}; no effect with --no-second-look)")
-    parser.add_argument("--no-rotated-retry", dest="rotated_retry", action="store_false",
-                        help="do not run the detector again on rotated copies of a photo in which no plate "
-                             "was read (lpr.pipeline.ROTATED_RETRY_ANGLES)")
-    parser.add_argument("--no-stretched-retry", dest="stretched_retry", action="store_false",
-                        help="do not run the detector again on a copy stretched along x of a photo in which "
-                             "no valid plate text was read, even after the rotated retry "
-                             "(lpr.pipeline.STRETCH_RETRY_FACTORS)")
 
 
 def stale_onnx(folder: str | os.PathLike, names: Sequence[str]) -> List[str]:
@@ -255,7 +213,7 @@ def detect_warped(detector, image: np.ndarray, matrix: np.ndarray, size: Tuple[i
     ``size = (width, height)`` pixel canvas (edges repeated) and map what was found back onto ``image``.
 
     Args:
-        detector: a plate detector (``detect_plates(image) -> Detections``).
+        detector: a plate detector (:class:`MTCNN.cascade.Detector`: ``detect(image) -> Detections``).
         image: ``ndarray[H, W, 3]`` uint8, BGR.
         matrix: the forward affine map, ``image`` pixels -> canvas pixels; must be invertible.
         size: (width, height) of the canvas, pixels, each >= 1.
@@ -283,7 +241,7 @@ def detect_warped(detector, image: np.ndarray, matrix: np.ndarray, size: Tuple[i
     forward = np.asarray(matrix, np.float64)
     warped = cv2.warpAffine(image, forward, (int(size[0]), int(size[1])), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_REPLICATE)
-    found = detector.detect_plates(warped)
+    found = detector.detect(warped)
     if len(found.boxes) == 0:
         return np.zeros((0, 5), np.float32), [], None, np.zeros(0, bool)
     back = cv2.invertAffineTransform(forward)
@@ -321,96 +279,129 @@ def detect_stretched(detector, image: np.ndarray, factor: float
                          (max(1, int(round(w * factor))), h))
 
 
+#: The arguments of ``PlateReader`` before :class:`lpr.config.ReaderConfig`, in their old order.
+_LEGACY_ARGUMENTS = ("detector_weights", "recognizer_weights", "config", "device", "backend", "threads",
+                     "min_confidence", "all_reads", "second_look", "rotated_retry", "stretched_retry",
+                     "second_look_below")
+
+
+def _legacy_arguments(first, args: tuple, kwargs: dict) -> Tuple[ReaderConfig, dict]:
+    """The :class:`ReaderConfig` and runtime arguments of a call in the old form
+    ``PlateReader(detector_weights, recognizer_weights, DetectorConfig, device, backend, threads,
+    min_confidence=..., all_reads=..., ...)``, with a ``DeprecationWarning``.
+
+    Raises:
+        TypeError: an unknown or repeated argument.
+    """
+    warnings.warn("PlateReader(detector_weights, recognizer_weights, DetectorConfig, ..., min_confidence=...) "
+                  "is deprecated: use PlateReader(ReaderConfig(detector=..., reading=ReadingOptions(...)), "
+                  "weights_dir=..., backend=..., threads=...)", DeprecationWarning, stacklevel=3)
+    positional = ((first,) if first is not None or args else ()) + tuple(args)
+    if len(positional) > len(_LEGACY_ARGUMENTS):
+        raise TypeError(f"PlateReader takes at most {len(_LEGACY_ARGUMENTS)} positional arguments")
+    values = dict(zip(_LEGACY_ARGUMENTS, positional))
+    for k, v in kwargs.items():
+        if k not in _LEGACY_ARGUMENTS or k in values:
+            raise TypeError(f"PlateReader got an unexpected or repeated argument {k!r}")
+        values[k] = v
+    detector = values.pop("config", None) or DetectorConfig()
+    if not isinstance(detector, DetectorConfig):
+        raise TypeError(f"config must be a ReaderConfig, got {type(detector).__name__}")
+    reading_fields = {f.name for f in fields(ReadingOptions)}
+    options = ReadingOptions(**{k: values.pop(k) for k in list(values) if k in reading_fields})
+    return ReaderConfig(detector=detector, reading=options), values
+
+
 class PlateReader:
-    """Detector and recognizer joined: BGR image -> list of :class:`Plate`.
+    """The reader: detector and recognizer joined, BGR image -> list of :class:`Plate`.
 
     Args:
-        detector_weights: folder with ``pnet.pth``/``onet.pth`` and/or their ONNX exports (default:
-            ``MTCNN/weights``).
-        recognizer_weights: folder with ``stn.pth``/``lprnet.pth`` and/or their ONNX exports
-            (default: ``LPRNet/weights``).
-        config: detector thresholds.
-        device: torch device (torch backend only).
-        backend: ``"auto"`` (ONNX Runtime when the exported models are there, :func:`choose_backend`),
+        config: what it finds and reads (:class:`lpr.config.ReaderConfig`: the detector's
+            thresholds and the reading options; default: all defaults). A change to
+            ``reader.config`` (or a new one assigned to it) applies from the next image.
+        weights_dir: one folder holding the weights of both stages, e.g. a training export
+            (default: the shipped ``MTCNN/weights`` and ``LPRNet/weights``).
+        detector_weights: the detector's folder (``pnet``/``onet``/``vnet`` ``.pth`` and/or ``.onnx``),
+            when it differs from ``weights_dir``.
+        recognizer_weights: the recognizer's folder (``stn.pth``/``lprnet.pth``/``attributes.pth``
+            and/or ``recognizer.onnx``/``attributes.onnx``), likewise.
+        backend: ``"auto"`` (ONNX Runtime when current exports are there, :func:`choose_backend`),
             ``"onnx"`` or ``"torch"``. The ONNX backend imports no torch.
-        threads: CPU threads (0: the backend's default).
-        min_confidence: drop reads whose confidence (lowest character probability) is below this, in
-            [0, 1] (default 0: keep every valid read; ``python -m lpr.evaluate`` on labelled photos
-            prints accuracy and extra reads at several thresholds to choose from).
-        all_reads: return every detection with its text (at ``min_confidence`` or above), even texts
-            that follow no plate rule and repeated texts (:func:`keep_plates`); ``Plate.valid`` tells
-            them apart.
-        second_look: a plate whose first reading is invalid or less confident than
-            ``second_look_below`` is also cut a little larger and smaller
-            (:data:`LPRNet.crops.SECOND_LOOK_SCALES`) and the cuts vote on its text
-            (:meth:`LPRNet.reading.CropReader.second_look`); the recognizer reads 5 cuts of such a
-            plate (one more batch), off: 1.
-        second_look_below: the confidence (lowest character probability) in [0, 1] at or above
-            which a valid first reading is kept without a second look; 1: every plate is cut again
-            (default :data:`LPRNet.crops.SECOND_LOOK_BELOW`).
-        rotated_retry: when no plate of a photo reads a valid text, detect again on the photo rotated
-            by each of :data:`ROTATED_RETRY_ANGLES` (:meth:`retry_rotated`); costs time only for such
-            photos, but those include every photo or video frame with no plate at all (two more
-            detector passes; turn it and ``stretched_retry`` off for throughput on such input).
-        stretched_retry: when a photo still has no valid read (after the rotated retry, when on),
-            detect again on it stretched along x by each of :data:`STRETCH_RETRY_FACTORS`
-            (:meth:`retry_stretched`), for plates seen from the side; a photo with no plate pays one
-            more detector pass on a photo twice as wide (with both retries, about five passes'
-            worth of the first).
+        device: torch device (torch backend only), e.g. ``"cpu"``, ``"cuda"``.
+        threads: CPU threads of the backend, ONNX Runtime or torch (0: the backend's default).
 
     Attributes:
+        config: the :class:`lpr.config.ReaderConfig` in use.
         backend: the backend in use, ``"onnx"`` or ``"torch"``.
+        detector: the :class:`MTCNN.cascade.Detector` (``detector.config`` is ``config.detector``).
+        recognizer: the :class:`LPRNet.reading.Recognizer`.
 
     Raises:
         lprcore.manifest.WeightsError: a weight file is missing, damaged or does not fit (raised here,
             before any image is read).
-        ValueError: unknown ``backend``, ``min_confidence`` or ``second_look_below`` outside [0, 1].
+        ValueError: unknown ``backend``.
+        TypeError: ``config`` is not a :class:`lpr.config.ReaderConfig`.
     """
 
-    def __init__(self, detector_weights=None, recognizer_weights=None,
-                 config: DetectorConfig | None = None, device="cpu", backend: str = "auto", threads: int = 0,
-                 min_confidence: float = 0.0, all_reads: bool = False, second_look: bool = True,
-                 rotated_retry: bool = True, stretched_retry: bool = True,
-                 second_look_below: float = SECOND_LOOK_BELOW):
-        if not 0.0 <= min_confidence <= 1.0:
-            raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
-        if not 0.0 <= second_look_below <= 1.0:
-            raise ValueError(f"second_look_below must be in [0, 1], got {second_look_below}")
-        self.second_look_below = float(second_look_below)
-        self.min_confidence, self.all_reads = float(min_confidence), bool(all_reads)
-        self.second_look, self.rotated_retry = bool(second_look), bool(rotated_retry)
-        self.stretched_retry = bool(stretched_retry)
+    def __init__(self, config: ReaderConfig | None = None, *legacy, weights_dir=None, detector_weights=None,
+                 recognizer_weights=None, backend: str = "auto", device="cpu", threads: int = 0, **legacy_kw):
+        if isinstance(config, ReaderConfig) and (legacy or legacy_kw):
+            raise TypeError("PlateReader takes the ReaderConfig as its one positional argument and the rest as "
+                            f"keywords (weights_dir=, backend=, device=, threads=); got also {len(legacy)} "
+                            f"positional and {sorted(legacy_kw)}")
+        if legacy or legacy_kw or (config is not None and not isinstance(config, ReaderConfig)):
+            config, old = _legacy_arguments(config, legacy, legacy_kw)
+            detector_weights = old.get("detector_weights", detector_weights)
+            recognizer_weights = old.get("recognizer_weights", recognizer_weights)
+            backend, device, threads = (old.get(k, v) for k, v in (("backend", backend), ("device", device),
+                                                                    ("threads", threads)))
+        self.config = config if config is not None else ReaderConfig()
+        detector_weights = detector_weights or weights_dir
+        recognizer_weights = recognizer_weights or weights_dir
         self.backend = choose_backend(backend, detector_weights, recognizer_weights, str(device))
         if self.backend == "onnx":
-            from LPRNet.onnx_recognizer import OnnxRecognitionPredictor
-            from MTCNN.onnx_detector import OnnxPlateDetector
-            self.detector = OnnxPlateDetector(detector_weights, config, threads)
-            self.recognizer = OnnxRecognitionPredictor(recognizer_weights, threads)
+            from LPRNet.onnx_recognizer import OnnxRecognizer
+            from MTCNN.onnx_detector import OnnxDetector
+            self.detector = OnnxDetector(detector_weights, self.config.detector, threads)
+            self.recognizer = OnnxRecognizer(recognizer_weights, threads)
         else:
             import torch
-            from LPRNet.recognizer import RecognitionPredictor
-            from MTCNN.detector import PlateDetector
+            from LPRNet.recognizer import TorchRecognizer
+            from MTCNN.detector import TorchDetector
             if threads:
                 torch.set_num_threads(threads)
-            self.detector = PlateDetector(detector_weights, config, device)
-            self.recognizer = RecognitionPredictor(recognizer_weights, device)
+            self.detector = TorchDetector(detector_weights, self.config.detector, device)
+            self.recognizer = TorchRecognizer(recognizer_weights, device)
+
+    @property
+    def config(self) -> ReaderConfig:
+        return self._config
+
+    @config.setter
+    def config(self, value: ReaderConfig) -> None:
+        if not isinstance(value, ReaderConfig):
+            raise TypeError(f"config must be a ReaderConfig, got {type(value).__name__}")
+        self._config = value
+        if hasattr(self, "detector"):
+            self.detector.config = value.detector
 
     def __call__(self, image: np.ndarray) -> List[Plate]:
         """Read the plates of ``image`` (``ndarray[H, W, 3]`` uint8, BGR); best detection first (the
         rotated retry's plates after the first pass's and the stretched retry's after those, each by
-        detection score), only
-        the reads :func:`keep_plates` keeps with this reader's ``min_confidence`` and ``all_reads``.
+        detection score), only the reads :func:`keep_plates` keeps with ``config.reading``'s
+        ``min_confidence`` and ``all_reads``.
 
         Raises:
             ValueError: ``image`` is not an ``[H, W, 3]`` uint8 array.
         """
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError("image must be a BGR uint8 ndarray[H, W, 3]; convert with lprcore.imageio.to_bgr8")
-        found = self.detector.detect_plates(image)
+        found = self.detector.detect(image)
         quads, good = cut_quads(found)
         plates = self._read(image, found.boxes, quads, found.corners, good)
         plates += self.retry(image, any(p.valid for p in plates))
-        return keep_plates(plates, self.min_confidence, self.all_reads)
+        options = self.config.reading
+        return keep_plates(plates, options.min_confidence, options.all_reads)
 
     def retry(self, image: np.ndarray, read_valid: bool) -> List[Plate]:
         """The plates the retries this reader has on add after a first pass on ``image``: none when
@@ -418,9 +409,10 @@ class PlateReader:
         those hold no valid read either, the stretched retry's (unfiltered, each retry's by
         decreasing detection score)."""
         more: List[Plate] = []
-        if self.rotated_retry and not read_valid:
+        options = self.config.reading
+        if options.rotated_retry and not read_valid:
             more += self.retry_rotated(image)
-        if self.stretched_retry and not read_valid and not any(p.valid for p in more):
+        if options.stretched_retry and not read_valid and not any(p.valid for p in more):
             more += self.retry_stretched(image)
         return more
 
@@ -428,9 +420,10 @@ class PlateReader:
         """Every box read (no filter): the plates of ``quads`` cut from ``image``."""
         if len(boxes) == 0:
             return []
-        reads = self.recognizer.read_quads(image, quads)
-        if self.second_look:
-            reads = self.recognizer.second_look(image, quads, reads, below=self.second_look_below)
+        reads = self.recognizer.recognize(image, quads)
+        options = self.config.reading
+        if options.second_look:
+            reads = self.recognizer.second_look(image, quads, reads, below=options.second_look_below)
         return [Plate(tuple(float(v) for v in b[:4]), float(b[4]), r.text, r.confidence, r.char_confidences,
                       r.colour, r.layout,
                       tuple((float(x), float(y)) for x, y in corners[i]) if good[i] else None)
@@ -494,3 +487,6 @@ def read_plates(image: np.ndarray) -> List[Plate]:
     if _DEFAULT_READER is None:
         _DEFAULT_READER = PlateReader()
     return _DEFAULT_READER(image)
+
+
+__getattr__ = moved_names(__name__)

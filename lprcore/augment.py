@@ -5,7 +5,8 @@ import cv2
 import numpy as np
 
 
-#: Default share of crops :func:`photometric` turns grayscale (half of them with a near-infrared look).
+#: Default share of crops :func:`photometric` turns grayscale (half of them with a near-infrared look), so
+#: grayscale photos read about as well as colour ones. Measured: docs/tuning.md#gray_p
 GRAY_P = 0.1
 
 

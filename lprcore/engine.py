@@ -22,7 +22,6 @@ precision; fp16 with a gradient scaler) use a GPU.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
@@ -41,7 +40,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from lprcore.files import atomic_write
 from lprcore.manifest import RUN_ARGS_NAME, command_line, update_manifest, write_run_args
 from lprcore.parallel import progress
-from lprcore.report import nonnegative_int, positive_float, positive_int
+from lprcore.compat import moved_names
 from lprcore.weights import WeightsError, short_message, check_finite, export_weights, read_state_dict
 
 log = logging.getLogger(__name__)
@@ -478,48 +477,13 @@ def _cpu_state(model: nn.Module) -> Dict[str, torch.Tensor]:
     return {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
 
-def output_dir(text: str) -> str:
-    """argparse ``type=`` for a folder the run will create or write into: refuses (usage error, exit
-    status 2) a path that is an existing file, or below one."""
-    probe = os.path.abspath(text)
-    while not os.path.exists(probe):
-        parent = os.path.dirname(probe)
-        if parent == probe:
-            break
-        probe = parent
-    if os.path.exists(probe) and not os.path.isdir(probe):
-        raise argparse.ArgumentTypeError(f"{text}: {probe} is a file, not a folder")
-    return text
-
-
-def add_training_args(parser, epochs: int, batch_size: int, lr: float, workers: int, export_help: str) -> None:
-    """Add the options every ``train.py`` shares, with that net's defaults; out-of-range values are
-    usage errors (exit status 2)."""
-    parser.add_argument("--out", required=True, type=output_dir, help="run folder: last.pth, best.pth, log.jsonl")
-    parser.add_argument("--epochs", type=positive_int, default=epochs,
-                        help="total epochs; a --resume with more (or fewer) epochs than the run was "
-                             "started with anneals the learning rate from its current value to the "
-                             "schedule's minimum at the new last epoch")
-    parser.add_argument("--batch-size", type=positive_int, default=batch_size)
-    parser.add_argument("--lr", type=positive_float, default=lr, help="Adam learning rate (cosine decay)")
-    parser.add_argument("--workers", type=nonnegative_int, default=workers,
-                        help="DataLoader worker processes (a resumed run is exact with any number)")
-    parser.add_argument("--threads", type=nonnegative_int, default=0, help="torch CPU threads (0: torch's default)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0)
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")
-    parser.add_argument("--export", metavar="DIR", type=output_dir, help=export_help)
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: each process's own GPU)")
-    parser.add_argument("--amp", choices=("none", "bf16", "fp16"), default="none",
-                        help="automatic mixed precision on the GPU (default: none, float32)")
-
-
 def setup_training(args, prog: str, data: Sequence[str], argv: Optional[list] = None) -> None:
     """Start a run: join the process group under ``torchrun`` (:func:`init_distributed`), log to
     stderr with times (rank 0; the others warnings only), set the torch thread count, seed every RNG,
     and write ``OUT/args.json`` (see :func:`lprcore.manifest.write_run_args`; rank 0).
 
     Args:
-        args: parsed options of :func:`add_training_args` (``out``, ``threads``, ``seed`` ...).
+        args: parsed options of :func:`lprcore.cli.add_training_args` (``out``, ``threads``, ``seed`` ...).
         prog: the command, e.g. ``"python -m LPRNet.train"``.
         data: every data list the run reads (recorded with its SHA-256).
         argv: the arguments the script was given (default ``sys.argv[1:]``).
@@ -573,3 +537,6 @@ def export_run(run_dir: str, export_dir: str, files: Mapping[str, str],
                         figures=meta.get("figures", {}) if isinstance(meta, dict) else {},
                         **(extra or {}).get(name, {}))
         log.info("exported %s to %s", name, export_dir)
+
+
+__getattr__ = moved_names(__name__)

@@ -1,7 +1,7 @@
 """Find a CJK font for rendering Chinese plate characters (synthetic plates, annotated images).
 
 The font comes from the PyPI package ``noto-cjk-sans-otc`` (Noto Sans CJK, SIL OFL 1.1), which the
-README's set-up installs. ``LPR_CJK_FONT`` (an environment variable holding a font path) overrides it.
+README's install step installs. ``LPR_CJK_FONT`` (an environment variable holding a font path) overrides it.
 """
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from lprcore.manifest import WeightsError, check_weight_file, short_message
 def flush_denormals_(state: Dict[str, torch.Tensor]) -> int:
     """Set float values with magnitude below the smallest normal float32 to 0, in place.
 
-    Denormal floats make CPU inference several times slower (see README); zeroing them changes no
+    Denormal floats make CPU inference several times slower (docs/design.md); zeroing them changes no
     prediction in practice. Returns how many values were zeroed.
     """
     tiny = torch.finfo(torch.float32).tiny

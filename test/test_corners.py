@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from lprcore.imageio import imread
+from lpr.config import ReaderConfig, ReadingOptions
 from lpr.pipeline import PlateReader
 from LPRNet.crops import crop_quads, expand_quad
 from MTCNN.boxes import plausible_corners
@@ -53,8 +54,7 @@ def test_pipeline_cuts_plates_by_their_corners_and_reports_them(tmp_path, random
     torch.save(onet.state_dict(), weights / "onet.pth")
     # without the refinement, whose averaged views would move these fixed fractions (tested apart)
     # and without the second look and the rotated retry, which cut plates again from other quads
-    reader = PlateReader(weights, weights, DetectorConfig(min_plate_size=(20, 80), refine=False), all_reads=True,
-                         second_look=False, rotated_retry=False, stretched_retry=False)
+    reader = PlateReader(ReaderConfig(detector=DetectorConfig(min_plate_size=(20, 80), refine=False), reading=ReadingOptions(all_reads=True, second_look=False, rotated_retry=False, stretched_retry=False)), weights_dir=weights)
     image = imread(sorted(synth_dir.iterdir())[0])
     plates = reader(image)
     assert plates and all(p.corners is not None for p in plates)
@@ -66,8 +66,8 @@ def test_pipeline_cuts_plates_by_their_corners_and_reports_them(tmp_path, random
         assert len(p.to_json()["corners"]) == 4
     # the plate is cut from its corners grown by the margin, not from its box
     crops = crop_quads(image, [expand_quad(np.float32(p.corners)) for p in plates])
-    assert [p.text for p in plates] == [d.text for d in reader.recognizer(crops)]
-    assert [p.confidence for p in plates] == pytest.approx([d.confidence for d in reader.recognizer(crops)], abs=1e-5)
+    assert [p.text for p in plates] == [d.text for d in reader.recognizer.recognize_crops(crops)]
+    assert [p.confidence for p in plates] == pytest.approx([d.confidence for d in reader.recognizer.recognize_crops(crops)], abs=1e-5)
 
 
 def test_expand_quad_grows_along_the_plate_edges():

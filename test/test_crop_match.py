@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from ccpd.annotations import parse_name
+from lpr.config import ReaderConfig, ReadingOptions
 from lpr.pipeline import PlateReader
 from lprcore.imageio import imread
 from LPRNet.crops import warp_to_input
@@ -34,7 +35,7 @@ def is_rectified(dataset: PlateTextDataset, k: int) -> bool:
 def pipeline_input(reader: PlateReader, image: np.ndarray, box) -> torch.Tensor:
     """The tensor the pipeline's recognizer receives when the detector returns ``box``."""
     seen = []
-    reader.detector.detect_plates = lambda img: Detections(np.asarray([[*box, 1.0]], np.float32), None)
+    reader.detector.detect = lambda img: Detections(np.asarray([[*box, 1.0]], np.float32), None)
     hook = reader.recognizer.model.register_forward_pre_hook(lambda m, args: seen.append(args[0].clone()))
     try:
         reader(image)
@@ -52,8 +53,7 @@ def shift(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_pipeline_box_crop_equals_the_training_crop(training_set, synth_dir, random_weights):
-    reader = PlateReader(random_weights, random_weights, second_look=False,
-                         rotated_retry=False, stretched_retry=False)  # one read per box
+    reader = PlateReader(ReaderConfig(reading=ReadingOptions(second_look=False, rotated_retry=False, stretched_retry=False)), weights_dir=random_weights)  # one read per box
     checked = 0
     for path in sorted(synth_dir.iterdir()):
         rec = parse_name(path.name)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from MTCNN.cascade import PNET_CELL, PNET_STRIDE, DetectorConfig, cells_to_boxes, crop_boxes, pyramid_scales
-from MTCNN.detector import PlateDetector, run_onet, run_pnet
+from MTCNN.detector import TorchDetector, run_onet, run_pnet
 from MTCNN.nets import ONet, PNet
 
 
@@ -53,14 +53,14 @@ def test_nothing_found_gives_an_empty_array_not_a_made_up_box():
 
 
 def test_boxes_stay_inside_the_image(random_weights):
-    det = PlateDetector(random_weights, DetectorConfig(min_plate_size=(16, 60)))
+    det = TorchDetector(random_weights, DetectorConfig(min_plate_size=(16, 60)))
     img = np.random.default_rng(1).integers(0, 255, (150, 260, 3), dtype=np.uint8)
-    boxes = det.detect(img)
+    boxes = det.detect(img).boxes
     assert boxes.ndim == 2 and boxes.shape[1] == 5 and len(boxes) > 0
     assert (boxes[:, 0] >= 0).all() and (boxes[:, 1] >= 0).all()
     assert (boxes[:, 2] <= 260).all() and (boxes[:, 3] <= 150).all()
     assert (boxes[:, 2] > boxes[:, 0]).all() and (np.diff(boxes[:, 4]) <= 0).all()
-    assert det.detect(np.zeros((1, 1, 3), np.uint8)).shape == (0, 5)
+    assert det.detect(np.zeros((1, 1, 3), np.uint8)).boxes.shape == (0, 5)
 
 
 def test_crop_boxes_pads_outside_with_black():
@@ -74,18 +74,20 @@ def test_options_are_defined_once_and_round_trip():
     import argparse
     from dataclasses import asdict, fields
 
+    from MTCNN.options import add_detector_arguments, detector_config
+
     p = argparse.ArgumentParser()
-    DetectorConfig.add_arguments(p)
-    assert DetectorConfig.from_args(p.parse_args([])) == DetectorConfig()
+    add_detector_arguments(p)
+    assert detector_config(p.parse_args([])) == DetectorConfig()
     args = p.parse_args(["--min-plate-size", "12", "40", "--pnet-scale-nms", "0.3", "--nms-mode", "union",
                          "--max-proposals", "50", "--no-refine"])
-    config = DetectorConfig.from_args(args)
+    config = detector_config(args)
     assert config.min_plate_size == (12, 40) and config.pnet_scale_nms == 0.3 and config.refine is False
     assert config.onet_nms_mode == "union" and config.max_proposals == 50
     assert len([a for a in p._actions if a.dest.startswith("det_")]) == len(fields(DetectorConfig))
     assert set(asdict(config)) == {f.name for f in fields(DetectorConfig)}
     with pytest.raises(ValueError, match="pnet_scale_nms"):
-        DetectorConfig.from_args(p.parse_args(["--pnet-scale-nms", "1.5"]))
+        detector_config(p.parse_args(["--pnet-scale-nms", "1.5"]))
 
 
 def test_per_scale_nms_follows_its_option():
@@ -193,15 +195,15 @@ def test_the_detector_is_the_first_pass_then_the_refinement(random_weights):
     from MTCNN.detector import torch_net
 
     img = np.random.default_rng(3).integers(0, 255, (150, 260, 3), dtype=np.uint8)
-    det = PlateDetector(random_weights, DetectorConfig(vertex_rounds=0))  # VNet after the refinement: test_vnet.py
-    loose = PlateDetector(random_weights, DetectorConfig(refine=False, vertex_rounds=0)).detect_plates(img)
+    det = TorchDetector(random_weights, DetectorConfig(vertex_rounds=0))  # VNet after the refinement: test_vnet.py
+    loose = TorchDetector(random_weights, DetectorConfig(refine=False, vertex_rounds=0)).detect(img)
     with torch.inference_mode():
-        props = run_pnet(det.pnet, img, det.config, torch.device("cpu"))
-        boxes, corners = run_onet(det.onet, img, props, det.config, torch.device("cpu"))
-        expected = refine_stage(torch_net(det.onet, torch.device("cpu")), img, boxes, corners, det.config)
+        props = run_pnet(det.pnet_model, img, det.config, torch.device("cpu"))
+        boxes, corners = run_onet(det.onet_model, img, props, det.config, torch.device("cpu"))
+        expected = refine_stage(torch_net(det.onet_model, torch.device("cpu")), img, boxes, corners, det.config)
     assert len(boxes) > 0
     np.testing.assert_array_equal(loose.boxes, boxes)
     np.testing.assert_array_equal(loose.corners, corners)
-    refined = det.detect_plates(img)
+    refined = det.detect(img)
     np.testing.assert_allclose(refined.boxes, expected[0], atol=1e-4)
     np.testing.assert_allclose(refined.corners, expected[1], atol=1e-3)

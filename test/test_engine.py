@@ -112,7 +112,7 @@ def test_lprnet_fine_tunes_from_a_68_class_weights_folder_and_attributes_train(t
     from LPRNet.chars import CHARS
     from LPRNet.prepare import main as prepare
     from LPRNet.reading import WEIGHTS_DIR
-    from LPRNet.recognizer import RecognitionPredictor
+    from LPRNet.recognizer import TorchRecognizer
     from LPRNet.train import main as train
     from LPRNet.train_attributes import main as train_attributes
 
@@ -125,7 +125,7 @@ def test_lprnet_fine_tunes_from_a_68_class_weights_folder_and_attributes_train(t
     manifest = json.loads((tmp_path / "w" / "MANIFEST.json").read_text())["files"]
     assert set(manifest) == {"stn.pth", "lprnet.pth", "attributes.pth"}
     assert manifest["lprnet.pth"]["charset"] == "".join(CHARS)
-    predictor = RecognitionPredictor(tmp_path / "w")
+    predictor = TorchRecognizer(tmp_path / "w")
     assert predictor.chars == CHARS and predictor.attribute_model is not None
     log = [json.loads(x) for x in (tmp_path / "attr" / "log.jsonl").read_text().splitlines()]
     assert 0 <= log[0]["colour_accuracy"] <= 1 and 0 <= log[0]["layout_accuracy"] <= 1

@@ -5,6 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
+from lpr.config import ReaderConfig, ReadingOptions
 from lpr.evaluate import main as e2e_main
 from lprcore.report import format_table, pct
 from LPRNet.evaluate import main as lpr_main
@@ -112,8 +113,7 @@ def test_end_to_end_on_labelled_scenes_counts_images_and_extra_reads(capsys, tmp
         shutil.copy(f, tmp_path / f"s{k}.jpg")
         lines.append(f"s{k}.jpg\t皖A1234{k}\tsrc{k % 2}")
     (tmp_path / "labels.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    reader = PlateReader(random_weights, random_weights, DetectorConfig(min_plate_size=(20, 80)), all_reads=True,
-                         second_look=False, rotated_retry=False, stretched_retry=False)  # either might chance on a valid text
+    reader = PlateReader(ReaderConfig(detector=DetectorConfig(min_plate_size=(20, 80)), reading=ReadingOptions(all_reads=True, second_look=False, rotated_retry=False, stretched_retry=False)), weights_dir=random_weights)  # either might chance on a valid text
     counts = evaluate_scenes(reader, str(tmp_path))
     assert set(counts) == {"src0", "src1", "all"} and counts["all"].n == 2
     assert counts["all"].right == 0 and counts["all"].extra_reads == counts["all"].reads  # untrained nets
@@ -177,10 +177,10 @@ def test_recognition_benchmark_cuts_double_row_plates_row_by_row(tmp_path):
 @pytest.mark.parametrize("second_look", [True, False])
 def test_speed_benchmark_times_the_second_look_only_when_asked(monkeypatch, second_look):
     from lpr import bench
-    from LPRNet.reading import CropReader
+    from LPRNet.reading import Recognizer
     calls = []
-    real = CropReader.second_look
-    monkeypatch.setattr(CropReader, "second_look",
+    real = Recognizer.second_look
+    monkeypatch.setattr(Recognizer, "second_look",
                         lambda self, *a, below: calls.append(below) or real(self, *a, below=below))
     demo = os.path.join(os.path.dirname(bench.__file__), "demo")
     out = bench.measure("auto", [demo], 1, 2, 4, second_look=second_look, rotated_retry=False, stretched_retry=False,
@@ -244,7 +244,7 @@ def one_plate_source(tmp_path, monkeypatch, seed: int, text_of):
             seen.extend(crops)
             return [SimpleNamespace(text=text_of(c), confidence=1.0) for c in crops]
 
-    monkeypatch.setattr(ev, "RecognitionPredictor", Reader)
+    monkeypatch.setattr(ev, "TorchRecognizer", Reader)
     return image, seen
 
 

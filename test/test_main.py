@@ -80,10 +80,10 @@ def test_read_filter_options_reach_the_reader(capsys, mixed_folder, random_weigh
 
 def test_second_look_flags_reach_the_reader(capsys, mixed_folder, random_weights, monkeypatch):
     from LPRNet.crops import SECOND_LOOK_BELOW
-    from LPRNet.reading import CropReader
+    from LPRNet.reading import Recognizer
     calls = []
-    real = CropReader.second_look
-    monkeypatch.setattr(CropReader, "second_look",
+    real = Recognizer.second_look
+    monkeypatch.setattr(Recognizer, "second_look",
                         lambda self, *a, below: calls.append(below) or real(self, *a, below=below))
     args = [str(mixed_folder / "good.jpg"), "--weights-dir", str(random_weights), "--min-plate-size", "20", "80"]
     run(capsys, args)

@@ -145,11 +145,11 @@ def test_char_table():
 def test_a_68_class_checkpoint_without_manifest_loads_with_the_original_table(tmp_path):
     from LPRNet.chars import ORIGINAL_CHARS
     from LPRNet.reading import LPRNET_WEIGHTS, STN_WEIGHTS
-    from LPRNet.recognizer import PlateRecognizer, load_recognizer
+    from LPRNet.recognizer import RecognizerNet, load_recognizer
 
     for n, table in ((68, ORIGINAL_CHARS), (75, CHARS)):
         torch.manual_seed(3)
-        net = PlateRecognizer(num_classes=n).eval()
+        net = RecognizerNet(num_classes=n).eval()
         torch.save(net.stn.state_dict(), tmp_path / STN_WEIGHTS)
         torch.save(net.lprnet.state_dict(), tmp_path / LPRNET_WEIGHTS)
         assert load_recognizer(tmp_path).chars is table

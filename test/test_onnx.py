@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lpr.config import ReaderConfig, ReadingOptions
 from lpr.pipeline import PlateReader, choose_backend, stale_onnx
 from lprcore.imageio import imread, list_images
 from lprcore.manifest import WeightsError
@@ -46,7 +47,7 @@ def test_plates_are_read_without_torch(tmp_path):
     records = [json.loads(line) for line in run.stdout.splitlines()]
     photos = list_images(demo)
     assert len(records) == len(photos) and all(r["plates"] for r in records)
-    torch_reader = PlateReader(backend="torch", all_reads=True)  # this process may import torch: the reference
+    torch_reader = PlateReader(ReaderConfig(reading=ReadingOptions(all_reads=True)), backend="torch")  # this process may import torch: the reference
     want = {f: [p.text for p in torch_reader(imread(f))] for f in photos}
     assert {r["image"]: [p["text"] for p in r["plates"]] for r in records} == want
     assert len(list((tmp_path / "out").iterdir())) == len(photos)
@@ -54,8 +55,8 @@ def test_plates_are_read_without_torch(tmp_path):
 
 @needs_shipped
 def test_onnx_and_torch_read_the_same_texts_and_corners(shared_data):
-    torch_reader = PlateReader(backend="torch", all_reads=True)
-    onnx_reader = PlateReader(backend="onnx", all_reads=True)
+    torch_reader = PlateReader(ReaderConfig(reading=ReadingOptions(all_reads=True)), backend="torch")
+    onnx_reader = PlateReader(ReaderConfig(reading=ReadingOptions(all_reads=True)), backend="onnx")
     assert (torch_reader.backend, onnx_reader.backend) == ("torch", "onnx")
     files = list_images(shared_data / "ccpd_sample" / "val")[:40]
     for f in files:
@@ -117,7 +118,7 @@ def test_damaged_or_missing_onnx_model_is_named(exported, tmp_path):
     shutil.copy(exported / RECOGNIZER_ONNX, d / RECOGNIZER_ONNX)
     (d / ONET_ONNX).write_bytes(b"not an onnx model")
     with pytest.raises(WeightsError, match=r"onet\.onnx"):
-        PlateReader(d, d, backend="onnx")
+        PlateReader(weights_dir=d, backend="onnx")
 
 
 def test_export_refuses_a_model_that_differs_from_torch(random_weights, tmp_path, monkeypatch):

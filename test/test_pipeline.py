@@ -5,12 +5,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lprcore.imageio import imread
+from lpr.config import ReaderConfig, ReadingOptions
 from lpr.draw import draw_plates
 from ccpd.plates import is_valid_text
 from lpr.pipeline import (ROTATED_RETRY_ANGLES, STRETCH_RETRY_FACTORS, Plate, PlateReader, detect_rotated,
                           detect_stretched, keep_plates, map_points)
 from LPRNet.crops import SECOND_LOOK_BELOW, box_to_quad, scale_quad
-from LPRNet.reading import CropReader, PlateReading, needs_second_look, vote
+from LPRNet.reading import Recognizer, Recognition, needs_second_look, vote
 from lprcore.weights import WeightsError
 from MTCNN.cascade import DetectorConfig, Detections
 
@@ -18,8 +19,7 @@ from MTCNN.cascade import DetectorConfig, Detections
 @pytest.fixture(scope="module")
 def reader(random_weights):
     # random weights read garbage texts: keep every read, as first read (no second look, no rotated retry)
-    return PlateReader(random_weights, random_weights, DetectorConfig(min_plate_size=(20, 80)), all_reads=True,
-                       second_look=False, rotated_retry=False, stretched_retry=False)
+    return PlateReader(ReaderConfig(detector=DetectorConfig(min_plate_size=(20, 80)), reading=ReadingOptions(all_reads=True, second_look=False, rotated_retry=False, stretched_retry=False)), weights_dir=random_weights)
 
 
 def test_reader_returns_plates_inside_the_image(reader, synth_dir):
@@ -44,7 +44,7 @@ def test_all_plates_of_an_image_read_as_one_batch_match_one_by_one(reader, synth
     assert len(plates) > 1
     from LPRNet.crops import crop_plates
     crops = crop_plates(image, np.array([p.box for p in plates]))
-    single = [reader.recognizer([c])[0] for c in crops]
+    single = [reader.recognizer.recognize_crops([c])[0] for c in crops]
     assert [p.text for p in plates] == [s.text for s in single]
     np.testing.assert_allclose([p.confidence for p in plates], [s.confidence for s in single], atol=1e-4)
 
@@ -56,7 +56,7 @@ def test_bad_image_argument(reader):
 
 def test_missing_weights_fail_before_any_image(tmp_path):
     with pytest.raises(WeightsError, match=r"pnet\.pth not found"):
-        PlateReader(tmp_path, tmp_path)
+        PlateReader(weights_dir=tmp_path)
 
 
 def test_draw_renders_chinese_text():
@@ -87,8 +87,7 @@ def test_colour_and_layout_come_with_an_attribute_classifier_and_double_rows_are
     torch.save(net.state_dict(), weights / ATTRIBUTES_WEIGHTS)
     # without the second look and the rotated retry, which cut plates again (the second look every
     # plate, the retry a photo with no valid read: random weights read none)
-    reader = PlateReader(weights, weights, DetectorConfig(min_plate_size=(20, 80)), all_reads=True,
-                         second_look=False, rotated_retry=False, stretched_retry=False)
+    reader = PlateReader(ReaderConfig(detector=DetectorConfig(min_plate_size=(20, 80)), reading=ReadingOptions(all_reads=True, second_look=False, rotated_retry=False, stretched_retry=False)), weights_dir=weights)
     calls = []
     real = crops_module.warp_double_row
     monkeypatch.setattr(crops_module, "warp_double_row", lambda *a: calls.append(1) or real(*a))
@@ -118,7 +117,7 @@ def test_only_valid_plate_texts_are_reported_each_once_unless_all_reads_are_aske
 
 def test_min_confidence_outside_zero_to_one_is_refused(random_weights):
     with pytest.raises(ValueError, match="min_confidence"):
-        PlateReader(random_weights, random_weights, min_confidence=1.5)
+        PlateReader(ReaderConfig(reading=ReadingOptions(min_confidence=1.5)), weights_dir=random_weights)
 
 
 @given(st.lists(st.floats(-500, 500), min_size=8, max_size=8), st.floats(0.5, 2.0), st.floats(0.5, 2.0))
@@ -136,18 +135,18 @@ def test_scaled_quad_refuses_a_factor_that_is_not_positive():
         scale_quad(np.zeros((4, 2)), 0.0, 1.0)
 
 
-class _WidthReader(CropReader):
+class _WidthReader(Recognizer):
     """Reads a text that depends only on the width of the quad it is given (no model)."""
 
     def __init__(self, texts_by_width):
         self.texts_by_width, self.calls = texts_by_width, []
 
-    def read_quads(self, image, quads):
+    def recognize(self, image, quads):
         self.calls.append(len(quads))
         out = []
         for q in quads:
             text, conf = self.texts_by_width.get(round(float(np.ptp(q[:, 0]))), ("", 0.0))
-            out.append(PlateReading(text, conf, ()))
+            out.append(Recognition(text, conf, ()))
         return out
 
 
@@ -159,7 +158,7 @@ def test_second_look_cuts_every_plate_again_and_takes_the_text_most_cuts_read():
     reader = _WidthReader({90: ("皖A12345", 0.9), 110: ("皖A12845", 0.99), 120: ("皖A12345", 0.97),
                            180: ("皖A1234", 0.99), 220: ("皖A12345", 0.8), 240: ("皖A12346", 0.9),
                            270: ("HELLO", 0.99)})
-    first = [PlateReading("皖A12345", 0.95, ()), PlateReading("皖A1234", 0.99, ()), PlateReading("HELLO", 0.7, ())]
+    first = [Recognition("皖A12345", 0.95, ()), Recognition("皖A1234", 0.99, ()), Recognition("HELLO", 0.7, ())]
     out = reader.second_look(None, [quad_a, quad_b, quad_c], first, scales, below=1.0)
     assert out[0].text == "皖A12345" and out[0].confidence == 0.97  # 3 votes to 1, its most confident cut
     assert out[1].text == "皖A12346"            # 1 vote each: the higher confidence; the invalid first read has none
@@ -179,7 +178,7 @@ def test_second_look_cuts_again_only_plates_read_invalidly_or_below_its_threshol
     reader = _WidthReader({90: ("皖A12346", 0.99), 110: ("皖A12346", 0.99),
                            180: ("皖B12345", 0.9), 220: ("皖B12345", 0.9),
                            270: ("皖C12345", 0.9), 330: ("皖C12345", 0.9)})
-    first = [PlateReading("皖A12345", 0.99, ()), PlateReading("皖B12845", 0.97, ()), PlateReading("皖C1234", 0.999, ())]
+    first = [Recognition("皖A12345", 0.99, ()), Recognition("皖B12845", 0.97, ()), Recognition("皖C1234", 0.999, ())]
     out = reader.second_look(None, [quad_a, quad_b, quad_c], first, scales, below=0.98)
     assert out[0] is first[0] and [r.text for r in out[1:]] == ["皖B12345", "皖C12345"]
     assert reader.calls == [4]                   # 2 plates x 2 scales, one batch; plate a not cut again
@@ -192,8 +191,8 @@ def test_second_look_cuts_again_only_plates_read_invalidly_or_below_its_threshol
     for bad in (-0.1, 1.5, float("nan")):
         with pytest.raises(ValueError, match="below"):
             reader.second_look(None, [quad_a], first[:1], scales, below=bad)
-    assert needs_second_look(PlateReading("皖A12345", 0.979, ())) and not needs_second_look(PlateReading("皖A12345", 0.98, ()))
-    assert needs_second_look(PlateReading("", 0.0, ()), below=0.0) and needs_second_look(PlateReading("皖A12345", 1.0, ()), 1.0)
+    assert needs_second_look(Recognition("皖A12345", 0.979, ())) and not needs_second_look(Recognition("皖A12345", 0.98, ()))
+    assert needs_second_look(Recognition("", 0.0, ()), below=0.0) and needs_second_look(Recognition("皖A12345", 1.0, ()), 1.0)
 
 
 def test_second_look_threshold_flag_reaches_the_reader_and_is_checked(random_weights):
@@ -202,19 +201,20 @@ def test_second_look_threshold_flag_reaches_the_reader_and_is_checked(random_wei
     assert build_parser().parse_args(["x.jpg", "--second-look-below", "0.5"]).second_look_below == 0.5
     with pytest.raises(SystemExit):
         build_parser().parse_args(["x.jpg", "--second-look-below", "1.5"])
-    assert PlateReader(random_weights, random_weights, second_look_below=0.7).second_look_below == 0.7
+    reader = PlateReader(ReaderConfig(reading=ReadingOptions(second_look_below=0.7)), weights_dir=random_weights)
+    assert reader.config.reading.second_look_below == 0.7
     with pytest.raises(ValueError, match="second_look_below"):
-        PlateReader(random_weights, random_weights, second_look_below=-1)
+        ReadingOptions(second_look_below=-1)
 
 
 def test_vote_prefers_more_cuts_then_more_summed_confidence_then_the_first_read():
-    a, b = PlateReading("皖A12345", 0.6, ()), PlateReading("皖B12345", 0.9, ())
-    assert vote(a, [PlateReading("皖A12345", 0.5, ()), b]).text == "皖A12345"          # 2 cuts beat 1
+    a, b = Recognition("皖A12345", 0.6, ()), Recognition("皖B12345", 0.9, ())
+    assert vote(a, [Recognition("皖A12345", 0.5, ()), b]).text == "皖A12345"          # 2 cuts beat 1
     assert vote(a, [b]) is b                                                         # tie: 0.9 > 0.6
-    assert vote(a, [PlateReading("皖B12345", 0.6, ())]) is a                         # full tie: the first read
-    two_two = [PlateReading("皖A12345", 0.1, ()), PlateReading("皖B12345", 0.6, ()), PlateReading("皖B12345", 0.6, ())]
-    assert vote(PlateReading("皖A12345", 0.9, ()), two_two).text == "皖B12345"  # 2-2: summed 1.2 beats 1.0 (not the max)
-    assert vote(PlateReading("", 0.0, ()), [PlateReading("XYZ", 1.0, ())]).text == ""  # none valid
+    assert vote(a, [Recognition("皖B12345", 0.6, ())]) is a                         # full tie: the first read
+    two_two = [Recognition("皖A12345", 0.1, ()), Recognition("皖B12345", 0.6, ()), Recognition("皖B12345", 0.6, ())]
+    assert vote(Recognition("皖A12345", 0.9, ()), two_two).text == "皖B12345"  # 2-2: summed 1.2 beats 1.0 (not the max)
+    assert vote(Recognition("", 0.0, ()), [Recognition("XYZ", 1.0, ())]).text == ""  # none valid
 
 
 def test_second_look_is_on_by_default_and_off_with_its_flag():
@@ -225,14 +225,13 @@ def test_second_look_is_on_by_default_and_off_with_its_flag():
 
 @pytest.mark.parametrize("second_look", [True, False])
 def test_the_reader_takes_a_second_look_unless_told_not_to(random_weights, synth_dir, monkeypatch, second_look):
-    reader = PlateReader(random_weights, random_weights, DetectorConfig(min_plate_size=(20, 80)), all_reads=True,
-                         second_look=second_look)
+    reader = PlateReader(ReaderConfig(detector=DetectorConfig(min_plate_size=(20, 80)), reading=ReadingOptions(all_reads=True, second_look=second_look)), weights_dir=random_weights)
     calls = []
 
     def second(image, quads, readings, below):  # stands in for a second look whose cuts agree on a valid text
         calls.append(len(quads))
         assert below == SECOND_LOOK_BELOW
-        return [PlateReading("皖A12345", 0.5, (0.5,) * 7) for _ in readings]
+        return [Recognition("皖A12345", 0.5, (0.5,) * 7) for _ in readings]
 
     monkeypatch.setattr(reader.recognizer, "second_look", second)
     plates = reader(imread(sorted(synth_dir.iterdir())[0]))
@@ -250,7 +249,7 @@ class _FixedDetector:
         self.box, self.images = box, []
         self.config = config or DetectorConfig()
 
-    def detect_plates(self, image):
+    def detect(self, image):
         self.images.append(image)
         return Detections(np.float32([[*self.box, 0.9]]), None)
 
@@ -258,7 +257,7 @@ class _FixedDetector:
 class _BrightDetector:
     """Boxes the bright pixels of whatever image it is given (no corners)."""
 
-    def detect_plates(self, image):
+    def detect(self, image):
         ys, xs = np.nonzero(image[:, :, 0] > 127)
         return Detections(np.float32([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1, 0.9]]), None)
 
@@ -302,13 +301,13 @@ def test_a_plate_found_on_a_rotated_photo_is_mapped_back_onto_the_photo(angle):
 
 
 def test_the_retries_run_only_while_nothing_valid_was_read(random_weights):
-    reader = PlateReader(random_weights, random_weights, all_reads=True, second_look=False)
+    reader = PlateReader(ReaderConfig(reading=ReadingOptions(all_reads=True, second_look=False)), weights_dir=random_weights)
     detector = _FixedDetector((60, 50, 140, 70))
     reader.detector = detector
     texts = []
 
-    def read_quads(image, quads):  # the next texts, one per quad
-        return [PlateReading(texts.pop(0), 0.9, (0.9,) * 7) for _ in quads]
+    def recognize(image, quads):  # the next texts, one per quad
+        return [Recognition(texts.pop(0), 0.9, (0.9,) * 7) for _ in quads]
 
     def run(*next_texts):
         detector.images.clear()
@@ -317,7 +316,7 @@ def test_the_retries_run_only_while_nothing_valid_was_read(random_weights):
         assert texts == []                                   # every text given was read
         return [p.text for p in plates], [im.shape[1] for im in detector.images]
 
-    reader.recognizer.read_quads = read_quads
+    reader.recognizer.recognize = recognize
     image = np.zeros((120, 200, 3), np.uint8)
     assert run("皖A12345") == (["皖A12345"], [200])         # valid at once: one detection
     # invalid: detected again at each retry angle; one of them valid, so no stretched retry
@@ -330,9 +329,9 @@ def test_the_retries_run_only_while_nothing_valid_was_read(random_weights):
     texts[:] = ["HELLO", "XX", "YY", "粤B12345"]
     stretched = reader(image)[-1]
     assert stretched.box == pytest.approx((30, 50, 70, 70), abs=1e-3)
-    reader.rotated_retry = False                             # the stretched retry alone
+    reader.config.reading.rotated_retry = False              # the stretched retry alone
     assert run("HELLO", "粤B12345") == (["HELLO", "粤B12345"], [200, 400])
-    reader.stretched_retry = False                           # neither
+    reader.config.reading.stretched_retry = False            # neither
     assert run("HELLO") == (["HELLO"], [200])
 
 
@@ -355,7 +354,7 @@ _TEXTS = st.sampled_from(["皖A12345", "皖B12345", "苏E8JE92", "XYZ", ""])
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(_TEXTS, st.floats(0.0, 1.0)), min_size=1, max_size=8))
 def test_vote_returns_a_reading_of_the_most_read_valid_text(reads):
-    readings = [PlateReading(t, c, ()) for t, c in reads]
+    readings = [Recognition(t, c, ()) for t, c in reads]
     out = vote(readings[0], readings[1:])
     assert any(out is r for r in readings)                       # one of the readings, whole
     valid = [r for r in readings if is_valid_text(r.text)]
@@ -371,14 +370,14 @@ def test_a_stretch_too_large_for_the_detector_is_skipped_not_fatal(random_weight
     from lprcore.imageio import ImageTooLargeError
 
     class _NarrowOnly(_FixedDetector):
-        def detect_plates(self, image):
+        def detect(self, image):
             if image.shape[1] > 200:
                 raise ImageTooLargeError("stretched photo: too large")
-            return super().detect_plates(image)
+            return super().detect(image)
 
-    reader = PlateReader(random_weights, random_weights, all_reads=True, second_look=False, rotated_retry=False)
+    reader = PlateReader(ReaderConfig(reading=ReadingOptions(all_reads=True, second_look=False, rotated_retry=False)), weights_dir=random_weights)
     reader.detector = _NarrowOnly((60, 50, 140, 70))
-    reader.recognizer.read_quads = lambda image, quads: [PlateReading("HELLO", 0.9, (0.9,) * 5) for _ in quads]
+    reader.recognizer.recognize = lambda image, quads: [Recognition("HELLO", 0.9, (0.9,) * 5) for _ in quads]
     assert reader.retry_stretched(np.zeros((120, 200, 3), np.uint8)) == []          # refused by the detector
     assert [p.text for p in reader(np.zeros((120, 200, 3), np.uint8))] == ["HELLO"]   # the first pass's read stays
     # refused by the size check before the stretched photo is built: the detector never sees it

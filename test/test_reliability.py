@@ -594,5 +594,4 @@ def test_fuzz_any_array_becomes_bgr8_or_a_read_error(a):
 def fuzz_reader(random_weights):
     from lpr.pipeline import PlateReader
     from MTCNN.cascade import DetectorConfig
-    return PlateReader(random_weights, random_weights, DetectorConfig(min_plate_size=(20, 80), max_proposals=8),
-                       all_reads=True)
+    return PlateReader(ReaderConfig(detector=DetectorConfig(min_plate_size=(20, 80), max_proposals=8), reading=ReadingOptions(all_reads=True)), weights_dir=random_weights)

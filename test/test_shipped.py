@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from lpr import cli
+from lpr.config import ReaderConfig, ReadingOptions
 from lpr.evaluate import evaluate_end_to_end
 from lpr.pipeline import PlateReader
 from lprcore.files import sha256_file
@@ -59,7 +60,7 @@ def test_the_default_reader_reports_valid_texts_once_of_all_it_reads():
     from ccpd.plates import is_valid_text
     from lpr.pipeline import keep_plates
     from lprcore.imageio import imread
-    every, default = PlateReader(all_reads=True), PlateReader()
+    every, default = PlateReader(ReaderConfig(reading=ReadingOptions(all_reads=True))), PlateReader()
     images = [imread(p) for p in sorted(cli.DEMO_DIR.glob("*.jpg"))]
     images.append(np.concatenate([images[0], images[4]], axis=1))
     for image in images:
@@ -112,7 +113,7 @@ def test_the_68_class_weights_grown_to_75_classes_read_as_before():
     from LPRNet.crops import crop_quads
     from LPRNet.ctc import greedy_decode
     from LPRNet.inputs import crops_to_array
-    from LPRNet.recognizer import PlateRecognizer, expand_classes, load_recognizer
+    from LPRNet.recognizer import RecognizerNet, expand_classes, load_recognizer
     from platesynth.generate import synth_crop
 
     shipped = load_recognizer(LPR_DIR)
@@ -122,9 +123,9 @@ def test_the_68_class_weights_grown_to_75_classes_read_as_before():
                      "backbone.21.running_mean", "backbone.21.running_var", "container.0.weight", "container.0.bias"):
             t = state["lprnet." + name][:68]
             state["lprnet." + name] = t[:, :-7] if name == "container.0.weight" else t
-    small = PlateRecognizer(num_classes=68).eval()
+    small = RecognizerNet(num_classes=68).eval()
     small.load_state_dict(state)
-    big = PlateRecognizer(num_classes=75).eval()
+    big = RecognizerNet(num_classes=75).eval()
     big.load_state_dict(expand_classes(state, 75))
     # plates (the claim is about reading plates; on noise the old classes may all score below the
     # new classes' constant output): 8 synthetic blue plates, cut from their corners
@@ -166,14 +167,14 @@ CORNER_ERROR_CEILING = 0.044
 def test_shipped_onet_finds_corners_on_ccpd_sample_val(shared_data):
     from ccpd.subsets import scan_root
     from lprcore.imageio import imread
-    from MTCNN.detector import PlateDetector
+    from MTCNN.detector import TorchDetector
     from MTCNN.evaluate import corner_error, match_pairs
 
-    detector = PlateDetector()
+    detector = TorchDetector()
     assert detector.has_vertices
     errors = []
     for s in scan_root(str(shared_data / "ccpd_sample" / "val")).samples:
-        found = detector.detect_plates(imread(s.path))
+        found = detector.detect(imread(s.path))
         pairs = match_pairs(found.boxes, np.asarray([s.record.bbox], np.float32))
         if pairs:
             errors.append(corner_error(found.corners[pairs[0][0]], np.asarray(s.record.corners)))

@@ -207,22 +207,22 @@ def test_prepare_and_train_vnet_end_to_end(tmp_path, synth_dir):
 def test_detector_refines_onets_corners_with_vnet_when_its_weights_are_there(random_weights, tmp_path):
     import shutil
 
-    from MTCNN.detector import PlateDetector
+    from MTCNN.detector import TorchDetector
 
     image = cv2.imread(str(sorted((__import__("pathlib").Path(__file__).parent.parent / "lpr" / "demo").glob("*.jpg"))[0]))
-    with_vnet = PlateDetector(random_weights)
-    assert with_vnet.vnet is not None
-    refined = with_vnet.detect_plates(image)
-    onet_only = PlateDetector(random_weights, DetectorConfig(vertex_rounds=0)).detect_plates(image)
+    with_vnet = TorchDetector(random_weights)
+    assert with_vnet.has_vnet and with_vnet.vnet_model is not None
+    refined = with_vnet.detect(image)
+    onet_only = TorchDetector(random_weights, DetectorConfig(vertex_rounds=0)).detect(image)
     assert len(refined.boxes) and refined.corners.shape == onet_only.corners.shape
     np.testing.assert_array_equal(refined.boxes, onet_only.boxes)  # VNet moves corners only
     assert not np.allclose(refined.corners, onet_only.corners)
     bare = tmp_path / "no_vnet"  # a folder without vnet.pth: ONet's corners, as before VNet
     shutil.copytree(random_weights, bare)
     (bare / "vnet.pth").unlink()
-    plain = PlateDetector(bare)
-    assert plain.vnet is None
-    np.testing.assert_array_equal(plain.detect_plates(image).corners, onet_only.corners)
+    plain = TorchDetector(bare)
+    assert not plain.has_vnet and plain.vnet_model is None
+    np.testing.assert_array_equal(plain.detect(image).corners, onet_only.corners)
 
 
 def test_plausible_corners_without_a_box_checks_shape_and_order_only():
