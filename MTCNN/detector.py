@@ -23,10 +23,9 @@ from MTCNN.nets import ONet, PNet, VNet
 def torch_net(net: torch.nn.Module, device: torch.device) -> NetFn:
     """A torch net as the cascade calls it (:data:`MTCNN.cascade.NetFn`): NumPy in, NumPy out.
 
-    The input goes in channels-last memory order, which oneDNN's CPU convolutions run 2-3x faster
-    for these small nets (PNet on a 870x540 pyramid scale 28 -> 13 ms, ONet on 54 proposals 28 ->
-    10 ms, 2 threads; the same numbers up to 1e-5); the net's weights should be channels-last too
-    (:class:`TorchDetector` makes them so).
+    The input goes in channels-last memory order, which oneDNN's CPU convolutions run 2-3x faster for
+    these small nets (same outputs up to 1e-5; measured: docs/design.md); the net's weights should be
+    channels-last too (:class:`TorchDetector` makes them so).
     """
 
     def run(x: np.ndarray):

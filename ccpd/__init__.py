@@ -1,6 +1,6 @@
-"""CCPD data set formats: file-name annotations, subsets and splits, synthetic CCPD.
+"""CCPD data set formats: file-name annotations, subsets and splits, plate types, label sources.
 
-This package imports only the base layer :mod:`lprcore`; ``MTCNN``, ``LPRNet`` and ``lpr`` build on it.
+This package imports only the base layer :mod:`lprcore`; ``MTCNN``, ``LPRNet``, ``platesynth`` and ``lpr`` build on it.
 """
 from ccpd.annotations import (
     ADS,

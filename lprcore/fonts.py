@@ -33,7 +33,7 @@ def find_cjk_font() -> tuple[str, int]:
         path = resources.files("noto_cjk_sans_otc") / "NotoSansCJK-Regular.ttc"
     except ModuleNotFoundError:
         raise FontNotFoundError(
-            "no CJK font: run `pip install noto-cjk-sans-otc` (see README set-up) "
+            "no CJK font: run `pip install noto-cjk-sans-otc` (see the README's Install section) "
             "or set LPR_CJK_FONT to a .ttf/.ttc/.otf file") from None
     if not path.is_file():
         raise FontNotFoundError(f"{path} is missing: reinstall noto-cjk-sans-otc")

@@ -7,7 +7,7 @@ project's ``opencv-python`` in one environment, and pulls SciPy and pydantic in.
 Effects (probabilities per image in :func:`camera`): over- and under-exposure, night (dark, colour
 cast, noise), near-infrared (grey, plate bright and characters dark or the other way), shadow edges
 and glare, defocus and motion blur, resolution loss (plates down to about 60 pixels wide), sensor
-noise, JPEG quality 30-95.
+noise, JPEG quality 30-95; and in the scene itself (:func:`weather`), fog and rain.
 """
 from __future__ import annotations
 
@@ -65,6 +65,24 @@ def shadow_and_glare(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         spot = np.exp(-(((xx - c[0]) ** 2 + (yy - c[1]) ** 2) / (2 * r * r)))
         out += spot[:, :, None] * rng.uniform(60, 160)
     return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def weather(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Fog (12 % of images: a grey-white veil) and rain (10 %: light streaks, one slant per image),
+    drawn into the scene before the camera sees it."""
+    out = img
+    if rng.random() < 0.12:
+        a = rng.uniform(0.2, 0.55)
+        out = np.clip(out.astype(np.float32) * (1 - a) + rng.uniform(170, 230) * a, 0, 255).astype(np.uint8)
+    if rng.random() < 0.1:
+        h, w = out.shape[:2]
+        layer = np.zeros_like(out)
+        dx = int(rng.integers(-8, 9))
+        for _ in range(int(rng.integers(150, 500))):
+            x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
+            cv2.line(layer, (x, y), (x + dx, y + int(rng.integers(8, 25))), (200, 200, 200), 1)
+        out = cv2.addWeighted(out, 1.0, layer, 0.5, 0)
+    return out
 
 
 def camera(img: np.ndarray, rng: np.random.Generator, plate_width: float | None = None) -> np.ndarray:

@@ -1,9 +1,10 @@
-"""Command line of the synthetic-plate generator: ``python -m platesynth {crops,scenes,sheet} ...``.
+"""Command line of the synthetic-plate generator: ``python -m platesynth {crops,scenes,ccpd,sheet} ...``.
 
     python -m platesynth crops --out data/synth_crops --count 20000 --seed 0 \\
         --photos ../shared/data/ccpd_sample/train ../shared/data/scenes_train
     python -m platesynth scenes --out data/synth_scenes --count 2000 --seed 0 \\
         --photos ../shared/data/ccpd_sample/train ../shared/data/scenes_train
+    python -m platesynth ccpd --out data/synth --count 2000 --green-ratio 0.2 --seed 0
     python -m platesynth sheet --out sheet.png --real ../shared/data/plate_crops_more
 
 Same arguments, same bytes (whatever ``--workers``). Exit status 0, or 2 for bad options or assets.
@@ -16,7 +17,8 @@ import os
 import sys
 
 from ccpd.plates import DEFAULT_TYPE_WEIGHTS, PLATE_TYPES
-from platesynth.generate import generate, parse_province_weights
+from platesynth.ccpd_scenes import generate as generate_ccpd
+from platesynth.generate import SCENE_SIZE, generate, parse_province_weights
 from platesynth.render import AssetError, load_glyphs
 
 
@@ -44,6 +46,17 @@ def parse_types(text: str) -> dict:
     return out
 
 
+def _add_common(s: argparse.ArgumentParser) -> None:
+    """The options every generating command takes."""
+    s.add_argument("--count", type=int, required=True, help="number of images")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--start", type=int, default=0, help="first image index (to add to a set)")
+    s.add_argument("--province-weights", type=str, default="",
+                   help="e.g. '皖=5,苏=2' (others 1; default: uniform over the 31 provinces)")
+    s.add_argument("--assets", help="glyph/template folder (default: $LPR_PLATE_ASSETS or ../shared/data/plate_assets/pengfei8324)")
+    s.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m platesynth", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -51,23 +64,24 @@ def build_parser() -> argparse.ArgumentParser:
                            ("scenes", "whole photos with synthetic plates composited in (both stages)")):
         s = sub.add_parser(name, help=helptext)
         s.add_argument("--out", required=True, help="output folder: images and labels.tsv")
-        s.add_argument("--count", type=int, required=True, help="number of images")
-        s.add_argument("--seed", type=int, default=0)
-        s.add_argument("--start", type=int, default=0, help="first image index (to add to a set)")
+        _add_common(s)
         s.add_argument("--types", type=parse_types, default=dict(DEFAULT_TYPE_WEIGHTS),
                        help="plate types with optional weights: 'all' (default) or e.g. "
                             f"'blue=3,yellow_double'; types: {', '.join(PLATE_TYPES)}")
-        s.add_argument("--province-weights", type=str, default="",
-                       help="e.g. '皖=5,苏=2' (others 1; default: uniform over the 31 provinces)")
         s.add_argument("--photos", nargs="*", default=[],
                        help="crops: folders of photos for the context (their labelled plates are avoided); "
                             "scenes: label sources whose plates have boxes (default: random textures)")
-        s.add_argument("--assets", help="glyph/template folder (default: $LPR_PLATE_ASSETS or ../shared/data/plate_assets/pengfei8324)")
-        s.add_argument("--workers", type=int, default=os.cpu_count() or 1)
         if name == "scenes":
             s.add_argument("--squeeze", type=float, nargs=2, metavar=("LO", "HI"),
                            help="squeeze each scene along x by a factor drawn from U(LO, HI), 0 < LO <= HI "
                                 "<= 1 (plates seen from the side; labels follow)")
+    s = sub.add_parser("ccpd", help="synthetic CCPD: random-texture scenes with one blue or green plate, "
+                                    "labelled by CCPD file names")
+    s.add_argument("--out", required=True, help="output folder: images named the CCPD way")
+    _add_common(s)
+    s.add_argument("--green-ratio", type=float, default=0.2, help="share of green 8-character plates (0..1)")
+    s.add_argument("--size", nargs=2, type=int, metavar=("H", "W"), default=list(SCENE_SIZE),
+                   help=f"scene height and width, pixels (default: {SCENE_SIZE[0]} {SCENE_SIZE[1]})")
     s = sub.add_parser("sheet", help="a PNG grid of synthetic plates beside real crops of the same colour")
     s.add_argument("--out", required=True, help="PNG file to write")
     s.add_argument("--real", nargs="*", default=[], help="label sources of real crops (with a colour column)")
@@ -93,12 +107,17 @@ def main(argv=None) -> int:
         return 0
     if args.count < 0:
         p.error("--count must be >= 0")
+    if args.command == "ccpd":
+        if not 0 <= args.green_ratio <= 1:
+            p.error("--green-ratio must be in [0, 1]")
+        if min(args.size) < 64:
+            p.error("--size must be at least 64 64")
     squeeze = getattr(args, "squeeze", None)
     if squeeze and not 0 < squeeze[0] <= squeeze[1] <= 1:
         p.error(f"--squeeze needs 0 < LO <= HI <= 1, got {squeeze[0]} {squeeze[1]}")
     if args.workers < 1:
         p.error("--workers must be >= 1")
-    for d in args.photos:
+    for d in getattr(args, "photos", []):
         if not os.path.isdir(d):
             p.error(f"--photos {d}: not a folder")
     try:
@@ -110,6 +129,11 @@ def main(argv=None) -> int:
     except AssetError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if args.command == "ccpd":
+        names = generate_ccpd(args.out, args.count, args.seed, args.green_ratio, tuple(args.size), args.workers,
+                              args.start, provinces, args.assets)
+        logging.info("wrote %d CCPD-named images to %s", len(names), args.out)
+        return 0
     try:
         samples = generate(args.command, args.out, args.count, args.seed, args.types, args.photos, provinces,
                            args.assets, args.workers, args.start, squeeze)

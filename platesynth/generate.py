@@ -3,6 +3,7 @@
 * :func:`synth_crop`: a rendered plate seen through a random camera on a patch of a real photo (or a
   random texture), with context around it like a detector's crop; labelled with the plate's bbox
   and 4 corners inside the crop.
+* :func:`random_scene`: a random texture, the background where no photo is given.
 * :func:`synth_scene`: a whole photo with synthetic plates composited in: (a) over the real plate
   of a photo with 4 annotated corners (CCPD training photos), through those corners; (b) over each
   boxed plate of a photo with boxes only (``scenes_train``); (c) on a random texture when no photo
@@ -24,7 +25,6 @@ import numpy as np
 
 from ccpd.plates import DEFAULT_TYPE_WEIGHTS, PLATE_TYPES, PROVINCES, random_text
 from ccpd.sources import LABELS_FILE, PlateSample, read_labels, read_sources, write_labels
-from ccpd.synth import random_scene
 from lprcore.imageio import imwrite, list_images
 from lprcore.parallel import imap_progress
 from platesynth.camera import camera, perspective_quad
@@ -35,6 +35,8 @@ from platesynth.render import load_glyphs, render_plate
 CROP_MARGIN = (0.2, 0.45)
 #: Render resolution of plates, pixels per millimetre (a 440 mm plate is 264 pixels wide).
 RENDER_SCALE = 0.6
+#: Default scene size (height, width) in pixels: that of CCPD2019 photos.
+SCENE_SIZE = (1160, 720)
 
 
 def choose_type(rng: np.random.Generator, weights: Dict[str, float]) -> str:
@@ -42,6 +44,30 @@ def choose_type(rng: np.random.Generator, weights: Dict[str, float]) -> str:
     names = sorted(weights)
     p = np.asarray([weights[n] for n in names], float)
     return names[int(rng.choice(len(names), p=p / p.sum()))]
+
+
+def random_scene(size: Tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Background ``ndarray[h, w, 3]`` BGR for ``size = (h, w)``: gradient, blobs, lines, noise."""
+    h, w = size
+    c1, c2 = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+    t = np.linspace(0, 1, h)[:, None, None]
+    img = (c1 * (1 - t) + c2 * t) * np.ones((1, w, 1))
+    small = rng.normal(0, 1, (max(2, h // 40), max(2, w // 40), 3))
+    img += cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC) * rng.uniform(10, 50)
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    for _ in range(int(rng.integers(3, 12))):
+        color = tuple(int(v) for v in rng.integers(0, 256, 3))
+        p1 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        if rng.random() < 0.5:
+            p2 = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+            cv2.rectangle(img, p1, p2, color, -1 if rng.random() < 0.6 else int(rng.integers(1, 6)))
+        else:
+            cv2.circle(img, p1, int(rng.integers(5, max(6, w // 4))), color, -1)
+    for _ in range(int(rng.integers(0, 8))):
+        cv2.line(img, (int(rng.integers(0, w)), int(rng.integers(0, h))),
+                 (int(rng.integers(0, w)), int(rng.integers(0, h))),
+                 tuple(int(v) for v in rng.integers(0, 256, 3)), int(rng.integers(1, 4)))
+    return img
 
 
 @functools.lru_cache(maxsize=48)
@@ -191,7 +217,7 @@ def _cover_quad(sample: PlateSample, aspect: float) -> np.ndarray:
 
 def synth_scene(index: int, seed: int, type_weights: Dict[str, float], photos: Sequence[PlateSample] = (),
                 province_weights=None, assets: Optional[str] = None,
-                size: Tuple[int, int] = (1160, 720),
+                size: Tuple[int, int] = SCENE_SIZE,
                 squeeze: Optional[Tuple[float, float]] = None) -> Tuple[np.ndarray, List[PlateSample]]:
     """Make synthetic scene number ``index`` (deterministic in ``seed`` and ``index``).
 

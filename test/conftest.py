@@ -6,13 +6,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from ccpd.synth import generate
 from LPRNet.model import LPRNet
 from LPRNet.stn import STNet
 from MTCNN.nets import ONet, PNet, VNet
+from platesynth.ccpd_scenes import generate
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = (ROOT.parent / "shared" / "data").resolve()
+
+# One torch thread for the whole session: the tests run tiny convolutions, where a second thread gains
+# little, and on a busy 2-core machine (CI, or other work beside the tests) two spinning threads per
+# process made the shipped-weight tests up to 5x slower. Child processes set their own (--threads 1,
+# OMP_NUM_THREADS=1).
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
