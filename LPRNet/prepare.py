@@ -161,23 +161,23 @@ def prepare(ccpd: List[str], crops: List[str], out: str, name: str, workers: int
     os.makedirs(image_dir, exist_ok=True)
     scan = read_sources(list(ccpd) + list(crops))
     scan.samples += read_sources(sources, use).samples if sources else []
-    journal = Journal(os.path.join(out, f"{name}.journal"), resume,
-                      fingerprint(rectified, [(s.path, s.text, s.bbox) for s in scan.samples]))
-    if journal.done:
-        log.info("resuming: %d of %d plates already done", len(journal.done), len(scan.samples))
-    items = [(s, f"{i:06d}") for i, s in enumerate(scan.samples) if i not in journal.done]
-    failures = [f"{p}: {why}" for p, why in scan.skipped]
-    job = partial(_job, out_dir=image_dir, rectified=rectified)
-    for item, (got, err) in zip(items, imap_progress(job, items, workers, "lprnet samples", chunksize=16)):
-        journal.add(int(item[1]), [format_entry((os.path.join(name, rel), *rest)) for rel, *rest in got])
-        if err:
-            failures.append(err)
-    for f in failures[:10]:
-        log.warning("skipped %s", f)
-    if failures:
-        log.warning("skipped %d of %d sources", len(failures), len(scan.samples))
-    n = journal.write_list(os.path.join(out, f"{name}.txt"))
-    journal.remove()
+    with Journal(os.path.join(out, f"{name}.journal"), resume,
+                 fingerprint(rectified, [(s.path, s.text, s.bbox) for s in scan.samples])) as journal:
+        if journal.done:
+            log.info("resuming: %d of %d plates already done", len(journal.done), len(scan.samples))
+        items = [(s, f"{i:06d}") for i, s in enumerate(scan.samples) if i not in journal.done]
+        failures = [f"{p}: {why}" for p, why in scan.skipped]
+        job = partial(_job, out_dir=image_dir, rectified=rectified)
+        for item, (got, err) in zip(items, imap_progress(job, items, workers, "lprnet samples", chunksize=16)):
+            journal.add(int(item[1]), [format_entry((os.path.join(name, rel), *rest)) for rel, *rest in got])
+            if err:
+                failures.append(err)
+        for f in failures[:10]:
+            log.warning("skipped %s", f)
+        if failures:
+            log.warning("skipped %d of %d sources", len(failures), len(scan.samples))
+        n = journal.write_list(os.path.join(out, f"{name}.txt"))
+        journal.remove()
     log.info("wrote %d samples to %s", n, os.path.join(out, f"{name}.txt"))
     return n
 

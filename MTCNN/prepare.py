@@ -394,28 +394,28 @@ def prepare(net: str, sources: List[str], out: str, name: str, workers: int = 1,
     image_dir = os.path.join(out, name)
     os.makedirs(image_dir, exist_ok=True)
     images, failures = images_with_boxes(sources)
-    journal = Journal(os.path.join(out, f"{name}.journal"), resume,
-                      fingerprint(net, seed, pnet_weights, onet_weights, [(p, b) for p, b, _, _ in images]))
-    if journal.done:
-        log.info("resuming: %d of %d images already done", len(journal.done), len(images))
-    job = partial(_job, net=net, out_dir=image_dir, seed=seed, pnet_weights=pnet_weights,
-                  onet_weights=onet_weights)
-    hard = 0
-    counts = {POSITIVE: 0, PART: 0, NEGATIVE: 0, "corners": 0}
-    items = [(i, p, b, q, c) for i, (p, b, q, c) in enumerate(images) if i not in journal.done]
-    for item, (got, err, n_hard) in zip(items, imap_progress(job, items, workers, f"{net} samples", chunksize=4)):
-        entries = [(os.path.join(name, rel), lab, off, ver) for rel, lab, off, ver in got]
-        journal.add(item[0], [format_entry(e) for e in entries])
-        hard += n_hard
-        for e in entries:
-            counts[e[1]] += 1
-            counts["corners"] += e[3] is not None
-        if err:
-            failures.append(err)
-    for f in failures[:10]:
-        log.warning("skipped %s", f)
-    n = journal.write_list(os.path.join(out, f"{name}.txt"))
-    journal.remove()
+    with Journal(os.path.join(out, f"{name}.journal"), resume,
+                 fingerprint(net, seed, pnet_weights, onet_weights, [(p, b) for p, b, _, _ in images])) as journal:
+        if journal.done:
+            log.info("resuming: %d of %d images already done", len(journal.done), len(images))
+        job = partial(_job, net=net, out_dir=image_dir, seed=seed, pnet_weights=pnet_weights,
+                      onet_weights=onet_weights)
+        hard = 0
+        counts = {POSITIVE: 0, PART: 0, NEGATIVE: 0, "corners": 0}
+        items = [(i, p, b, q, c) for i, (p, b, q, c) in enumerate(images) if i not in journal.done]
+        for item, (got, err, n_hard) in zip(items, imap_progress(job, items, workers, f"{net} samples", chunksize=4)):
+            entries = [(os.path.join(name, rel), lab, off, ver) for rel, lab, off, ver in got]
+            journal.add(item[0], [format_entry(e) for e in entries])
+            hard += n_hard
+            for e in entries:
+                counts[e[1]] += 1
+                counts["corners"] += e[3] is not None
+            if err:
+                failures.append(err)
+        for f in failures[:10]:
+            log.warning("skipped %s", f)
+        n = journal.write_list(os.path.join(out, f"{name}.txt"))
+        journal.remove()
     log.info("wrote %d samples (this run: positive %d, part %d, negative %d of which %d hard, with corners %d) "
              "to %s; %d images skipped", n, counts[POSITIVE], counts[PART], counts[NEGATIVE], hard,
              counts["corners"], os.path.join(out, f"{name}.txt"), len(failures))

@@ -182,8 +182,15 @@ class Journal:
         return n
 
     def close(self) -> None:
-        """Close the journal file."""
+        """Close the journal file (again: nothing)."""
         self._fh.close()
+
+    def __enter__(self) -> "Journal":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        """Close the file, also when the run stops with an error or an interrupt (the journal stays)."""
+        self.close()
 
     def remove(self) -> None:
         """Close and delete the journal (after the list is written)."""

@@ -54,7 +54,9 @@ def test_pipeline_cuts_plates_by_their_corners_and_reports_them(tmp_path, random
     torch.save(onet.state_dict(), weights / "onet.pth")
     # without the refinement, whose averaged views would move these fixed fractions (tested apart)
     # and without the second look and the rotated retry, which cut plates again from other quads
-    reader = PlateReader(ReaderConfig(detector=DetectorConfig(min_plate_size=(20, 80), refine=False), reading=ReadingOptions(all_reads=True, second_look=False, rotated_retry=False, stretched_retry=False)), weights_dir=weights)
+    reader = PlateReader(ReaderConfig(detector=DetectorConfig(min_plate_size=(20, 80), refine=False),
+                                      reading=ReadingOptions(all_reads=True, second_look=False, rotated_retry=False, stretched_retry=False)),
+                         weights_dir=weights)
     image = imread(sorted(synth_dir.iterdir())[0])
     plates = reader(image)
     assert plates and all(p.corners is not None for p in plates)

@@ -53,7 +53,8 @@ def shift(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_pipeline_box_crop_equals_the_training_crop(training_set, synth_dir, random_weights):
-    reader = PlateReader(ReaderConfig(reading=ReadingOptions(second_look=False, rotated_retry=False, stretched_retry=False)), weights_dir=random_weights)  # one read per box
+    reader = PlateReader(ReaderConfig(reading=ReadingOptions(second_look=False, rotated_retry=False, stretched_retry=False)),
+                         weights_dir=random_weights)  # one read per box
     checked = 0
     for path in sorted(synth_dir.iterdir()):
         rec = parse_name(path.name)

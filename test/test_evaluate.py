@@ -93,7 +93,7 @@ def test_recognition_benchmark_reads_labels_tsv_sources_with_use(capsys, tmp_pat
 
 def test_end_to_end_benchmark_table(capsys, ccpd_root, random_weights):
     assert e2e_main([str(ccpd_root), "--weights-dir", str(random_weights), "--min-plate-size", "20", "80",
-                     "--show-errors"]) == 0
+                     "--max-proposals", "2", "--show-errors"]) == 0  # untrained nets: a few boxes keep it fast
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("| images"))
     assert [c.strip() for c in row.split("|")[2:-1]] == ["2", "1", "3"]
@@ -113,11 +113,14 @@ def test_end_to_end_on_labelled_scenes_counts_images_and_extra_reads(capsys, tmp
         shutil.copy(f, tmp_path / f"s{k}.jpg")
         lines.append(f"s{k}.jpg\t皖A1234{k}\tsrc{k % 2}")
     (tmp_path / "labels.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    reader = PlateReader(ReaderConfig(detector=DetectorConfig(min_plate_size=(20, 80)), reading=ReadingOptions(all_reads=True, second_look=False, rotated_retry=False, stretched_retry=False)), weights_dir=random_weights)  # either might chance on a valid text
+    reader = PlateReader(ReaderConfig(detector=DetectorConfig(min_plate_size=(20, 80), max_proposals=2),
+                                      reading=ReadingOptions(all_reads=True, second_look=False, rotated_retry=False, stretched_retry=False)),
+                         weights_dir=random_weights)  # either might chance on a valid text
     counts = evaluate_scenes(reader, str(tmp_path))
     assert set(counts) == {"src0", "src1", "all"} and counts["all"].n == 2
     assert counts["all"].right == 0 and counts["all"].extra_reads == counts["all"].reads  # untrained nets
-    assert e2e_main([str(tmp_path), "--weights-dir", str(random_weights), "--min-plate-size", "20", "80"]) == 0
+    assert e2e_main([str(tmp_path), "--weights-dir", str(random_weights), "--min-plate-size", "20", "80",
+                     "--max-proposals", "2"]) == 0
     out = capsys.readouterr().out
     assert "image accuracy %" in out and "extra reads / image" in out
     assert "min confidence" in out and "all reads" in out  # the threshold table
@@ -169,7 +172,7 @@ def test_recognition_benchmark_cuts_double_row_plates_row_by_row(tmp_path):
 
     path = str(tmp_path / "d.png")
     cv2.imwrite(path, image)
-    reads, _, failed = read_all(reader, [(PlateSample(path=path, text="甘A12345", layout="double", bbox=box), "g")])
+    reads, _, failed = read_all(SimpleNamespace(recognize_crops=reader), [(PlateSample(path=path, text="甘A12345", layout="double", bbox=box), "g")])
     assert not failed and [r.sample.path for r in reads] == [path] and reads[0].exact
     assert np.array_equal(seen[0], crop_plates(image, np.asarray([box]), ["double"])[0])
 
@@ -183,8 +186,8 @@ def test_speed_benchmark_times_the_second_look_only_when_asked(monkeypatch, seco
     monkeypatch.setattr(Recognizer, "second_look",
                         lambda self, *a, below: calls.append(below) or real(self, *a, below=below))
     demo = os.path.join(os.path.dirname(bench.__file__), "demo")
-    out = bench.measure("auto", [demo], 1, 2, 4, second_look=second_look, rotated_retry=False, stretched_retry=False,
-                        second_look_below=0.9)
+    reading = ReadingOptions(second_look=second_look, rotated_retry=False, stretched_retry=False, second_look_below=0.9)
+    out = bench.measure("auto", [demo], 1, 2, 4, reading)
     figures = out["folders"][demo]
     assert figures["images"] == 2 and figures["reader"]["median"] > 0
     assert figures["pipeline"]["median"] >= figures["detector"]["median"]
@@ -202,13 +205,15 @@ def test_end_to_end_evaluator_passes_the_second_look_flags_to_the_reader(tmp_pat
     from lprcore.manifest import WeightsError
     seen = {}
 
-    def fake_reader(*args, **kwargs):  # records how the evaluator builds its reader, then stops it
-        seen.update(kwargs)
+    def fake_reader(config, **kwargs):  # records how the evaluator builds its reader, then stops it
+        seen["reading"] = config.reading
         raise WeightsError("stop here")
 
     monkeypatch.setattr(ev, "PlateReader", fake_reader)
     assert ev.main([str(tmp_path)] + flags) == 2 and "stop here" in capsys.readouterr().err
-    assert seen["second_look"] is look and seen["second_look_below"] == (SECOND_LOOK_BELOW if below is None else below)
+    reading = seen["reading"]
+    assert reading.second_look is look and reading.second_look_below == (SECOND_LOOK_BELOW if below is None else below)
+    assert reading.all_reads  # the evaluator filters the reads itself
 
 
 def test_offset_box_cuts_or_shifts_the_sides_by_fractions_of_the_width():
@@ -240,7 +245,7 @@ def one_plate_source(tmp_path, monkeypatch, seed: int, text_of):
         def __init__(self, *args, **kwargs):
             pass
 
-        def __call__(self, crops):
+        def recognize_crops(self, crops):
             seen.extend(crops)
             return [SimpleNamespace(text=text_of(c), confidence=1.0) for c in crops]
 

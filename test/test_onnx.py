@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -47,7 +48,8 @@ def test_plates_are_read_without_torch(tmp_path):
     records = [json.loads(line) for line in run.stdout.splitlines()]
     photos = list_images(demo)
     assert len(records) == len(photos) and all(r["plates"] for r in records)
-    torch_reader = PlateReader(ReaderConfig(reading=ReadingOptions(all_reads=True)), backend="torch")  # this process may import torch: the reference
+    torch_reader = PlateReader(ReaderConfig(reading=ReadingOptions(all_reads=True)),
+                               backend="torch")  # this process may import torch: the reference
     want = {f: [p.text for p in torch_reader(imread(f))] for f in photos}
     assert {r["image"]: [p["text"] for p in r["plates"]] for r in records} == want
     assert len(list((tmp_path / "out").iterdir())) == len(photos)
@@ -58,7 +60,7 @@ def test_onnx_and_torch_read_the_same_texts_and_corners(shared_data):
     torch_reader = PlateReader(ReaderConfig(reading=ReadingOptions(all_reads=True)), backend="torch")
     onnx_reader = PlateReader(ReaderConfig(reading=ReadingOptions(all_reads=True)), backend="onnx")
     assert (torch_reader.backend, onnx_reader.backend) == ("torch", "onnx")
-    files = list_images(shared_data / "ccpd_sample" / "val")[:40]
+    files = list_images(shared_data / "ccpd_sample" / "val")[:40:4]  # 10 photos: reading all 100 is the floor tests' job
     for f in files:
         image = imread(f)
         a, b = torch_reader(image), onnx_reader(image)
@@ -71,13 +73,31 @@ def test_onnx_and_torch_read_the_same_texts_and_corners(shared_data):
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory, random_weights):
-    """Random weights exported to ONNX by ``python -m lpr.export`` (checked on the demo photos)."""
+def check_photo(tmp_path_factory, synth_dir):
+    """A folder with one small photo (64 x 200, around a synthetic plate) to check exports on: the demo
+    photos, the default, take random weights about 20 s to read with both backends. It is large enough
+    for PNet's check at both of its pyramid scales (at least 48 x 188)."""
+    from ccpd.annotations import parse_name
+
+    d = tmp_path_factory.mktemp("check")
+    path = sorted(synth_dir.iterdir())[0]
+    x1, y1, x2, y2 = parse_name(path.name).bbox
+    image = imread(path)
+    h, w = image.shape[:2]
+    top, left = min(max(0, (y1 + y2) // 2 - 32), h - 64), min(max(0, (x1 + x2) // 2 - 100), w - 200)
+    cv2.imwrite(str(d / "plate.png"), image[top:top + 64, left:left + 200])
+    assert imread(d / "plate.png").shape == (64, 200, 3)
+    return d
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, random_weights, check_photo):
+    """Random weights exported to ONNX by ``python -m lpr.export`` (checked on one small photo)."""
     from lpr.export import main as export
 
     d = tmp_path_factory.mktemp("exported")
     shutil.copytree(random_weights, d, dirs_exist_ok=True)
-    assert export(["--detector-weights", str(d), "--recognizer-weights", str(d)]) == 0
+    assert export(["--detector-weights", str(d), "--recognizer-weights", str(d), "--check", str(check_photo)]) == 0
     return d
 
 
@@ -121,7 +141,7 @@ def test_damaged_or_missing_onnx_model_is_named(exported, tmp_path):
         PlateReader(weights_dir=d, backend="onnx")
 
 
-def test_export_refuses_a_model_that_differs_from_torch(random_weights, tmp_path, monkeypatch):
+def test_export_refuses_a_model_that_differs_from_torch(random_weights, tmp_path, monkeypatch, check_photo):
     from lpr import export
 
     d = tmp_path / "w"
@@ -133,7 +153,7 @@ def test_export_refuses_a_model_that_differs_from_torch(random_weights, tmp_path
             return [o + 1e-3 for o in super().__call__(*arrays)]
 
     monkeypatch.setattr(export, "OnnxNet", Off)
-    assert export.main(["--detector-weights", str(d), "--recognizer-weights", str(d)]) == 1
+    assert export.main(["--detector-weights", str(d), "--recognizer-weights", str(d), "--check", str(check_photo)]) == 1
     assert not list(d.glob("*.onnx*")) and "onnx" not in (d / "MANIFEST.json").read_text() \
         if (d / "MANIFEST.json").exists() else not list(d.glob("*.onnx*"))
 

@@ -19,7 +19,9 @@ from MTCNN.cascade import DetectorConfig, Detections
 @pytest.fixture(scope="module")
 def reader(random_weights):
     # random weights read garbage texts: keep every read, as first read (no second look, no rotated retry)
-    return PlateReader(ReaderConfig(detector=DetectorConfig(min_plate_size=(20, 80)), reading=ReadingOptions(all_reads=True, second_look=False, rotated_retry=False, stretched_retry=False)), weights_dir=random_weights)
+    return PlateReader(ReaderConfig(detector=DetectorConfig(min_plate_size=(20, 80)),
+                                    reading=ReadingOptions(all_reads=True, second_look=False, rotated_retry=False, stretched_retry=False)),
+                       weights_dir=random_weights)
 
 
 def test_reader_returns_plates_inside_the_image(reader, synth_dir):
@@ -87,7 +89,9 @@ def test_colour_and_layout_come_with_an_attribute_classifier_and_double_rows_are
     torch.save(net.state_dict(), weights / ATTRIBUTES_WEIGHTS)
     # without the second look and the rotated retry, which cut plates again (the second look every
     # plate, the retry a photo with no valid read: random weights read none)
-    reader = PlateReader(ReaderConfig(detector=DetectorConfig(min_plate_size=(20, 80)), reading=ReadingOptions(all_reads=True, second_look=False, rotated_retry=False, stretched_retry=False)), weights_dir=weights)
+    reader = PlateReader(ReaderConfig(detector=DetectorConfig(min_plate_size=(20, 80)),
+                                      reading=ReadingOptions(all_reads=True, second_look=False, rotated_retry=False, stretched_retry=False)),
+                         weights_dir=weights)
     calls = []
     real = crops_module.warp_double_row
     monkeypatch.setattr(crops_module, "warp_double_row", lambda *a: calls.append(1) or real(*a))
@@ -225,7 +229,9 @@ def test_second_look_is_on_by_default_and_off_with_its_flag():
 
 @pytest.mark.parametrize("second_look", [True, False])
 def test_the_reader_takes_a_second_look_unless_told_not_to(random_weights, synth_dir, monkeypatch, second_look):
-    reader = PlateReader(ReaderConfig(detector=DetectorConfig(min_plate_size=(20, 80)), reading=ReadingOptions(all_reads=True, second_look=second_look)), weights_dir=random_weights)
+    reader = PlateReader(ReaderConfig(detector=DetectorConfig(min_plate_size=(20, 80), max_proposals=4),
+                                      reading=ReadingOptions(all_reads=True, second_look=second_look)),
+                         weights_dir=random_weights)  # a few boxes: the retries read them again
     calls = []
 
     def second(image, quads, readings, below):  # stands in for a second look whose cuts agree on a valid text
@@ -375,7 +381,8 @@ def test_a_stretch_too_large_for_the_detector_is_skipped_not_fatal(random_weight
                 raise ImageTooLargeError("stretched photo: too large")
             return super().detect(image)
 
-    reader = PlateReader(ReaderConfig(reading=ReadingOptions(all_reads=True, second_look=False, rotated_retry=False)), weights_dir=random_weights)
+    reader = PlateReader(ReaderConfig(reading=ReadingOptions(all_reads=True, second_look=False, rotated_retry=False)),
+                         weights_dir=random_weights)
     reader.detector = _NarrowOnly((60, 50, 140, 70))
     reader.recognizer.recognize = lambda image, quads: [Recognition("HELLO", 0.9, (0.9,) * 5) for _ in quads]
     assert reader.retry_stretched(np.zeros((120, 200, 3), np.uint8)) == []          # refused by the detector

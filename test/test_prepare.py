@@ -27,8 +27,14 @@ def test_iou_labels():
 
 @pytest.mark.parametrize("net,size", [("pnet", (12, 47)), ("onet", (24, 94))])
 def test_mtcnn_prepare_end_to_end(tmp_path, synth_dir, random_weights, net, size):
+    import shutil
+
+    src = tmp_path / "src"  # three of the images: ONet's samples run the cascade, twice here
+    src.mkdir()
+    for f in sorted(synth_dir.iterdir())[:3]:
+        shutil.copy(f, src / f.name)
     out = tmp_path / net
-    argv = ["--net", net, "--ccpd", str(synth_dir), "--out", str(out), "--workers", "1"]
+    argv = ["--net", net, "--ccpd", str(src), "--out", str(out), "--workers", "1"]
     if net == "onet":
         argv += ["--pnet-weights", str(random_weights / "pnet.pth"), "--onet-weights",
                  str(random_weights / "onet.pth")]
@@ -155,8 +161,11 @@ def test_a_journal_of_other_inputs_is_not_resumed(tmp_path):
     j.add(0, ["x 1", "y 2"])
     j.add(1, ["z 3"])
     j.close()
-    assert Journal(tmp_path / "j", resume=True, fingerprint="a").done == {0, 1}
+    resumed = Journal(tmp_path / "j", resume=True, fingerprint="a")
+    resumed.close()
+    assert resumed.done == {0, 1}
     fresh = Journal(tmp_path / "j", resume=True, fingerprint="b")  # other options: indices mean other items
     assert fresh.done == set()
     fresh.add(0, ["w 9"])
     assert fresh.write_list(tmp_path / "list.txt") == 1 and (tmp_path / "list.txt").read_text() == "w 9\n"
+    fresh.close()

@@ -137,6 +137,7 @@ def test_the_68_class_weights_grown_to_75_classes_read_as_before():
     assert [d.text for d in greedy_decode(a)] == [d.text for d in greedy_decode(b)]
 
 
+@pytest.mark.slow  # every photo of ccpd_sample/val: about 15 s
 def test_end_to_end_accuracy_floor_on_ccpd_sample_val(shared_data):
     counts = evaluate_end_to_end(PlateReader(), str(shared_data / "ccpd_sample" / "val"))
     assert counts["all"].n == 100
@@ -164,6 +165,7 @@ def test_shipped_onnx_models_are_checked_and_current():
 CORNER_ERROR_CEILING = 0.044
 
 
+@pytest.mark.slow  # every photo of ccpd_sample/val: about 15 s
 def test_shipped_onet_finds_corners_on_ccpd_sample_val(shared_data):
     from ccpd.subsets import scan_root
     from lprcore.imageio import imread
