@@ -26,7 +26,7 @@ from lprcore.imageio import ImageReadError, imread, list_images
 from lprcore.manifest import WeightsError
 from lprcore.parallel import progress
 from LPRNet.crops import warp_to_input
-from LPRNet.reading import CropReader
+from LPRNet.reading import Recognizer
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def second_view(crop: np.ndarray) -> np.ndarray:
     return cv2.convertScaleAbs(warp_to_input(crop, quad), alpha=CONTRAST, beta=BRIGHTNESS)
 
 
-def pseudo_label(reader: CropReader, files: List[str], threshold: float,
+def pseudo_label(reader: Recognizer, files: List[str], threshold: float,
                  batch_size: int = 64) -> Tuple[List[PlateSample], dict]:
     """Label the crops of ``files`` on which two reads agree (see the module docstring).
 
@@ -67,8 +67,8 @@ def pseudo_label(reader: CropReader, files: List[str], threshold: float,
                 log.warning("skipped %s", e)
         if not batch:
             continue
-        first = reader(batch)
-        second = reader([second_view(c) for c in batch])
+        first = reader.recognize_crops(batch)
+        second = reader.recognize_crops([second_view(c) for c in batch])
         attrs = reader.attributes(batch)
         for path, a, b, (colour, layout) in zip(paths, first, second, attrs):
             counts["read"] += 1
