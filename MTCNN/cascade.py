@@ -20,15 +20,17 @@ thresholds (:class:`DetectorConfig`) and the names of the shipped weight files.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
 from lprcore.compat import renamed_method
 from lprcore.imageio import ImageTooLargeError
+from lprcore.report import add_time
 from MTCNN.boxes import (NmsMode, calibrate_boxes, clip_boxes, nms, plausible_corners, quad_size, remove_small_boxes,
                          vertices_to_corners)
 
@@ -250,12 +252,15 @@ def cells_to_boxes(probs: np.ndarray, offsets: np.ndarray, scale: float, thresho
     return np.concatenate([boxes, offsets[:, ys, xs].T], axis=1).astype(np.float32)
 
 
-def pnet_stage(pnet: NetFn, image: np.ndarray, config: DetectorConfig) -> np.ndarray:
+def pnet_stage(pnet: NetFn, image: np.ndarray, config: DetectorConfig,
+               timings: Optional[Dict[str, float]] = None) -> np.ndarray:
     """Stage 1: PNet over the image pyramid.
 
     Args:
         pnet: the net (:data:`NetFn`).
         image: ``ndarray[H, W, 3]`` uint8, BGR.
+        timings: when given, the milliseconds of each pyramid level (resize, PNet, NMS) are added
+            under ``"pnet level K"`` (K = 0 for the largest level).
 
     Returns:
         ``ndarray[K, 5]`` float32 boxes (x1, y1, x2, y2, score) in pixels, regressed and clipped,
@@ -267,7 +272,8 @@ def pnet_stage(pnet: NetFn, image: np.ndarray, config: DetectorConfig) -> np.nda
     h, w = image.shape[:2]
     check_image_size((h, w), config)
     per_scale = []
-    for s in pyramid_scales((h, w), config.min_plate_size, config.scale_factor):
+    for level, s in enumerate(pyramid_scales((h, w), config.min_plate_size, config.scale_factor)):
+        t0 = time.perf_counter()
         hs, ws = max(int(round(h * s)), PNET_CELL[0]), max(int(round(w * s)), PNET_CELL[1])
         img = cv2.resize(image, (ws, hs), interpolation=cv2.INTER_LINEAR)
         logits, offsets = pnet(images_to_array(img))[:2]
@@ -276,6 +282,7 @@ def pnet_stage(pnet: NetFn, image: np.ndarray, config: DetectorConfig) -> np.nda
         if len(cand):
             cand = cand[np.argsort(-cand[:, 4], kind="stable")[: config.pnet_pre_nms]]
             per_scale.append(cand[nms(cand[:, :4], cand[:, 4], config.pnet_scale_nms)])
+        add_time(timings, f"pnet level {level}", t0)
     if not per_scale:
         return np.zeros((0, 5), dtype=np.float32)
     cand = np.concatenate(per_scale)
@@ -415,7 +422,8 @@ def refine_stage(onet: NetFn, image: np.ndarray, boxes: np.ndarray, corners: Opt
 
 
 def detect(pnet: NetFn, onet: NetFn, image: np.ndarray, config: DetectorConfig,
-           vertices: bool = True, vnet: Optional[NetFn] = None) -> Detections:
+           vertices: bool = True, vnet: Optional[NetFn] = None,
+           timings: Optional[Dict[str, float]] = None) -> Detections:
     """The whole cascade on one image: :func:`pnet_stage`, :func:`onet_stage`, when
     ``config.refine`` :func:`refine_stage`, and with ``vnet`` :func:`vertex_stage`
     (``config.vertex_rounds`` rounds).
@@ -426,6 +434,9 @@ def detect(pnet: NetFn, onet: NetFn, image: np.ndarray, config: DetectorConfig,
         image: ``ndarray[H, W, 3]`` uint8, **BGR**.
         config: the cascade's thresholds.
         vertices: whether ONet has the vertex branch.
+        timings: when given, the milliseconds of each stage are added to it: ``"pnet level K"``
+            (:func:`pnet_stage`), ``"onet"``, ``"refine"``, ``"vnet"`` (for the profile of
+            ``python -m lpr.bench``).
 
     Returns:
         The plates found (:class:`Detections`), by decreasing score.
@@ -433,11 +444,16 @@ def detect(pnet: NetFn, onet: NetFn, image: np.ndarray, config: DetectorConfig,
     Raises:
         ImageTooLargeError: the pyramid would need more than ``config.max_pyramid_mb``.
     """
-    boxes, corners = onet_stage(onet, image, pnet_stage(pnet, image, config), config, vertices=vertices)
+    proposals = pnet_stage(pnet, image, config, timings)
+    t0 = time.perf_counter()
+    boxes, corners = onet_stage(onet, image, proposals, config, vertices=vertices)
+    t0 = add_time(timings, "onet", t0)
     if config.refine:
         boxes, corners = refine_stage(onet, image, boxes, corners, config)
+        t0 = add_time(timings, "refine", t0)
     if vnet is not None and corners is not None:
         corners = vertex_stage(vnet, image, corners, config.vertex_rounds)
+        add_time(timings, "vnet", t0)
     return Detections(boxes, corners)
 
 
@@ -472,11 +488,12 @@ class Detector:
         """VNet (:data:`NetFn`): ``float32[N, 3, 40, 128]`` -> corners ``[N, 8]``."""
         raise NotImplementedError
 
-    def detect(self, image: np.ndarray) -> Detections:
+    def detect(self, image: np.ndarray, timings: Optional[Dict[str, float]] = None) -> Detections:
         """Find plates and their corners in one image.
 
         Args:
             image: ``ndarray[H, W, 3]`` uint8, **BGR** (as ``cv2.imread`` gives).
+            timings: when given, each stage's milliseconds are added to it (:func:`detect`).
 
         Returns:
             The plates found (:class:`Detections`), by decreasing score.
@@ -486,7 +503,7 @@ class Detector:
                 ``config.max_pyramid_mb`` (:func:`check_image_size`; nothing is allocated).
         """
         return detect(self.pnet, self.onet, image, self.config, self.has_vertices,
-                      self.vnet if self.has_vnet else None)
+                      self.vnet if self.has_vnet else None, timings)
 
     detect_plates = renamed_method("detect_plates", "detect")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import torch
@@ -108,9 +108,9 @@ class TorchDetector(Detector):
         return self._vnet(batch)
 
     @torch.inference_mode()
-    def detect(self, image: np.ndarray) -> Detections:
+    def detect(self, image: np.ndarray, timings: Optional[Dict[str, float]] = None) -> Detections:
         """See :meth:`MTCNN.cascade.Detector.detect` (run without autograd)."""
-        return super().detect(image)
+        return super().detect(image, timings)
 
 
 __getattr__ = moved_names(__name__)

@@ -8,9 +8,13 @@ with the second look, at the plates read invalidly or below its confidence thres
 pipeline also the rotated and stretched retries; ``--no-second-look``,
 ``--no-rotated-retry`` and ``--no-stretched-retry`` time without them), photos per second, and the process's peak resident memory;
 then the reader alone on the plate crops the cascade found, at batch 1, 16 and 64 (milliseconds per
-crop and crops per second). Every photo is read once untimed first (warm-up). Example::
+crop and crops per second). Every photo is read once untimed first (warm-up). ``--ladder`` instead
+profiles each stage (decode, each pyramid level, ONet, refinement, VNet, reader, second look,
+retries) over a ladder of photo sizes (:data:`LADDER`), with the share of labelled plates read at
+each size. Examples::
 
     python -m lpr.bench ../shared/data/ccpd_sample/val ../shared/data/scenes --threads 2
+    python -m lpr.bench ../shared/data/ccpd_sample/val --backends onnx --threads 2 --ladder
 """
 from __future__ import annotations
 
@@ -104,6 +108,105 @@ def _child(args):
     return measure(*args)
 
 
+#: The size ladder of ``--ladder``, (height, width) pixels; ``None``: each photo's own size. The
+#: whole photo is resized, so its plates grow with it, as in close-ups.
+LADDER = ((400, 640), None, (1192, 1920), (2483, 4000))
+#: The stages of the ladder's profile, in pipeline order (keys of ``PlateReader``'s timings, plus
+#: the JPEG decode; ``pnet level 0`` is the pyramid's largest level, ``pnet other`` the rest).
+STAGES = ("decode", "pnet level 0", "pnet other", "onet", "refine", "vnet", "recognize", "second look", "retries")
+
+
+def _size_name(size) -> str:
+    return "native" if size is None else f"{size[1]}x{size[0]}"
+
+
+def measure_ladder(backend: str, folders: Sequence[str], threads: int, limit: int,
+                   reading: ReadingOptions | None = None, sizes: Sequence = LADDER) -> dict:
+    """Profile one backend (run in a child process) over the size ladder: every photo of ``folders``
+    resized to each of ``sizes``, JPEG-encoded (quality 95, untimed), then decoded and read, timed
+    per stage (:data:`STAGES`; mean milliseconds per photo, 0 for a photo that did not run the stage,
+    so the stages add up to the mean total), with the whole photo's mean, median, p90 and maximum,
+    the median number of pyramid levels,
+    and the share of photos whose labelled plate text is among the reads (CCPD names or
+    ``labels.tsv``; ``None`` without labels).
+
+    Returns:
+        ``{"backend": name, "rows": {"SIZE folder": {...}}}``.
+    """
+    import cv2
+
+    from ccpd.sources import read_source
+
+    reader = PlateReader(ReaderConfig(reading=reading or ReadingOptions()), backend=backend, threads=threads)
+    out: dict = {"backend": reader.backend, "rows": {}}
+    for folder in folders:
+        try:
+            labels = {s.path: s.text for s in read_source(folder).samples}
+        except (OSError, ValueError):
+            labels = {}
+        files = list_images(folder)[:limit] if limit else list_images(folder)
+        photos = []
+        for f in files:
+            try:
+                photos.append((f, imread(f)))
+            except (ImageReadError, OSError):
+                continue
+        for size in sizes:
+            stages: Dict[str, List[float]] = {k: [] for k in STAGES}
+            total, levels, right, labelled = [], [], 0, 0
+            for k, (f, im) in enumerate(photos):
+                if size is not None:
+                    im = cv2.resize(im, (size[1], size[0]), interpolation=cv2.INTER_AREA
+                                    if size[0] < im.shape[0] else cv2.INTER_LINEAR)
+                data = cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, 95])[1]
+                if k == 0:
+                    reader(cv2.imdecode(data, cv2.IMREAD_COLOR))  # warm-up at this size
+                t0 = time.perf_counter()
+                image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+                timings = {"decode": 1000 * (time.perf_counter() - t0)}
+                plates = reader(image, timings)
+                total.append(1000 * (time.perf_counter() - t0))
+                level_ms = [v for key, v in timings.items() if key.startswith("pnet level ")]
+                levels.append(len(level_ms))
+                timings["pnet other"] = sum(level_ms[1:])
+                for key in STAGES:
+                    stages[key].append(timings.get(key, 0.0))
+                if f in labels:
+                    labelled += 1
+                    right += labels[f] in {p.text for p in plates}
+            row = {key: float(np.mean(v)) if v else 0.0 for key, v in stages.items()}
+            row.update(photos=len(total), levels=float(np.median(levels)) if levels else 0.0,
+                       mean=float(np.mean(total)) if total else float("nan"),
+                       median=float(np.median(total)) if total else float("nan"),
+                       p90=float(np.percentile(total, 90)) if total else float("nan"),
+                       max=float(np.max(total)) if total else float("nan"),
+                       read=(right / labelled) if labelled else None)
+            out["rows"][f"{_size_name(size)} {os.path.basename(os.path.normpath(folder))}"] = row
+    return out
+
+
+def ladder_table(results: Sequence[dict]) -> str:
+    """The ladder profiles of :func:`measure_ladder` as one Markdown table (a row per backend, size
+    and folder)."""
+    rows: Dict[str, Dict[str, str]] = {}
+    for r in results:
+        for key, row in r["rows"].items():
+            cells = {f"{k} ms": f"{row[k]:.1f}" for k in STAGES}
+            cells.update({"levels": f"{row['levels']:.0f}", "total ms mean": f"{row['mean']:.1f}",
+                          "total ms median": f"{row['median']:.1f}",
+                          "p90": f"{row['p90']:.1f}", "max": f"{row['max']:.1f}",
+                          "read %": "-" if row["read"] is None else f"{100 * row['read']:.1f}",
+                          "photos": str(row["photos"])})
+            rows[f"{r['backend']} {key}"] = cells
+    columns = [f"{k} ms" for k in STAGES] + ["levels", "total ms mean", "total ms median", "p90", "max", "read %",
+                                             "photos"]
+    return format_table(rows, columns, "backend, size, photos")
+
+
+def _child_ladder(args):
+    return measure_ladder(*args)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m lpr.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("folders", nargs="+", help="folders of photos (e.g. ccpd_sample/val, scenes)")
@@ -111,6 +214,9 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=nonnegative_int, default=2, help="CPU threads per backend (default 2)")
     p.add_argument("--limit", type=nonnegative_int, default=0, help="at most this many photos per folder (0: all)")
     p.add_argument("--crops", type=positive_int, default=256, help="plate crops collected for the batch table")
+    p.add_argument("--ladder", action="store_true",
+                   help="profile per stage over the size ladder instead: every photo resized to "
+                        f"{', '.join(_size_name(z) for z in LADDER)} (width x height), decoded from JPEG and read")
     add_reading_arguments(p.add_argument_group("reading", "as python main.py's"))
     args = p.parse_args(argv)
     reading = reading_options(args, p)
@@ -127,6 +233,15 @@ def main(argv=None) -> int:
     if not backends:
         p.error("no backend to measure")
     ctx = multiprocessing.get_context("spawn")
+    if args.ladder:
+        ladder = []
+        for b in backends:
+            with ctx.Pool(1) as pool:
+                ladder.append(pool.apply(_child_ladder, ((b, args.folders, args.threads, args.limit, reading),)))
+        print(f"Stage profile over the size ladder; {os.cpu_count()} cores, {args.threads} threads per backend; "
+              "mean ms per photo of each stage (they add up to the total mean), whole photo mean/median/p90/max")
+        print(ladder_table(ladder))
+        return 0
     results = []
     for b in backends:  # one fresh process per backend: its own peak memory, no torch for onnx
         with ctx.Pool(1) as pool:

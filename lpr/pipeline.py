@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -21,6 +22,7 @@ from lprcore.imageio import ImageTooLargeError
 from lprcore.compat import moved_names
 from lprcore.manifest import ManifestError, WeightsError, read_manifest
 from lprcore.onnx import onnxruntime_available
+from lprcore.report import add_time
 from lpr.config import ReaderConfig, ReadingOptions
 from LPRNet.crops import box_to_quad, expand_quad
 from LPRNet import reading
@@ -385,21 +387,29 @@ class PlateReader:
         if hasattr(self, "detector"):
             self.detector.config = value.detector
 
-    def __call__(self, image: np.ndarray) -> List[Plate]:
+    def __call__(self, image: np.ndarray, timings: Optional[Dict[str, float]] = None) -> List[Plate]:
         """Read the plates of ``image`` (``ndarray[H, W, 3]`` uint8, BGR); best detection first (the
         rotated retry's plates after the first pass's and the stretched retry's after those, each by
         detection score), only the reads :func:`keep_plates` keeps with ``config.reading``'s
         ``min_confidence`` and ``all_reads``.
+
+        Args:
+            timings: when given, the milliseconds of each step are added to it: the detector's stages
+                (:meth:`MTCNN.cascade.Detector.detect`), ``"recognize"`` (one cut a plate),
+                ``"second look"`` and ``"retries"`` (``python -m lpr.bench`` prints them).
 
         Raises:
             ValueError: ``image`` is not an ``[H, W, 3]`` uint8 array.
         """
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError("image must be a BGR uint8 ndarray[H, W, 3]; convert with lprcore.imageio.to_bgr8")
-        found = self.detector.detect(image)
+        found = self.detector.detect(image, timings)
         quads, good = cut_quads(found)
-        plates = self._read(image, found.boxes, quads, found.corners, good)
-        plates += self.retry(image, any(p.valid for p in plates))
+        plates = self._read(image, found.boxes, quads, found.corners, good, timings)
+        if not any(p.valid for p in plates):
+            t0 = time.perf_counter()
+            plates += self.retry(image, False)
+            add_time(timings, "retries", t0)
         options = self.config.reading
         return keep_plates(plates, options.min_confidence, options.all_reads)
 
@@ -416,14 +426,17 @@ class PlateReader:
             more += self.retry_stretched(image)
         return more
 
-    def _read(self, image, boxes, quads, corners, good) -> List[Plate]:
+    def _read(self, image, boxes, quads, corners, good, timings=None) -> List[Plate]:
         """Every box read (no filter): the plates of ``quads`` cut from ``image``."""
         if len(boxes) == 0:
             return []
+        t0 = time.perf_counter()
         reads = self.recognizer.recognize(image, quads)
+        t0 = add_time(timings, "recognize", t0)
         options = self.config.reading
         if options.second_look:
             reads = self.recognizer.second_look(image, quads, reads, below=options.second_look_below)
+            add_time(timings, "second look", t0)
         return [Plate(tuple(float(v) for v in b[:4]), float(b[4]), r.text, r.confidence, r.char_confidences,
                       r.colour, r.layout,
                       tuple((float(x), float(y)) for x, y in corners[i]) if good[i] else None)

@@ -4,7 +4,8 @@ and reading sample images with a progress bar. The command-line options the scri
 from __future__ import annotations
 
 import logging
-from typing import Dict, Sequence
+import time
+from typing import Dict, Optional, Sequence
 
 from lprcore.compat import moved_names
 from lprcore.imageio import ImageReadError, imread
@@ -33,6 +34,16 @@ def format_table(rows: Dict[str, Dict[str, str]], columns: Sequence[str], corner
 def pct(num: int, den: int) -> str:
     """``num / den`` as a percentage with one decimal, or ``-`` when ``den`` is 0."""
     return f"{100.0 * num / den:.1f}" if den else "-"
+
+
+def add_time(timings: Optional[Dict[str, float]], key: str, since: float) -> float:
+    """Add the milliseconds since ``since`` (a ``time.perf_counter()`` value) to ``timings[key]``
+    when ``timings`` is a dict (a stage profile, as ``python -m lpr.bench`` prints); returns the
+    current ``time.perf_counter()``, the start of the next stage."""
+    now = time.perf_counter()
+    if timings is not None:
+        timings[key] = timings.get(key, 0.0) + 1000.0 * (now - since)
+    return now
 
 
 def read_samples(samples, desc: str):

@@ -296,3 +296,20 @@ def test_cut_sweep_reads_every_cut_and_averages_the_moved_ones(tmp_path, monkeyp
     assert exact.startswith("| exact %") and province.startswith("| province right %")
     assert [c.strip() for c in exact.split("|")[2:-1]] == ["100.0"] + ["0.0"] * (len(ev.CUT_SWEEP) - 1) + ["0.0"]
     assert province.split("|")[2].strip() == "100.0" and province.split("|")[-2].strip() == "0.0"
+
+
+def test_ladder_profile_times_every_stage_at_every_size():
+    from lpr import bench
+    demo = os.path.join(os.path.dirname(bench.__file__), "demo")
+    reading = ReadingOptions(rotated_retry=False, stretched_retry=False)
+    out = bench.measure_ladder("onnx", [demo], 1, 1, reading, sizes=((240, 400), None))
+    small, native = out["rows"]["400x240 demo"], out["rows"]["native demo"]
+    for row in (small, native):
+        assert row["photos"] == 1 and row["read"] in (0.0, 1.0) and row["levels"] >= 1
+        staged = sum(row[k] for k in bench.STAGES)
+        assert 0.5 * row["mean"] <= staged <= row["mean"] * 1.001  # the stages are most of the photo's time
+        assert row["pnet level 0"] > 0 and row["onet"] > 0 and row["retries"] == 0.0
+    assert native["read"] == 1.0                       # the first demo plate, read at its own size
+    assert native["levels"] > small["levels"]          # a larger photo, more pyramid levels
+    table = bench.ladder_table([out])
+    assert "| onnx native demo" in table and "pnet level 0 ms" in table
