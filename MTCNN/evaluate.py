@@ -7,7 +7,8 @@ platesynth scenes`` output (one row per ``source``; images whose plates have no 
 counted). A detection is a true positive when its IoU with an annotated plate box is at least the
 threshold, one detection per plate, greedy by score. The corner error of a plate found at IoU 0.5
 with known corners is the mean distance of the 4 predicted corners to the annotated ones, as a
-fraction of the plate's width (mean length of its top and bottom edges). Example::
+fraction of the plate's width (mean length of its top and bottom edges). A second table gives the
+recall by plate width (:data:`WIDTH_BANDS`). Example::
 
     python -m MTCNN.evaluate ../shared/data/ccpd_sample/val
     python -m MTCNN.evaluate ../shared/data/ccpd_sample/val data/synth_scenes_val
@@ -33,6 +34,29 @@ from MTCNN.options import add_detector_arguments, detector_config
 #: IoU for a detection to count as finding the plate (and the stricter one also reported).
 MATCH_IOU = 0.5
 STRICT_IOU = 0.7
+#: Edges of the plate-width bands (pixels of the photo) of the recall-by-width table: what a
+#: smaller search resolution or a larger smallest plate costs shows in the narrow bands.
+WIDTH_BANDS = (20, 40, 60, 100)
+
+
+def width_band(width: float) -> str:
+    """The :data:`WIDTH_BANDS` band of a plate ``width`` in pixels, e.g. ``"40-60"``, ``"100+"`` or ``"<20"``."""
+    if width < WIDTH_BANDS[0]:
+        return f"<{WIDTH_BANDS[0]}"
+    for lo, hi in zip(WIDTH_BANDS, WIDTH_BANDS[1:]):
+        if width < hi:
+            return f"{lo}-{hi}"
+    return f"{WIDTH_BANDS[-1]}+"
+
+
+def recall_by_width(boxes: np.ndarray, gts: np.ndarray, bands: Dict[str, List[int]]) -> None:
+    """Add one image's plates to ``bands`` (band -> ``[found, plates]``, :func:`width_band` of each
+    annotated box ``gts[G, 4]``; found: matched at :data:`MATCH_IOU` by ``boxes[K, >=4]``)."""
+    found = {j for _, j in match_pairs(boxes, gts, MATCH_IOU)}
+    for j, g in enumerate(np.asarray(gts, np.float64).reshape(-1, 4)):
+        counts = bands.setdefault(width_band(g[2] - g[0]), [0, 0])
+        counts[0] += j in found
+        counts[1] += 1
 
 
 def match_pairs(boxes: np.ndarray, gts: np.ndarray, iou: float = MATCH_IOU) -> List[Tuple[int, int]]:
@@ -161,6 +185,7 @@ def main(argv=None) -> int:
     detector = TorchDetector(args.weights_dir, config, args.device)
     rows: Dict[str, Counts] = {}
     total = Counts()
+    bands: Dict[str, List[int]] = {}
     left_out = 0
     for folder in args.sources:
         groups, no_box = read_groups(folder)
@@ -173,6 +198,7 @@ def main(argv=None) -> int:
                 t0 = time.perf_counter()
                 found = detector.detect(pixels)
                 c = score_image(found.boxes, found.corners, by_path[im.path], time.perf_counter() - t0)
+                recall_by_width(found.boxes, by_path[im.path].boxes, bands)
                 counts.add(c)
                 total.add(c)
     table = {k: c.row() for k, c in rows.items()}
@@ -182,6 +208,11 @@ def main(argv=None) -> int:
     print(f"PNet+ONet detection, {' '.join(args.sources)} (min plate {config.min_plate_size}); corner error: "
           f"fraction of plate width{'' if detector.has_vertices else ' (ONet has no vertex branch)'}")
     print(format_table({c: {k: r[c] for k, r in table.items()} for c in columns}, list(table)))
+    order = [width_band(WIDTH_BANDS[0] - 1)] + [width_band(w) for w in WIDTH_BANDS]
+    order = [b for b in order if b in bands]
+    print("\nRecall@0.5 by plate width (pixels of the photo), all sources")
+    print(format_table({"recall@0.5 %": {b: pct(*bands[b]) for b in order},
+                        "plates": {b: str(bands[b][1]) for b in order}}, order, corner="plate width px"))
     if left_out:
         print(f"{left_out} images without a plate box left out")
     return 0

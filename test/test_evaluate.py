@@ -313,3 +313,15 @@ def test_ladder_profile_times_every_stage_at_every_size():
     assert native["levels"] > small["levels"]          # a larger photo, more pyramid levels
     table = bench.ladder_table([out])
     assert "| onnx native demo" in table and "pnet level 0 ms" in table
+
+
+def test_detector_recall_by_plate_width_bands():
+    from MTCNN.evaluate import recall_by_width, width_band
+
+    assert [width_band(w) for w in (5, 20, 39.9, 40, 99, 100, 800)] == ["<20", "20-40", "20-40", "40-60", "60-100",
+                                                                         "100+", "100+"]
+    gts = np.float32([[0, 0, 30, 10], [100, 100, 150, 115], [200, 0, 400, 60]])   # 30, 50 and 200 wide
+    bands = {}
+    recall_by_width(np.float32([[0, 0, 30, 10, 0.9], [201, 1, 399, 59, 0.8]]), gts, bands)
+    recall_by_width(np.zeros((0, 5), np.float32), gts[:1], bands)                   # a missed 30-wide plate
+    assert bands == {"20-40": [1, 2], "40-60": [0, 1], "100+": [1, 1]}
