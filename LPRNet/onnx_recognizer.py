@@ -11,10 +11,14 @@ from typing import Optional, Tuple
 import numpy as np
 
 from lprcore.compat import moved_names
-from lprcore.manifest import ManifestError, WeightsError, read_manifest
+from lprcore.manifest import ManifestError, WeightsError, read_manifest, warn_unchecked
 from lprcore.onnx import OnnxNet
 from LPRNet.chars import CHARS, ORIGINAL_CHARS, charset_for
-from LPRNet.reading import ATTRIBUTES_ONNX, RECOGNIZER_ONNX, WEIGHTS_DIR, Recognizer
+from LPRNet.reading import (ATTRIBUTES_ONNX, ATTRIBUTES_WEIGHTS, LPRNET_WEIGHTS, RECOGNIZER_ONNX, STN_WEIGHTS,
+                            WEIGHTS_DIR, Recognizer)
+
+#: Each recognizer ONNX model and the torch weight files it is exported from (``python -m lpr.export``).
+EXPORTED_FROM = {RECOGNIZER_ONNX: (STN_WEIGHTS, LPRNET_WEIGHTS), ATTRIBUTES_ONNX: (ATTRIBUTES_WEIGHTS,)}
 
 
 class OnnxRecognizer(Recognizer):
@@ -28,16 +32,23 @@ class OnnxRecognizer(Recognizer):
         weights_dir: folder with the ONNX models (default: the package's weights).
         threads: ONNX Runtime intra-op threads per model (0: one per core).
 
+    Each model is checked with the torch weights beside it that it was exported from
+    (:data:`EXPORTED_FROM`; the rule: :mod:`lprcore.manifest`); a folder without ``MANIFEST.json``
+    is loaded unchecked, with a warning.
+
     Raises:
-        lprcore.manifest.WeightsError: onnxruntime is missing, a model is missing, damaged or not
-            valid ONNX, or its character table is unknown.
+        lprcore.manifest.WeightsError: onnxruntime is missing, a model is missing, damaged, not valid
+            ONNX or stale (``stn.pth`` or ``lprnet.pth`` beside ``recognizer.onnx`` differs from the one
+            it was exported from, or from its own MANIFEST.json entry), or its character table is unknown.
     """
 
     def __init__(self, weights_dir: str | os.PathLike | None = None, threads: int = 0):
         weights_dir = Path(weights_dir) if weights_dir else WEIGHTS_DIR
-        self.model = OnnxNet(weights_dir / RECOGNIZER_ONNX, "STN+LPRNet", threads)
+        warn_unchecked(weights_dir, EXPORTED_FROM)
+        self.model = OnnxNet(weights_dir / RECOGNIZER_ONNX, "STN+LPRNet", threads, sources=EXPORTED_FROM[RECOGNIZER_ONNX])
         path = weights_dir / ATTRIBUTES_ONNX
-        self.attribute_model = OnnxNet(path, "PlateAttributeNet", threads) if path.is_file() else None
+        self.attribute_model = (OnnxNet(path, "PlateAttributeNet", threads, sources=EXPORTED_FROM[ATTRIBUTES_ONNX])
+                                if path.is_file() else None)
         try:
             charset = read_manifest(weights_dir).get(RECOGNIZER_ONNX, {}).get("charset")
         except ManifestError as e:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from lprcore.compat import moved_names
-from lprcore.manifest import ManifestError, read_manifest
+from lprcore.manifest import ManifestError, read_manifest, warn_unchecked
 from lprcore.weights import WeightsError, load_weights, read_state_dict
 from LPRNet.attributes import PlateAttributeNet
 from LPRNet.chars import CHARS, NUM_CLASSES, ORIGINAL_CHARS, charset_for
@@ -146,12 +146,17 @@ class TorchRecognizer(Recognizer):
             default: the package's weights).
         device: torch device.
 
+    Each file is checked against the folder's MANIFEST.json (the rule: :mod:`lprcore.manifest`); a
+    folder without one is loaded unchecked, with a warning.
+
     Raises:
-        lprcore.weights.WeightsError: a weight file is missing, damaged or does not fit its net.
+        lprcore.weights.WeightsError: a weight file is missing, damaged, differs from its MANIFEST.json
+            entry, or does not fit its net.
     """
 
     def __init__(self, weights_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu"):
         self.device = torch.device(device)
+        warn_unchecked(weights_dir or WEIGHTS_DIR, (STN_WEIGHTS, LPRNET_WEIGHTS, ATTRIBUTES_WEIGHTS))
         self.model = load_recognizer(weights_dir, self.device)
         path = Path(weights_dir or WEIGHTS_DIR) / ATTRIBUTES_WEIGHTS
         self.attribute_model = (load_weights(PlateAttributeNet(), path, "PlateAttributeNet").to(self.device).eval()

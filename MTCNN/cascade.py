@@ -20,6 +20,8 @@ thresholds (:class:`DetectorConfig`) and the names of the shipped weight files.
 """
 from __future__ import annotations
 
+import ctypes
+import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,8 +105,16 @@ def softmax_plate(logits: np.ndarray) -> np.ndarray:
 #: a photo 47x and need tens of GB).
 MIN_PLATE_FLOOR: Tuple[int, int] = (PNET_CELL[0] // 2, (PNET_CELL[1] + 1) // 2)
 #: Peak bytes PNet needs per pixel of its input (float32 input, conv1 output and its PReLU), for
-#: :func:`pyramid_bytes`. Measured: docs/tuning.md#pnet_bytes_per_pixel
-PNET_BYTES_PER_PIXEL = 104
+#: :func:`pyramid_bytes`: ONNX Runtime's, the larger backend's. Measured: docs/tuning.md#pnet_bytes_per_pixel
+PNET_BYTES_PER_PIXEL = 120
+#: Bytes per pixel of a BGR uint8 image: the image searched and the one more of its size that
+#: :func:`pyramid_bytes` counts (a retry's warped copy of a photo).
+IMAGE_BYTES_PER_PIXEL = 3
+#: Largest ``scale_factor``: the pyramid's levels, and PNet's time (the sum of their areas,
+#: ``1 / (1 - factor**2)`` times the first's), grow without bound as it nears 1; 0.95 has about
+#: 7 times the levels and 5 times the PNet time of the default 0.709 (0.99: 25 times the time;
+#: 0.999999, 2.5 million levels, never ended).
+MAX_SCALE_FACTOR = 0.95
 
 
 @dataclass
@@ -118,7 +128,8 @@ class DetectorConfig:
     Attributes:
         min_plate_size: (height, width) in pixels of the smallest plate to find; sets the first
             pyramid scale so such a plate covers one 12x47 PNet cell.
-        scale_factor: ratio between pyramid scales, in (0, 1).
+        scale_factor: ratio between pyramid scales, in (0, :data:`MAX_SCALE_FACTOR`] (0.95): closer
+            to 1, more levels and more time, without bound.
         pnet_threshold: plate probability for a PNet cell to become a proposal.
         pnet_scale_nms: IoU above which proposals of one pyramid scale are merged.
         pnet_nms: IoU above which proposals are merged across scales.
@@ -136,10 +147,11 @@ class DetectorConfig:
         refine_threshold: mean plate probability of :func:`refine_stage`'s two looks to keep a box.
         vertex_rounds: rounds of corner refinement by VNet (:func:`vertex_stage`) after ONet, when
             the weights folder has VNet; 0 keeps ONet's corners (measured: docs/tuning.md#vertex_rounds).
-        max_pyramid_mb: largest memory, in MiB, the image pyramid may need (:func:`pyramid_bytes`);
-            a larger image is refused with :class:`lprcore.imageio.ImageTooLargeError` before any is
+        max_pyramid_mb: largest memory, in MiB, searching an image may need (:func:`pyramid_bytes`:
+            the image, a retry's warped copy of it and PNet on the largest pyramid level); a larger
+            image is refused with :class:`lprcore.imageio.ImageTooLargeError` before any is
             allocated. The default, 4096, takes a 50-megapixel photo at the default ``min_plate_size``
-            (about 3 GiB); a 12-megapixel photo needs about 0.75 GiB.
+            (about 3.8 GiB); a 12-megapixel photo needs about 0.9 GiB.
     """
 
     min_plate_size: Tuple[int, int] = (16, 60)
@@ -168,8 +180,9 @@ class DetectorConfig:
             raise ValueError(f"min_plate_size {tuple(self.min_plate_size)} is below the floor "
                              f"{MIN_PLATE_FLOOR} (height, width): smaller plates are not legible, and the "
                              "image pyramid would enlarge the image many times")
-        if not 0.0 < self.scale_factor < 1.0:
-            raise ValueError(f"scale_factor must be in (0, 1), got {self.scale_factor}")
+        if not 0.0 < self.scale_factor <= MAX_SCALE_FACTOR:
+            raise ValueError(f"scale_factor must be in (0, {MAX_SCALE_FACTOR}], got {self.scale_factor} (closer to 1, "
+                             "the image pyramid has ever more levels)")
         for name in ("pnet_threshold", "pnet_scale_nms", "pnet_nms", "onet_threshold", "onet_nms", "refine_threshold"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
@@ -188,7 +201,13 @@ def pyramid_scales(size: Tuple[int, int], min_plate_size: Tuple[int, int], facto
 
     The first scale maps a ``min_plate_size = (height, width)`` plate onto one PNet cell; each next
     scale is ``factor`` times smaller, down to where the image no longer holds one cell.
+
+    Raises:
+        ValueError: ``factor`` is not in (0, :data:`MAX_SCALE_FACTOR`] (closer to 1 the levels grow
+            without bound; 1 would never end).
     """
+    if not 0.0 < factor <= MAX_SCALE_FACTOR:
+        raise ValueError(f"scale_factor must be in (0, {MAX_SCALE_FACTOR}], got {factor}")
     h, w = size
     cell_h, cell_w = PNET_CELL
     scale = max(cell_h / min_plate_size[0], cell_w / min_plate_size[1])
@@ -200,24 +219,34 @@ def pyramid_scales(size: Tuple[int, int], min_plate_size: Tuple[int, int], facto
 
 
 def pyramid_bytes(size: Tuple[int, int], config: DetectorConfig) -> int:
-    """Estimated peak memory, in bytes, of the PNet stage on an image of ``size = (height, width)``.
+    """Estimated peak memory, in bytes, of searching an image of ``size = (height, width)``, the limit
+    ``config.max_pyramid_mb`` bounds.
 
-    The largest pyramid scale dominates: :data:`PNET_BYTES_PER_PIXEL` per pixel of its input, plus
-    the resized uint8 image (3 bytes per pixel). 0 when the image holds no PNet cell.
+    The image itself and one more image of its size (:data:`IMAGE_BYTES_PER_PIXEL` each: the reader
+    holds a photo and a retry's warped copy of it together; a copy the size of the photo fits the
+    photo's estimate, a larger one is checked on its own size), plus PNet on the largest pyramid
+    level, which dominates: :data:`PNET_BYTES_PER_PIXEL` per pixel of its input and the resized
+    uint8 level. Memory the C heap kept from earlier work is given back before each level of a
+    search near the limit (:func:`pnet_stage`), so it does not add to this. Not counted: the nets'
+    working memory for their batches (bounded by ``config.max_proposals``; ONNX Runtime keeps it),
+    and the heap's slack, a few tens of MiB (measured: a photo estimated at 99 MiB peaked 121 MiB
+    above the loaded reader, one estimated at 998 MiB peaked 967 MiB above it).
     """
     scales = pyramid_scales(size, config.min_plate_size, config.scale_factor)
-    if not scales:
-        return 0
-    pixels = size[0] * scales[0] * size[1] * scales[0]
-    return int(pixels * (PNET_BYTES_PER_PIXEL + 3))
+    level = size[0] * scales[0] * size[1] * scales[0] if scales else 0
+    return int(2 * IMAGE_BYTES_PER_PIXEL * size[0] * size[1] + level * (PNET_BYTES_PER_PIXEL + IMAGE_BYTES_PER_PIXEL))
 
 
-def check_image_size(size: Tuple[int, int], config: DetectorConfig, name: str = "image") -> None:
-    """Refuse an image whose pyramid needs more than ``config.max_pyramid_mb`` (:func:`pyramid_bytes`).
+def check_image_size(size: Tuple[int, int], config: DetectorConfig, name: str = "image") -> int:
+    """Refuse an image whose search needs more than ``config.max_pyramid_mb`` (:func:`pyramid_bytes`:
+    the image, a warped copy of its size and its pyramid).
 
     Args:
         size: ``(height, width)`` in pixels (e.g. from the file's header, before decoding).
         name: the file, for the message.
+
+    Returns:
+        The estimate, bytes (:func:`pyramid_bytes`).
 
     Raises:
         ImageTooLargeError: over the limit; the message gives the estimate and the options that help.
@@ -227,7 +256,31 @@ def check_image_size(size: Tuple[int, int], config: DetectorConfig, name: str = 
         raise ImageTooLargeError(
             f"{name}: image too large to search: {size[0]}x{size[1]} (height x width) with --min-plate-size "
             f"{config.min_plate_size[0]} {config.min_plate_size[1]} needs about {need / 2**20:.0f} MiB for the "
-            f"image pyramid, over --max-pyramid-mb {config.max_pyramid_mb} (raise it, or raise --min-plate-size)")
+            f"image and its pyramid, over --max-pyramid-mb {config.max_pyramid_mb} (raise it, or raise "
+            "--min-plate-size)")
+    return need
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim() -> Optional[Callable[[int], int]]:
+    """glibc's ``malloc_trim``, or ``None`` where the C library has none (macOS, Windows, musl)."""
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return None
+
+
+def _release_free_heap() -> None:
+    """Give the C heap's free pages back to the system (glibc's ``malloc_trim``; elsewhere nothing).
+
+    Once glibc frees a buffer it had mapped on its own, it serves later ones up to that size (at most
+    32 MiB) from its heap and keeps them when freed: after a search, the smaller pyramid levels'
+    buffers stayed with the process and added to the next search's peak (the rotated retries on a
+    photo near ``--max-pyramid-mb`` went up to 80 % over it).
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def cells_to_boxes(probs: np.ndarray, offsets: np.ndarray, scale: float, threshold: float) -> np.ndarray:
@@ -267,13 +320,18 @@ def pnet_stage(pnet: NetFn, image: np.ndarray, config: DetectorConfig,
         at most ``config.max_proposals``; empty ``[0, 5]`` when nothing passes.
 
     Raises:
-        ImageTooLargeError: the pyramid would need more than ``config.max_pyramid_mb``.
+        ImageTooLargeError: searching the image would need more than ``config.max_pyramid_mb``
+            (:func:`check_image_size`).
     """
     h, w = image.shape[:2]
-    check_image_size((h, w), config)
+    # near the limit, the heap's free pages go back before each level: what earlier work (a first pass,
+    # the level before) left there must not add to this level's peak
+    near_limit = 2 * check_image_size((h, w), config) > config.max_pyramid_mb * 2**20
     per_scale = []
     for level, s in enumerate(pyramid_scales((h, w), config.min_plate_size, config.scale_factor)):
         t0 = time.perf_counter()
+        if near_limit:
+            _release_free_heap()
         hs, ws = max(int(round(h * s)), PNET_CELL[0]), max(int(round(w * s)), PNET_CELL[1])
         img = cv2.resize(image, (ws, hs), interpolation=cv2.INTER_LINEAR)
         logits, offsets = pnet(images_to_array(img))[:2]

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from lprcore.compat import moved_names
+from lprcore.manifest import warn_unchecked
 from lprcore.weights import load_weights, read_state_dict
 from MTCNN.cascade import (ONET_WEIGHTS, PNET_WEIGHTS, VNET_WEIGHTS, WEIGHTS_DIR, DetectorConfig, Detections, Detector,
                            NetFn, onet_stage, pnet_stage)
@@ -74,8 +75,12 @@ class TorchDetector(Detector):
         pnet_model, onet_model, vnet_model: the torch nets (``vnet_model`` ``None`` without VNet),
             eval mode, channels-last.
 
+    Each file is checked against the folder's MANIFEST.json (the rule: :mod:`lprcore.manifest`); a
+    folder without one is loaded unchecked, with a warning.
+
     Raises:
-        lprcore.weights.WeightsError: a weight file is missing or does not fit its net.
+        lprcore.weights.WeightsError: a weight file is missing, differs from its MANIFEST.json entry,
+            or does not fit its net.
     """
 
     def __init__(self, weights_dir: str | os.PathLike | None = None, config: DetectorConfig | None = None,
@@ -83,6 +88,7 @@ class TorchDetector(Detector):
         weights_dir = Path(weights_dir) if weights_dir else WEIGHTS_DIR
         self.device = torch.device(device)
         self.config = config or DetectorConfig()
+        warn_unchecked(weights_dir, (PNET_WEIGHTS, ONET_WEIGHTS, VNET_WEIGHTS))
         self.pnet_model = load_weights(PNet(), weights_dir / PNET_WEIGHTS, "PNet").eval()
         self.onet_model = load_onet(weights_dir / ONET_WEIGHTS)
         vnet_path = weights_dir / VNET_WEIGHTS

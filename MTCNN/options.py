@@ -15,7 +15,7 @@ from MTCNN.cascade import DetectorConfig
 HELP: Dict[str, str] = {
     "min_plate_size": "smallest plate to find, height and width in pixels; smaller finds smaller plates, "
                       "slower (cost grows with the square)",
-    "scale_factor": "ratio between the sizes of the image pyramid's levels, in (0, 1); closer to 1: more "
+    "scale_factor": "ratio between the sizes of the image pyramid's levels, in (0, 0.95]; closer to 1: more "
                     "levels, slower",
     "pnet_threshold": "first-stage (PNet) plate probability for a candidate box",
     "pnet_scale_nms": "IoU above which candidates of one pyramid level merge",
@@ -30,7 +30,8 @@ HELP: Dict[str, str] = {
               "corners)",
     "refine_threshold": "mean plate probability of ONet's second looks to keep a box",
     "vertex_rounds": "rounds of corner refinement by VNet, 0 to 5 (0: ONet's corners)",
-    "max_pyramid_mb": "refuse an image whose image pyramid would need more memory than this, MiB",
+    "max_pyramid_mb": "refuse an image whose search (the image, a warped copy for the retries, its image "
+                      "pyramid) would need more memory than this, MiB",
 }
 #: Flags that are not the field's name with dashes (``--min-plate-size``): short names kept from the
 #: original project, and the switch that turns a default-on step off.

@@ -34,7 +34,7 @@ from lpr.config import ReaderConfig, ReadingOptions
 from lpr.options import add_reading_arguments, reading_options
 from lpr.pipeline import PlateReader, choose_backend, cut_quads
 from lprcore.imageio import ImageReadError, imread, list_images
-from lprcore.cli import nonnegative_int, positive_int
+from lprcore.cli import nonnegative_int, positive_int, thread_count
 from lprcore.report import format_table
 from LPRNet.crops import crop_quads
 
@@ -211,7 +211,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m lpr.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("folders", nargs="+", help="folders of photos (e.g. ccpd_sample/val, scenes)")
     p.add_argument("--backends", nargs="+", choices=("torch", "onnx"), default=["torch", "onnx"])
-    p.add_argument("--threads", type=nonnegative_int, default=2, help="CPU threads per backend (default 2)")
+    p.add_argument("--threads", type=thread_count, default=min(2, os.cpu_count() or 1),
+                   help="CPU threads per backend, at most the machine's CPUs (default: 2)")
     p.add_argument("--limit", type=nonnegative_int, default=0, help="at most this many photos per folder (0: all)")
     p.add_argument("--crops", type=positive_int, default=256, help="plate crops collected for the batch table")
     p.add_argument("--ladder", action="store_true",

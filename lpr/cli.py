@@ -23,22 +23,28 @@ no smaller than :data:`MTCNN.cascade.MIN_PLATE_FLOOR`. Only regular files are re
 are refused), and folders that cannot be listed are reported.
 
 Exit status: 0 when every input was read, 1 when any failed or standard output closed before the
-end, 2 for usage errors (bad options, unusable ``--save-dir``) and unusable weights.
+end, 2 for usage errors (bad options, unusable ``--save-dir``), unusable weights and the torch backend
+without torch installed, 130 when interrupted (Ctrl-C, SIGINT) and 143 when terminated (SIGTERM):
+then one line on stderr says how many records were written, every line written is whole and no
+temporary file is left in ``--save-dir``.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import glob
+import hashlib
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -65,7 +71,9 @@ EXIT_STATUS_HELP = """\
 exit status:
   0  every input was read
   1  an input failed (its line has "error"), or standard output closed before the end
-  2  usage error (bad option or value, unusable --save-dir) or unusable weights; nothing was read
+  2  usage error (bad option or value, unusable --save-dir), unusable weights, or the torch
+     backend without torch installed; nothing was read
+  130, 143  interrupted (Ctrl-C) or terminated (SIGTERM); the records written are whole lines
 
 records (one JSON line per input, per sampled frame for videos):
   {"image": PATH, "plates": [...], "ms": T}                 read (a video frame adds "frame": K)
@@ -83,6 +91,71 @@ class TruncatedVideoError(ImageReadError):
 
 class OutputClosed(Exception):
     """Standard output cannot be written any more (closed pipe, full disk, closed descriptor)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived during a run (:class:`Interrupts`); ``signum`` says which.
+
+    A ``KeyboardInterrupt``, so that the ``except Exception`` of the per-input path does not turn it
+    into a record, while ``finally`` blocks (:func:`lprcore.files.atomic_write`'s clean-up) run.
+    """
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class Interrupts:
+    """While a run lasts (a ``with`` block), SIGINT and SIGTERM raise :class:`Interrupted` in the main
+    thread, so that the run stops through its ``finally`` blocks: Python's default SIGTERM ends the
+    process without them, which left ``atomic_write``'s temporary file in ``--save-dir``.
+
+    A signal that arrives while a record is written (:meth:`hold`) is raised once the line is whole;
+    signals after the first are ignored, so that a second Ctrl-C cannot cut the clean-up short. A
+    signal that was ignored when the run started (``nohup``, a background job) stays ignored, the
+    previous handlers come back at the end, and outside the main thread nothing is installed (Python
+    runs signal handlers in the main thread only).
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.previous: dict = {}
+        self.signum: Optional[int] = None  # the first signal received
+        self.raised = False
+        self.holding = False
+
+    def _handle(self, signum: int, frame) -> None:
+        if self.signum is not None:  # already stopping
+            return
+        self.signum = signum
+        if not self.holding:
+            self.raised = True
+            raise Interrupted(signum)
+
+    def __enter__(self) -> "Interrupts":
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                if signal.getsignal(sig) is not signal.SIG_IGN:
+                    self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self.previous.items():
+            signal.signal(sig, signal.SIG_DFL if old is None else old)  # None: set outside Python
+        self.previous.clear()
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Keep a signal that arrives in the block for its end (a record is written whole)."""
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+        if self.signum is not None and not self.raised:
+            self.raised = True
+            raise Interrupted(self.signum)
 
 
 def json_line(record: dict) -> str:
@@ -137,32 +210,32 @@ def _scan_folder(folder: str) -> Tuple[List[str], List[Tuple[str, str]]]:
     return sorted(files), errors
 
 
-def expand_inputs(paths: List[str]) -> Tuple[List[str], List[Tuple[str, str]]]:
-    """Files to read from the command-line paths, and ``(path, error)`` for paths that name nothing
-    and for folders that cannot be listed.
+def expand_inputs(paths: List[str]) -> List[Tuple[str, Optional[str]]]:
+    """The inputs named by the command-line paths, in the order of ``paths``: ``(file, None)`` for
+    each file to read, ``(path, error)`` for a path that names nothing and for a folder that cannot
+    be listed (so that every record comes in the order of the arguments).
 
     Folders are searched recursively for images and videos (by extension; special files among them
-    are kept and refused when read, so they get an error line); a path that does not exist is tried
-    as a glob (``*``, ``?``, ``[...]``, ``**``).
+    are kept and refused when read, so they get an error line): first the subfolders that cannot be
+    listed, then the files sorted by path. A path that does not exist is tried as a glob (``*``,
+    ``?``, ``[...]``, ``**``; matches sorted).
     """
-    files, errors = [], []
+    inputs: List[Tuple[str, Optional[str]]] = []
     for p in paths:
         if os.path.isdir(p):
             found, errs = _scan_folder(p)
-            errors += errs
+            inputs += errs
             if not found and not errs:
-                errors.append((p, "folder holds no image files"))
-            files += found
+                inputs.append((p, "folder holds no image files"))
+            inputs += [(f, None) for f in found]
         elif os.path.lexists(p):
-            files.append(p)
+            inputs.append((p, None))
         elif glob.has_magic(p):
             matched = sorted(m for m in glob.glob(p, recursive=True) if not os.path.isdir(m))
-            if not matched:
-                errors.append((p, "no file matches this pattern"))
-            files += matched
+            inputs += [(m, None) for m in matched] or [(p, "no file matches this pattern")]
         else:
-            errors.append((p, "no such file or folder"))
-    return files, errors
+            inputs.append((p, "no such file or folder"))
+    return inputs
 
 
 @contextlib.contextmanager
@@ -185,16 +258,22 @@ def frames(path: str, step: int, max_pixels: int | None = DEFAULT_MAX_PIXELS,
            config: DetectorConfig | None = None) -> Iterator[Tuple[int, np.ndarray]]:
     """Every ``step``-th frame of a video as ``(index, BGR image)``.
 
+    Every failure of the video itself is worded as README.md's table of errors has it,
+    ``"PATH: video truncated or damaged: ..."`` followed by what was found: ``empty file (0 bytes)``,
+    ``cannot be opened (corrupt or unknown format)``, ``no readable frame`` (``(0 of 10 frames
+    read)`` when the header declares a count) or ``5 of 10 frames read``.
+
     Raises:
         ImageReadError: not a regular file, or the video cannot be opened.
         ImageTooLargeError: the frame size is over ``max_pixels`` or (with ``config``) its pyramid
             over ``config.max_pyramid_mb``; raised before any frame is decoded.
-        TruncatedVideoError: after the frames read, when none could be read or fewer than the
-            header declares.
+        TruncatedVideoError: an empty file (before opening it); after the frames read, when none
+            could be read or fewer than the header declares.
     """
     import cv2
 
-    check_regular_file(path)
+    if check_regular_file(path).st_size == 0:
+        raise TruncatedVideoError(f"{path}: video truncated or damaged: empty file (0 bytes)")
     with _opencv_path(path) as name:
         yield from _frames(cv2.VideoCapture(name), path, step, max_pixels, config)
 
@@ -210,7 +289,7 @@ def _frames(cap, path: str, step: int, max_pixels: int | None,
 
     if not cap.isOpened():
         cap.release()
-        raise ImageReadError(f"{path}: cannot open video")
+        raise ImageReadError(f"{path}: video truncated or damaged: cannot be opened (corrupt or unknown format)")
     try:
         size = (prop(cv2.CAP_PROP_FRAME_HEIGHT), prop(cv2.CAP_PROP_FRAME_WIDTH))
         if min(size) > 0:
@@ -231,7 +310,8 @@ def _frames(cap, path: str, step: int, max_pixels: int | None,
     finally:
         cap.release()
     if k == 0:
-        raise TruncatedVideoError(f"{path}: video has no readable frame (empty or damaged)")
+        count = f" (0 of {declared} frames read)" if declared > 0 else ""
+        raise TruncatedVideoError(f"{path}: video truncated or damaged: no readable frame{count}")
     if declared > 0 and k + 1 < declared:  # one frame of slack: some containers estimate the count
         raise TruncatedVideoError(f"{path}: video truncated or damaged: {k} of {declared} frames read")
 
@@ -253,11 +333,35 @@ class InputOptions:
     show: bool = False
 
 
+#: Longest file name, in bytes, on the usual file systems (ext4, XFS, Btrfs, APFS; NTFS: 255 UTF-16
+#: units, which 255 bytes never exceed).
+NAME_MAX = 255
+
+
+def _fit_name(stem: str, tail: str, limit: int = NAME_MAX) -> str:
+    """``stem + tail`` when it takes at most ``limit`` bytes (``os.fsencode``: UTF-8, 3 bytes per
+    Chinese character, 1 per byte of a name that is not UTF-8), else ``stem`` cut on a character
+    boundary and marked ``~`` + 8 hex digits of its SHA-1 (two long stems stay two names), + ``tail``.
+    """
+    if len(os.fsencode(stem + tail)) <= limit:
+        return stem + tail
+    mark = "~" + hashlib.sha1(os.fsencode(stem)).hexdigest()[:8]
+    room, size, end = limit - len(os.fsencode(mark + tail)), 0, 0
+    for end, ch in enumerate(stem):
+        size += len(os.fsencode(ch))
+        if size > room:
+            break
+    return stem[:end] + mark + tail
+
+
 def _save_name(path: str, frame: int | None, used: dict) -> str:
+    """The annotated copy's file name in ``--save-dir``: the input's stem, ``_fFRAME`` for a video
+    frame, ``_N`` for the N-th earlier input of that stem (``used``, updated), ``.jpg``; at most
+    :data:`NAME_MAX` bytes (:func:`_fit_name`)."""
     stem = Path(path).stem + (f"_f{frame:06d}" if frame is not None else "")
     n = used.get(stem, 0)
     used[stem] = n + 1
-    return f"{stem}{'_' + str(n) if n else ''}.jpg"
+    return _fit_name(stem, f"{'_' + str(n) if n else ''}.jpg")
 
 
 def _error_text(e: BaseException) -> str:
@@ -393,6 +497,9 @@ def main(argv=None, prog: str | None = None) -> int:
     Usage errors (bad options or values, an unusable ``--save-dir``) end through ``parser.error``:
     a usage line and a one-line message on stderr, ``SystemExit(2)``.
 
+    Ctrl-C (SIGINT) and SIGTERM stop the run through its clean-up (:class:`Interrupts`): one line on
+    stderr says how many records were written, and the status is 130 or 143 (128 + the signal).
+
     Args:
         prog: the command's name in usage messages (default: the program's file name, ``lpr-read``
             when installed).
@@ -402,6 +509,36 @@ def main(argv=None, prog: str | None = None) -> int:
     if sys.stdout is None or getattr(sys.stdout, "closed", False):
         print_stderr("error: standard output is closed: there is nowhere to write the records")
         return 1
+    out = RecordWriter()
+    with Interrupts() as interrupts:
+        try:
+            return _run(args, parser, out, interrupts)
+        except KeyboardInterrupt as e:  # Interrupted, or a KeyboardInterrupt raised elsewhere
+            signum = getattr(e, "signum", signal.SIGINT)
+            print_stderr(f"interrupted by {signal.Signals(signum).name}: stopped after {out.count} record(s)")
+            return 128 + signum
+
+
+def _torch_missing(args) -> str:
+    """The one-line error for the torch backend chosen on an install without torch (``lpr-read``
+    from ``pip install .``): why torch was needed and how to get it."""
+    if args.backend == "torch":
+        why = "--backend torch needs PyTorch"
+    elif str(args.device) != "cpu":
+        why = f"--device {args.device} needs PyTorch (the torch backend)"
+    else:
+        why = ("these weights have no current ONNX export (python -m lpr.export makes one), so they are "
+               "read with PyTorch")
+    return (f"error: {why}, which is not installed: pip install torch (the CPU wheel: see the README's "
+            "Install section)")
+
+
+def _run(args, parser: argparse.ArgumentParser, out: RecordWriter, interrupts: Interrupts) -> int:
+    """The body of :func:`main` after the options are parsed; returns the exit status.
+
+    Raises:
+        Interrupted: SIGINT or SIGTERM arrived (:class:`Interrupts`).
+    """
     setup_runtime(args)
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")
@@ -420,25 +557,30 @@ def main(argv=None, prog: str | None = None) -> int:
     except (RuntimeError, AssertionError) as e:  # unknown or unavailable --device
         print_stderr(f"error: --device {args.device}: {e}")
         return 2
+    except ImportError as e:  # the torch backend on the install without torch
+        if (e.name or "").partition(".")[0] != "torch":
+            raise
+        print_stderr(_torch_missing(args))
+        return 2
     show = args.show
     if show and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         # OpenCV's Qt backend aborts the whole process without a display: refuse up front
         print_stderr("warning: --show ignored: no display (DISPLAY is not set)")
         show = False
     opts = InputOptions(save_dir=args.save_dir, video_step=args.video_step, max_pixels=args.max_pixels, show=show)
-    files, failures = expand_inputs(args.paths or [str(DEMO_DIR)])
-    out = RecordWriter()
+    inputs = expand_inputs(args.paths or [str(DEMO_DIR)])  # (path, error or None), in argument order
     used: Dict[str, int] = {}
-    failed = len(failures)
+    failed = 0
+    load = _prefetchable(opts, config.detector)
     try:
-        for p, err in failures:
-            out.write({"image": p, "error": err})
         # decoding the next image (a thread; OpenCV releases the GIL) overlaps reading this one
-        paths = progress(files, desc="images", unit="img", disable=len(files) <= PROGRESS_MIN)
-        for path, loaded in prefetch(paths, _prefetchable(opts, config.detector), depth=1):  # one image ahead
-            for record in read_input(path, reader, opts, used, loaded):
+        entries = progress(inputs, desc="images", unit="img", disable=len(inputs) <= PROGRESS_MIN)
+        for (path, error), loaded in prefetch(entries, lambda e: None if e[1] else load(e[0]), depth=1):
+            records = [{"image": path, "error": error}] if error else read_input(path, reader, opts, used, loaded)
+            for record in records:
                 failed += "error" in record
-                out.write(record)
+                with interrupts.hold():  # a whole line, or none
+                    out.write(record)
     except OutputClosed as e:
         print_stderr(f"error: standard output closed after {out.count} record(s) ({e}); stopped")
         _silence_stdout()

@@ -245,7 +245,9 @@ def compare_pipelines(det_dir: Path, rec_dir: Path, staged: Dict[str, Path],
         onnx_det.mkdir()
         onnx_rec.mkdir()
         for name, path in staged.items():
-            shutil.copy(path, (onnx_det if name in (cascade.PNET_ONNX, cascade.ONET_ONNX, cascade.VNET_ONNX) else onnx_rec) / name)
+            folder = onnx_det if name in (cascade.PNET_ONNX, cascade.ONET_ONNX, cascade.VNET_ONNX) else onnx_rec
+            shutil.copy(path, folder / name)
+            update_manifest(folder, name)  # loaded checked, as a weights folder is (no unchecked-folder warning)
         every = ReaderConfig(reading=ReadingOptions(all_reads=True))
         torch_reader = PlateReader(every, detector_weights=det_dir, recognizer_weights=rec_dir, backend="torch")
         onnx_reader = PlateReader(every, detector_weights=onnx_det, recognizer_weights=onnx_rec, backend="onnx")

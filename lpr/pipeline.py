@@ -17,16 +17,17 @@ import cv2
 import numpy as np
 
 from ccpd.plates import is_valid_text
-from lprcore.files import sha256_file
 from lprcore.imageio import ImageTooLargeError
 from lprcore.compat import moved_names
-from lprcore.manifest import ManifestError, WeightsError, read_manifest
-from lprcore.onnx import onnxruntime_available
+from lprcore.manifest import MANIFEST_NAME, WeightsError, export_mismatch, warn_unchecked
+from lprcore.onnx import check_threads, onnxruntime_available
 from lprcore.report import add_time
 from lpr.config import ReaderConfig, ReadingOptions
 from LPRNet.crops import box_to_quad, expand_quad
 from LPRNet import reading
+from LPRNet.onnx_recognizer import EXPORTED_FROM as RECOGNIZER_EXPORTED_FROM
 from MTCNN import cascade
+from MTCNN.onnx_detector import EXPORTED_FROM as DETECTOR_EXPORTED_FROM
 from MTCNN.boxes import plausible_corners
 from MTCNN.cascade import DetectorConfig, Detections
 
@@ -43,10 +44,7 @@ ROTATED_RETRY_ANGLES = (-15.0, 15.0)
 #: Measured: docs/tuning.md#stretch_retry_factors
 STRETCH_RETRY_FACTORS = (2.0,)
 #: Each ONNX model and the torch weight files it was exported from (``python -m lpr.export``).
-ONNX_SOURCES = {cascade.PNET_ONNX: (cascade.PNET_WEIGHTS,), cascade.ONET_ONNX: (cascade.ONET_WEIGHTS,),
-                cascade.VNET_ONNX: (cascade.VNET_WEIGHTS,),
-                reading.RECOGNIZER_ONNX: (reading.STN_WEIGHTS, reading.LPRNET_WEIGHTS),
-                reading.ATTRIBUTES_ONNX: (reading.ATTRIBUTES_WEIGHTS,)}
+ONNX_SOURCES = {**DETECTOR_EXPORTED_FROM, **RECOGNIZER_EXPORTED_FROM}
 
 
 @dataclass(frozen=True)
@@ -108,28 +106,18 @@ class Plate:
 
 
 def stale_onnx(folder: str | os.PathLike, names: Sequence[str]) -> List[str]:
-    """The ONNX models of ``names`` in ``folder`` that are missing or were not exported from the
-    torch weights now beside them (the SHA-256 each records at export differs from the one the
-    folder's MANIFEST.json gives the weight file), e.g. after retraining without re-exporting."""
+    """The ONNX models of ``names`` in ``folder`` that are missing or are not the export of the torch
+    weights now beside them (:func:`lprcore.manifest.export_mismatch`: the SHA-256 each recorded at
+    export differs from the weight file's, e.g. after retraining without re-exporting, or no
+    MANIFEST.json records it). A model with none of its torch files beside it is current.
+
+    Raises:
+        lprcore.manifest.WeightsError: a torch weight file beside them differs from its own
+            MANIFEST.json entry (changed or damaged: no backend may use it), or the manifest cannot
+            be read.
+    """
     folder = Path(folder)
-    try:
-        files = read_manifest(folder)
-    except ManifestError:
-        return list(names)
-    stale = []
-    for name in names:
-        if not (folder / name).is_file():
-            stale.append(name)
-            continue
-        recorded = files.get(name, {}).get("exported_from", {})
-        for source in ONNX_SOURCES.get(name, ()):
-            if not (folder / source).is_file():
-                continue
-            current = sha256_file(folder / source)  # the file itself (small), not what a manifest says
-            if recorded.get(source) != current:
-                stale.append(name)
-                break
-    return stale
+    return [n for n in names if not (folder / n).is_file() or export_mismatch(folder / n, ONNX_SOURCES.get(n, ()))]
 
 
 def choose_backend(backend: str, detector_weights=None, recognizer_weights=None, device: str = "cpu") -> str:
@@ -137,11 +125,18 @@ def choose_backend(backend: str, detector_weights=None, recognizer_weights=None,
 
     ``"auto"`` is ``"onnx"`` when the device is the CPU, onnxruntime is installed and both weights
     folders hold ONNX models exported from their current torch weights (:func:`stale_onnx`), else
-    ``"torch"`` (a GPU ``device`` is torch's).
+    ``"torch"`` (a GPU ``device`` is torch's). A stale export is logged as a warning naming the model,
+    the torch file that differs and both SHA-256s; a folder without MANIFEST.json, where nothing tells
+    whether its exports are current, as the warning that nothing in it is checked
+    (:func:`lprcore.manifest.warn_unchecked`); both read with torch. ``"onnx"`` refuses a stale
+    export when it is loaded (:class:`MTCNN.onnx_detector.OnnxDetector`,
+    :class:`LPRNet.onnx_recognizer.OnnxRecognizer`).
 
     Raises:
         ValueError: ``backend`` is not one of :data:`BACKENDS`.
-        lprcore.manifest.WeightsError: ``"onnx"`` asked for, but onnxruntime or a model is missing.
+        lprcore.manifest.WeightsError: ``"onnx"`` asked for, but onnxruntime or a model is missing;
+            ``"auto"``: a torch weight file beside an export differs from its own MANIFEST.json entry
+            (no backend may use it), or a manifest cannot be read.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -163,10 +158,15 @@ def choose_backend(backend: str, detector_weights=None, recognizer_weights=None,
         return "onnx"
     if missing or not onnxruntime_available():
         return "torch"
-    stale = [str(d / n) for d, n in needed if stale_onnx(d, [n])]
-    if stale:
-        log.warning("ONNX model %s was not exported from the torch weights beside it; using torch "
-                    "(re-export with python -m lpr.export)", stale[0])
+    for folder, name in needed:
+        why = export_mismatch(folder / name, ONNX_SOURCES[name])
+        if why is None:
+            continue
+        if not (folder / MANIFEST_NAME).is_file():  # nothing was checked: say that, not "stale"
+            warn_unchecked(folder, (name, *ONNX_SOURCES[name]),
+                           note="so --backend auto reads with torch")
+        else:
+            log.warning("%s; reading with torch instead (re-export with python -m lpr.export)", why)
         return "torch"
     return "onnx"
 
@@ -330,7 +330,8 @@ class PlateReader:
         backend: ``"auto"`` (ONNX Runtime when current exports are there, :func:`choose_backend`),
             ``"onnx"`` or ``"torch"``. The ONNX backend imports no torch.
         device: torch device (torch backend only), e.g. ``"cpu"``, ``"cuda"``.
-        threads: CPU threads of the backend, ONNX Runtime or torch (0: the backend's default).
+        threads: CPU threads of the backend, ONNX Runtime or torch, 0 to ``os.cpu_count()`` (0: the
+            backend's default).
 
     Attributes:
         config: the :class:`lpr.config.ReaderConfig` in use.
@@ -341,7 +342,8 @@ class PlateReader:
     Raises:
         lprcore.manifest.WeightsError: a weight file is missing, damaged or does not fit (raised here,
             before any image is read).
-        ValueError: unknown ``backend``.
+        ValueError: unknown ``backend``, or ``threads`` more than the machine's CPUs
+            (:func:`lprcore.onnx.check_threads`).
         TypeError: ``config`` is not a :class:`lpr.config.ReaderConfig`.
     """
 
@@ -358,6 +360,7 @@ class PlateReader:
             backend, device, threads = (old.get(k, v) for k, v in (("backend", backend), ("device", device),
                                                                     ("threads", threads)))
         self.config = config if config is not None else ReaderConfig()
+        threads = check_threads(threads)
         detector_weights = detector_weights or weights_dir
         recognizer_weights = recognizer_weights or weights_dir
         self.backend = choose_backend(backend, detector_weights, recognizer_weights, str(device))
@@ -403,7 +406,8 @@ class PlateReader:
         """
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError("image must be a BGR uint8 ndarray[H, W, 3]; convert with lprcore.imageio.to_bgr8")
-        found = self.detector.detect(image, timings)
+        # a detector without the profile argument (a custom one) is called with the image alone
+        found = self.detector.detect(image) if timings is None else self.detector.detect(image, timings)
         quads, good = cut_quads(found)
         plates = self._read(image, found.boxes, quads, found.corners, good, timings)
         if not any(p.valid for p in plates):

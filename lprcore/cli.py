@@ -11,6 +11,8 @@ import os
 import sys
 from typing import Callable
 
+from lprcore.onnx import check_threads
+
 
 def _number_type(kind: Callable, test: Callable[[float], bool], what: str) -> Callable[[str], float]:
     def parse(text: str):
@@ -38,9 +40,18 @@ nonnegative_float = _number_type(float, lambda v: v >= 0, "a number >= 0")
 probability = _number_type(float, lambda v: 0 <= v <= 1, "a number in [0, 1]")
 
 
+def thread_count(text: str) -> int:
+    """argparse ``type=`` for ``--threads``: an int in [0, ``os.cpu_count()``]
+    (:func:`lprcore.onnx.check_threads`); anything else is a usage error (exit status 2)."""
+    try:
+        return check_threads(nonnegative_int(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def add_runtime_args(parser, weights_help: str, weights_group=None) -> None:
-    """Add the options every inference script shares: ``--weights-dir``, ``--threads`` (an int >= 0)
-    and ``--device``.
+    """Add the options every inference script shares: ``--weights-dir``, ``--threads`` (an int in
+    [0, ``os.cpu_count()``], :func:`thread_count`) and ``--device``.
 
     Args:
         parser: an argparse parser or argument group.
@@ -49,9 +60,9 @@ def add_runtime_args(parser, weights_help: str, weights_group=None) -> None:
     """
     (weights_group if weights_group is not None else parser).add_argument(
         "--weights-dir", metavar="DIR", help=weights_help)
-    parser.add_argument("--threads", type=nonnegative_int, default=0, metavar="N",
-                        help="CPU threads of the backend, ONNX Runtime or torch (default: 0, the backend's own "
-                             "choice)")
+    parser.add_argument("--threads", type=thread_count, default=0, metavar="N",
+                        help="CPU threads of the backend, ONNX Runtime or torch, at most the machine's CPUs "
+                             "(default: 0, the backend's own choice)")
     parser.add_argument("--device", default="cpu", help="torch device for the torch backend, e.g. cuda "
                                                         "(default: cpu)")
 
@@ -92,9 +103,11 @@ def add_training_args(parser, epochs: int, batch_size: int, lr: float, workers: 
     parser.add_argument("--lr", type=positive_float, default=lr, help="Adam learning rate (cosine decay)")
     parser.add_argument("--workers", type=nonnegative_int, default=workers,
                         help="DataLoader worker processes (a resumed run is exact with any number)")
-    parser.add_argument("--threads", type=nonnegative_int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--threads", type=thread_count, default=0,
+                        help="torch CPU threads, at most the machine's CPUs (0: torch's default)")
     parser.add_argument("--seed", type=nonnegative_int, default=0)
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from OUT/last.pth (without one: a warning, and a new run starts)")
     parser.add_argument("--export", metavar="DIR", type=output_dir, help=export_help)
     parser.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: each process's own GPU)")
     parser.add_argument("--amp", choices=("none", "bf16", "fp16"), default="none",

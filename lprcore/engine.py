@@ -284,7 +284,8 @@ class FitConfig:
         seed: base seed; epoch ``e`` reseeds Python, NumPy and torch with ``seed + e`` and a
             :func:`make_loader` loader from ``(seed, e)``, so a resumed run repeats exactly.
         monitor: key of the evaluate figures that selects ``best.pth``; higher is better.
-        resume: continue from ``out_dir/last.pth`` when it exists.
+        resume: continue from ``out_dir/last.pth`` when it exists (without one: a warning, and a new
+            run starts).
         grad_clip: max gradient norm (0: off).
         device: torch device of the run (``"cuda"`` is each DDP process's own GPU).
         amp: automatic mixed precision: ``"none"``, ``"bf16"`` or ``"fp16"`` (with a gradient scaler).
@@ -375,10 +376,11 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, loader: Iterable, lo
         on_epoch_start: Optional[Callable[[int], None]] = None) -> Dict[str, float]:
     """Train for ``config.epochs`` epochs with a checkpoint after each; returns the last figures.
 
-    Resuming (``config.resume`` and ``out_dir/last.pth`` present) restores the model, optimizer,
-    scheduler, best score and history; the checkpoint holds only tensors, numbers, strings and lists
-    and is read with ``weights_only=True``. Epoch ``e`` is seeded from ``(config.seed, e)`` (see the
-    module docstring), so a resumed run repeats the run it continues exactly. A resume with another
+    Resuming (``config.resume`` and ``out_dir/last.pth`` present; without it a warning is logged and
+    the run starts afresh) restores the model, optimizer, scheduler, best score and history; the
+    checkpoint holds only tensors, numbers, strings and lists and is read with ``weights_only=True``.
+    Epoch ``e`` is seeded from ``(config.seed, e)`` (see the module docstring), so a resumed run
+    repeats the run it continues exactly. A resume with another
     ``epochs`` than the run was started with continues a cosine schedule from the current learning
     rate down to its minimum at the new last epoch (the rate never rises); see :func:`_extend_schedule`.
 
@@ -419,6 +421,8 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, loader: Iterable, lo
                 and start < config.epochs:
             _extend_schedule(scheduler, optimizer, start, config.epochs, saved_epochs, last_path)
         log.info("resumed from %s at epoch %d", last_path, start)
+    elif config.resume and ddp.main:  # said, not refused: a restart loop's first launch has none yet
+        log.warning("--resume: no %s to resume from; starting a new run at epoch 0", last_path)
     figures: Dict[str, float] = history[-1] if history else {}
     _check_loader(loader)
     for epoch in range(start, config.epochs):

@@ -1,9 +1,11 @@
 """Atomic file writes: the one place that writes a file through a temporary name and a rename.
 
-A reader (or a crash) never sees half a file: the data go to ``PATH.tmp<pid>`` in the same folder,
-and the temporary file is renamed onto ``PATH`` with :func:`os.replace` (atomic on POSIX
-and Windows when both names are on one file system). On an error the temporary file is removed and
-``PATH`` keeps its old content.
+A reader (or a crash) never sees half a file: the data go to a hidden temporary file in the same
+folder (``.START.RANDOM.tmp``, at most 150 bytes however long ``PATH``'s name is), which
+is renamed onto ``PATH`` with :func:`os.replace` (atomic on POSIX and Windows when both names are on
+one file system). On an error or an interrupt (``KeyboardInterrupt``, or SIGTERM where the program
+turns it into an exception, as :mod:`lpr.cli` does) the temporary file is removed and ``PATH`` keeps
+its old content; only a process killed outright (SIGKILL, power loss) leaves one behind.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import secrets
 import tempfile
 from typing import IO, Iterator
 
@@ -36,17 +39,42 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
     if mode == "w" and encoding is None:
         encoding = "utf-8"
+    fh, tmp = _create_temp(folder, os.path.basename(path), mode, encoding)
     try:
-        with open(tmp, mode, encoding=encoding) as fh:
+        with fh:
             yield fh
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
+
+
+#: Characters of the final name that start a temporary name (at most 4 UTF-8 bytes each).
+TEMP_NAME_CHARS = 32
+
+
+def _create_temp(folder: str, name: str, mode: str, encoding: str | None) -> tuple:
+    """Create a new hidden file ``.START.RANDOM.tmp`` in ``folder`` for :func:`atomic_write`; returns
+    ``(open file, path)``.
+
+    ``START`` is the first :data:`TEMP_NAME_CHARS` characters of ``name`` (which file it was for) and
+    ``RANDOM`` 16 hex digits, so the name stays under 150 bytes, far below NAME_MAX (255), however
+    long ``name`` is. The file is created exclusively (never someone else's) with the usual
+    permissions (0666 less the umask, as ``open`` gives; ``tempfile.mkstemp`` would give 0600).
+
+    Raises:
+        OSError: the file cannot be created.
+    """
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{name[:TEMP_NAME_CHARS]}.{secrets.token_hex(8)}.tmp")
+        try:
+            return open(tmp, mode.replace("w", "x"), encoding=encoding), tmp
+        except FileExistsError:  # 2^-64 per try
+            continue
+    raise FileExistsError(f"{folder}: no free temporary file name")
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:

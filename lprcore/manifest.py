@@ -3,8 +3,19 @@
 * ``RUN/args.json`` (written when a training run starts): every option, the command line, the git
   commit of the code, and the SHA-256 of every data list the run reads.
 * ``WEIGHTS/MANIFEST.json``: one entry per weight file: its SHA-256, the command and data lists that
-  made it, its validation figures, and the character table for recognizers. ``lprcore.weights``
-  checks a file's SHA-256 against its entry when loading it and names the file on a mismatch.
+  made it, its validation figures, and the character table for recognizers; an exported model
+  (``python -m lpr.export``) also records ``exported_from``: the SHA-256 of each torch weight file it
+  was made from.
+
+What every backend checks before it loads a weights folder (torch through :mod:`lprcore.weights`,
+ONNX Runtime through :mod:`lprcore.onnx`; :func:`check_weight_file`, :func:`warn_unchecked`):
+
+* each file it loads against the SHA-256 of its entry (a changed or damaged file is refused, named);
+* an exported model also through the torch files it was made from, when they lie beside it: each
+  against its own entry, then against the model's ``exported_from`` (a model exported from other
+  weights, e.g. retrained ones, is refused as stale, named with the file that differs);
+* a folder without ``MANIFEST.json`` (or a file it does not list) is loaded unchecked, with one
+  warning per folder (per file) and process that names it and says nothing was checked.
 
 Manifest layout::
 
@@ -14,6 +25,7 @@ Manifest layout::
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shlex
@@ -22,6 +34,8 @@ import sys
 from typing import Any, Dict, Iterable, Mapping, Optional
 
 from lprcore.files import sha256_file, write_text_atomic
+
+log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "MANIFEST.json"
 RUN_ARGS_NAME = "args.json"
@@ -156,15 +170,37 @@ class WeightsError(RuntimeError):
     """A weight file (torch or ONNX) that is missing, unreadable, or does not fit its net."""
 
 
-def check_weight_file(path: str | os.PathLike) -> str:
+def check_weight_file(path: str | os.PathLike, sources: Iterable[str] = ()) -> str:
     """Check that a weight file exists, is not empty, and matches the SHA-256 that the manifest
     beside it records (when it records one). Returns the path as a string.
 
+    Args:
+        path: the weight file (torch ``.pth`` or ONNX ``.onnx``).
+        sources: for an exported model, the names of the torch weight files it was made from (e.g.
+            ``("stn.pth", "lprnet.pth")`` for ``recognizer.onnx``): when the folder has a
+            ``MANIFEST.json``, each of them present beside ``path`` is checked too
+            (:func:`export_mismatch`). A folder without a manifest is checked by nothing here; its
+            loaders say so (:func:`warn_unchecked`).
+
     Raises:
-        WeightsError: missing or empty file, unreadable manifest, or a different SHA-256; the
-            message names the file.
+        WeightsError: missing or empty file, unreadable manifest, a different SHA-256, or (with
+            ``sources``) a source that differs from its own entry or from the one the model was
+            exported from; the message names the file and what to do.
     """
     path = os.fspath(path)
+    _checked_sha256(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if sources and os.path.isfile(os.path.join(folder, MANIFEST_NAME)):
+        why = export_mismatch(path, sources)
+        if why:
+            raise WeightsError(f"{why}: re-export it with python -m lpr.export (or read with the torch backend)")
+    return path
+
+
+def _checked_sha256(path: str) -> Optional[str]:
+    """The SHA-256 of ``path`` after checking it against its manifest entry (hex), or ``None`` when no
+    entry records one (then the file is not read). Raises :class:`WeightsError` as
+    :func:`check_weight_file`."""
     if not os.path.isfile(path):
         raise WeightsError(f"weight file {path} not found")
     if os.path.getsize(path) == 0:
@@ -173,7 +209,94 @@ def check_weight_file(path: str | os.PathLike) -> str:
         want = expected_sha256(path)
     except ManifestError as e:
         raise WeightsError(f"weight file {path}: {e}") from None
-    if want is not None and sha256_file(path) != want:
+    if want is None:
+        return None
+    got = sha256_file(path)
+    if got != want:
         raise WeightsError(f"weight file {path}: its SHA-256 differs from the one in MANIFEST.json "
                            "beside it (the file was changed or damaged; re-export it or fix the manifest)")
-    return path
+    return got
+
+
+def export_mismatch(path: str | os.PathLike, sources: Iterable[str]) -> Optional[str]:
+    """Why the exported model ``path`` is not the export of the torch weight files beside it, or
+    ``None`` when it is (or none of ``sources`` lies beside it: a folder of exported models only).
+
+    Each source present (a name in ``path``'s folder) is first checked against its own manifest
+    entry, then its SHA-256 is compared with the one the model's entry records for it under
+    ``exported_from`` (written by ``python -m lpr.export``).
+
+    Returns:
+        A sentence naming the model and the source, e.g. ``".../pnet.onnx is stale: pnet.pth beside
+        it has SHA-256 1a2b3c4d5e6f..., the model was exported from one with 9f8e7d6c5b4a..."``; also when the
+        folder has no ``MANIFEST.json`` or it records no ``exported_from`` for the model (nothing tells
+        what it was made from).
+
+    Raises:
+        WeightsError: a source differs from its own manifest entry (changed or damaged), or the
+            manifest cannot be read; the message names the file.
+    """
+    path = os.fspath(path)
+    folder, name = os.path.split(os.path.abspath(path))
+    present = [s for s in sources if os.path.isfile(os.path.join(folder, s))]
+    if not present:
+        return None
+    if not os.path.isfile(os.path.join(folder, MANIFEST_NAME)):
+        return (f"{path}: there is no MANIFEST.json beside it to tell which {' and '.join(present)} "
+                "it was exported from")
+    try:
+        recorded = read_manifest(folder).get(name, {}).get("exported_from") or {}
+    except ManifestError as e:
+        raise WeightsError(f"weight file {path}: {e}") from None
+    for source in present:
+        source_path = os.path.join(folder, source)
+        try:
+            current = _checked_sha256(source_path) or sha256_file(source_path)
+        except WeightsError as e:
+            raise WeightsError(f"{e}; checked because {name} was exported from it") from None
+        if source not in recorded:
+            return f"{path}: the MANIFEST.json beside it records no exported_from SHA-256 for {source} beside it"
+        if recorded[source] != current:
+            return (f"{path} is stale: {source} beside it has SHA-256 {current[:12]}..., the model was "
+                    f"exported from one with {str(recorded[source])[:12]}... (retrained or replaced since)")
+    return None
+
+
+#: Folders and files :func:`warn_unchecked` has reported, each once per process.
+_REPORTED_UNCHECKED: set = set()
+
+
+def warn_unchecked(folder: str | os.PathLike, names: Iterable[str], note: str = "") -> list:
+    """Log one warning when weight files a backend is about to load from ``folder`` are not checked
+    by any manifest entry; return the names of ``names`` (those present in ``folder``) left unchecked.
+
+    * ``folder`` has no ``MANIFEST.json``: every file is unchecked; the warning names the folder
+      (once per folder and process; ``note`` is added to it, e.g. the backend chosen because of it).
+    * the manifest does not list some of the files: the warning names them (once per file).
+
+    Raises:
+        WeightsError: the manifest cannot be read; the message names it.
+    """
+    folder = os.fspath(folder)
+    present = [n for n in names if os.path.isfile(os.path.join(folder, n))]
+    if not os.path.isfile(os.path.join(folder, MANIFEST_NAME)):
+        key = os.path.realpath(folder)
+        if present and key not in _REPORTED_UNCHECKED:
+            _REPORTED_UNCHECKED.add(key)
+            log.warning("weights folder %s has no MANIFEST.json: nothing in it was checked (no file against "
+                        "a SHA-256, no ONNX model against the torch weights it was exported from)%s; training "
+                        "exports (--export) write one, or add entries with lprcore.manifest.update_manifest",
+                        folder, f", {note}" if note else "")
+        return present
+    try:
+        files = read_manifest(folder)
+    except ManifestError as e:
+        raise WeightsError(str(e)) from None
+    unlisted = [n for n in present if n not in files]
+    new = [n for n in unlisted if os.path.realpath(os.path.join(folder, n)) not in _REPORTED_UNCHECKED]
+    if new:
+        _REPORTED_UNCHECKED.update(os.path.realpath(os.path.join(folder, n)) for n in new)
+        log.warning("%s not checked: the MANIFEST.json of %s does not list %s (add entries with "
+                    "lprcore.manifest.update_manifest)", ", ".join(new), folder,
+                    "it" if len(new) == 1 else "them")
+    return unlisted

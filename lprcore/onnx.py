@@ -18,27 +18,51 @@ def onnxruntime_available() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
+def check_threads(threads: int) -> int:
+    """``threads``, the CPU threads asked of a backend (ONNX Runtime or torch; 0: the backend's own
+    choice), when it is in [0, ``os.cpu_count()``]: more threads than CPUs only contend (and 100,000
+    took minutes and gigabytes to start).
+
+    Raises:
+        ValueError: ``threads`` is negative, not an integer, or more than the machine's CPUs (the
+            message gives the limit).
+    """
+    limit = os.cpu_count() or 1
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 0 <= threads <= limit:
+        raise ValueError(f"threads must be an integer in [0, {limit}] (0: the backend's default; {limit}: "
+                         f"the CPUs of this machine, os.cpu_count()), got {threads!r}")
+    return int(threads)
+
+
 class OnnxNet:
     """One ONNX model on ONNX Runtime's CPU provider, called like a net: arrays in, arrays out.
 
     Args:
         path: the ``.onnx`` file.
         what: the net's name for messages, e.g. ``"ONet"``.
-        threads: intra-op threads (0: ONNX Runtime's default, one per core).
+        threads: intra-op threads, 0 to ``os.cpu_count()`` (0: ONNX Runtime's default, one per core;
+            :func:`check_threads`).
         varying_shapes: the input's height and width change from call to call (PNet over an image
             pyramid): ONNX Runtime's memory arena and memory patterns are turned off, which would
             otherwise keep the largest input's buffers for good (hundreds of MB after a large photo).
+        sources: the torch weight files beside ``path`` it was exported from (e.g. ``("pnet.pth",)``):
+            checked with it, so that a stale or mismatched export is refused
+            (:func:`lprcore.manifest.check_weight_file`).
 
     Attributes:
         input_names, output_names: the graph's input and output names.
 
     Raises:
+        ValueError: ``threads`` out of range (:func:`check_threads`).
         WeightsError: ``onnxruntime`` is not installed, or the file is missing, empty, differs from
-            its manifest's SHA-256, or is not a valid ONNX model; the message names the file.
+            its manifest's SHA-256, is not the export of the ``sources`` beside it, or is not a valid
+            ONNX model; the message names the file.
     """
 
-    def __init__(self, path: str | os.PathLike, what: str, threads: int = 0, varying_shapes: bool = False):
-        path = check_weight_file(path)
+    def __init__(self, path: str | os.PathLike, what: str, threads: int = 0, varying_shapes: bool = False,
+                 sources: Sequence[str] = ()):
+        threads = check_threads(threads)
+        path = check_weight_file(path, sources)
         try:
             import onnxruntime as ort
         except ImportError:

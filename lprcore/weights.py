@@ -1,7 +1,8 @@
 """Load weight files into nets with errors that name the file and what was expected.
 
 Every load is ``weights_only=True`` (a weight file cannot run code), checks the file against the
-SHA-256 its folder's ``MANIFEST.json`` records (see :mod:`lprcore.manifest`), refuses NaN or infinite
+SHA-256 its folder's ``MANIFEST.json`` records (the rule every backend follows, and what a folder
+without a manifest gets: :mod:`lprcore.manifest`), refuses NaN or infinite
 values, and zeroes denormal floats, which make CPU inference several times slower. Every error names
 the file.
 """

@@ -126,7 +126,7 @@ def test_retrained_weights_make_the_export_stale(exported, tmp_path):
     update_manifest(d, "pnet.pth", command="test")
     assert stale_onnx(d, [PNET_ONNX, ONET_ONNX]) == [PNET_ONNX]
     assert choose_backend("auto", d, d) == "torch"  # falls back, with a warning
-    assert choose_backend("onnx", d, d) == "onnx"   # asked for explicitly: used as it is
+    assert choose_backend("onnx", d, d) == "onnx"   # asked for explicitly: chosen, and refused when loaded
 
 
 def test_damaged_or_missing_onnx_model_is_named(exported, tmp_path):
