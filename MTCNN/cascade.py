@@ -152,6 +152,12 @@ class DetectorConfig:
             image is refused with :class:`lprcore.imageio.ImageTooLargeError` before any is
             allocated. The default, 4096, takes a 50-megapixel photo at the default ``min_plate_size``
             (about 3.8 GiB); a 12-megapixel photo needs about 0.9 GiB.
+        max_level_side: the longest side, in pixels, of the largest image-pyramid level searched:
+            larger levels are left out, so a photo of any size costs about the same, and plates
+            narrower than about ``47 / max_level_side`` of the photo's longest side (7 % at 640) are
+            not searched for (:func:`smallest_plate`); the plates are still cut and read from the
+            full-resolution photo. 0: search at full resolution (from ``min_plate_size``; the time
+            grows with the photo's pixels). Measured: docs/tuning.md#max_level_side
     """
 
     min_plate_size: Tuple[int, int] = (16, 60)
@@ -168,6 +174,7 @@ class DetectorConfig:
     refine_threshold: float = 0.5
     vertex_rounds: int = 1
     max_pyramid_mb: int = 4096
+    max_level_side: int = 640
 
     def __post_init__(self):
         h, w = self.min_plate_size
@@ -187,6 +194,9 @@ class DetectorConfig:
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
+        if self.max_level_side != 0 and self.max_level_side < max(PNET_CELL):
+            raise ValueError(f"max_level_side must be 0 (full resolution) or at least {max(PNET_CELL)} (one PNet "
+                             f"cell), got {self.max_level_side}")
         for name in ("pnet_pre_nms", "max_proposals", "max_pyramid_mb"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -196,11 +206,15 @@ class DetectorConfig:
             raise ValueError(f"onet_nms_mode must be 'union' or 'min', got {self.onet_nms_mode!r}")
 
 
-def pyramid_scales(size: Tuple[int, int], min_plate_size: Tuple[int, int], factor: float) -> List[float]:
+def pyramid_scales(size: Tuple[int, int], min_plate_size: Tuple[int, int], factor: float,
+                   max_side: int = 0) -> List[float]:
     """Scales of the image pyramid for an image of ``size = (height, width)`` pixels.
 
     The first scale maps a ``min_plate_size = (height, width)`` plate onto one PNet cell; each next
-    scale is ``factor`` times smaller, down to where the image no longer holds one cell.
+    scale is ``factor`` times smaller, down to where the image no longer holds one cell. With
+    ``max_side`` > 0, the levels whose longest side would exceed it are left out (the rest of the
+    grid is unchanged): the search costs about the same however large the photo, and its smallest
+    plate grows with the photo (:func:`smallest_plate`).
 
     Raises:
         ValueError: ``factor`` is not in (0, :data:`MAX_SCALE_FACTOR`] (closer to 1 the levels grow
@@ -213,9 +227,21 @@ def pyramid_scales(size: Tuple[int, int], min_plate_size: Tuple[int, int], facto
     scale = max(cell_h / min_plate_size[0], cell_w / min_plate_size[1])
     scales = []
     while h * scale >= cell_h and w * scale >= cell_w:
-        scales.append(scale)
+        if not max_side or max(h, w) * scale <= max_side:
+            scales.append(scale)
         scale *= factor
     return scales
+
+
+def smallest_plate(size: Tuple[int, int], config: DetectorConfig) -> Tuple[float, float]:
+    """The smallest plate, (height, width) in pixels, the detector searches for in an image of
+    ``size = (height, width)``: a PNet cell at the largest pyramid level it searches; at least
+    ``config.min_plate_size``, larger when ``config.max_level_side`` leaves the large levels out.
+    ``(inf, inf)`` when the image holds no PNet cell."""
+    scales = pyramid_scales(size, config.min_plate_size, config.scale_factor, config.max_level_side)
+    if not scales:
+        return float("inf"), float("inf")
+    return PNET_CELL[0] / scales[0], PNET_CELL[1] / scales[0]
 
 
 def pyramid_bytes(size: Tuple[int, int], config: DetectorConfig) -> int:
@@ -232,7 +258,7 @@ def pyramid_bytes(size: Tuple[int, int], config: DetectorConfig) -> int:
     and the heap's slack, a few tens of MiB (measured: a photo estimated at 99 MiB peaked 121 MiB
     above the loaded reader, one estimated at 998 MiB peaked 967 MiB above it).
     """
-    scales = pyramid_scales(size, config.min_plate_size, config.scale_factor)
+    scales = pyramid_scales(size, config.min_plate_size, config.scale_factor, config.max_level_side)
     level = size[0] * scales[0] * size[1] * scales[0] if scales else 0
     return int(2 * IMAGE_BYTES_PER_PIXEL * size[0] * size[1] + level * (PNET_BYTES_PER_PIXEL + IMAGE_BYTES_PER_PIXEL))
 
@@ -328,7 +354,8 @@ def pnet_stage(pnet: NetFn, image: np.ndarray, config: DetectorConfig,
     # the level before) left there must not add to this level's peak
     near_limit = 2 * check_image_size((h, w), config) > config.max_pyramid_mb * 2**20
     per_scale = []
-    for level, s in enumerate(pyramid_scales((h, w), config.min_plate_size, config.scale_factor)):
+    for level, s in enumerate(pyramid_scales((h, w), config.min_plate_size, config.scale_factor,
+                                             config.max_level_side)):
         t0 = time.perf_counter()
         if near_limit:
             _release_free_heap()

@@ -30,6 +30,10 @@ HELP: Dict[str, str] = {
               "corners)",
     "refine_threshold": "mean plate probability of ONet's second looks to keep a box",
     "vertex_rounds": "rounds of corner refinement by VNet, 0 to 5 (0: ONet's corners)",
+    "max_level_side": "search the photo at most this large (longest side of the largest image-pyramid level, "
+                      "pixels), so any photo costs about the same; plates under about 47/N of the photo's "
+                      "longest side are not found. 0: full resolution (tiny plates in large photos; time "
+                      "grows with the pixels)",
     "max_pyramid_mb": "refuse an image whose search (the image, a warped copy for the retries, its image "
                       "pyramid) would need more memory than this, MiB",
 }
@@ -45,7 +49,7 @@ def flag(name: str) -> str:
 
 #: Fields that bound a run's resources rather than tune detection: a command may put them in its
 #: limits group (:func:`add_detector_arguments`).
-LIMIT_FIELDS = ("max_pyramid_mb",)
+LIMIT_FIELDS = ("max_level_side", "max_pyramid_mb")
 
 
 def _default_text(value) -> str:

@@ -33,6 +33,8 @@ from ccpd.plates import is_valid_text
 from lpr.config import ReaderConfig, ReadingOptions
 from lpr.options import add_reading_arguments, reading_options
 from lpr.pipeline import PlateReader, choose_backend, cut_quads
+from MTCNN.cascade import DetectorConfig
+from MTCNN.options import add_detector_arguments, detector_config
 from lprcore.imageio import ImageReadError, imread, list_images
 from lprcore.cli import nonnegative_int, positive_int, thread_count
 from lprcore.report import format_table
@@ -108,8 +110,9 @@ def _child(args):
     return measure(*args)
 
 
-#: The size ladder of ``--ladder``, (height, width) pixels; ``None``: each photo's own size. The
-#: whole photo is resized, so its plates grow with it, as in close-ups.
+#: The size ladder of ``--ladder``, (height, width) pixels of a landscape photo (a portrait photo
+#: gets them swapped); ``None``: each photo's own size. The whole photo is resized, so its plates
+#: grow with it, as in close-ups.
 LADDER = ((400, 640), None, (1192, 1920), (2483, 4000))
 #: The stages of the ladder's profile, in pipeline order (keys of ``PlateReader``'s timings, plus
 #: the JPEG decode; ``pnet level 0`` is the pyramid's largest level, ``pnet other`` the rest).
@@ -121,7 +124,8 @@ def _size_name(size) -> str:
 
 
 def measure_ladder(backend: str, folders: Sequence[str], threads: int, limit: int,
-                   reading: ReadingOptions | None = None, sizes: Sequence = LADDER) -> dict:
+                   reading: ReadingOptions | None = None, sizes: Sequence = LADDER,
+                   detector: DetectorConfig | None = None) -> dict:
     """Profile one backend (run in a child process) over the size ladder: every photo of ``folders``
     resized to each of ``sizes``, JPEG-encoded (quality 95, untimed), then decoded and read, timed
     per stage (:data:`STAGES`; mean milliseconds per photo, 0 for a photo that did not run the stage,
@@ -137,7 +141,8 @@ def measure_ladder(backend: str, folders: Sequence[str], threads: int, limit: in
 
     from ccpd.sources import read_source
 
-    reader = PlateReader(ReaderConfig(reading=reading or ReadingOptions()), backend=backend, threads=threads)
+    reader = PlateReader(ReaderConfig(detector=detector or DetectorConfig(), reading=reading or ReadingOptions()),
+                         backend=backend, threads=threads)
     out: dict = {"backend": reader.backend, "rows": {}}
     for folder in folders:
         try:
@@ -156,8 +161,12 @@ def measure_ladder(backend: str, folders: Sequence[str], threads: int, limit: in
             total, levels, right, labelled = [], [], 0, 0
             for k, (f, im) in enumerate(photos):
                 if size is not None:
-                    im = cv2.resize(im, (size[1], size[0]), interpolation=cv2.INTER_AREA
-                                    if size[0] < im.shape[0] else cv2.INTER_LINEAR)
+                    if (im.shape[0] > im.shape[1]) != (size[0] > size[1]):
+                        size_here = size[::-1]  # a portrait photo (CCPD's 720x1160) keeps its orientation
+                    else:
+                        size_here = size
+                    im = cv2.resize(im, (size_here[1], size_here[0]), interpolation=cv2.INTER_AREA
+                                    if size_here[0] < im.shape[0] else cv2.INTER_LINEAR)
                 data = cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, 95])[1]
                 if k == 0:
                     reader(cv2.imdecode(data, cv2.IMREAD_COLOR))  # warm-up at this size
@@ -219,6 +228,7 @@ def main(argv=None) -> int:
                    help="profile per stage over the size ladder instead: every photo resized to "
                         f"{', '.join(_size_name(z) for z in LADDER)} (width x height), decoded from JPEG and read")
     add_reading_arguments(p.add_argument_group("reading", "as python main.py's"))
+    add_detector_arguments(p.add_argument_group("detector tuning", "as python main.py's (--ladder only)"))
     args = p.parse_args(argv)
     reading = reading_options(args, p)
     for folder in args.folders:
@@ -238,7 +248,8 @@ def main(argv=None) -> int:
         ladder = []
         for b in backends:
             with ctx.Pool(1) as pool:
-                ladder.append(pool.apply(_child_ladder, ((b, args.folders, args.threads, args.limit, reading),)))
+                ladder.append(pool.apply(_child_ladder, ((b, args.folders, args.threads, args.limit, reading, LADDER,
+                                                          detector_config(args, p)),)))
         print(f"Stage profile over the size ladder; {os.cpu_count()} cores, {args.threads} threads per backend; "
               "mean ms per photo of each stage (they add up to the total mean), whole photo mean/median/p90/max")
         print(ladder_table(ladder))

@@ -1,4 +1,7 @@
 """Detector stages: pyramid, cell-to-box mapping, empty results, boxes inside the image."""
+from pathlib import Path
+
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -207,3 +210,50 @@ def test_the_detector_is_the_first_pass_then_the_refinement(random_weights):
     refined = det.detect(img)
     np.testing.assert_allclose(refined.boxes, expected[0], atol=1e-4)
     np.testing.assert_allclose(refined.corners, expected[1], atol=1e-3)
+
+
+def test_the_search_size_bounds_the_pyramid_whatever_the_photo_size():
+    from MTCNN.cascade import smallest_plate
+
+    config = DetectorConfig()
+    for size in [(400, 640), (720, 1160), (1192, 1920), (2483, 4000)]:
+        scales = pyramid_scales(size, config.min_plate_size, config.scale_factor, config.max_level_side)
+        assert scales and max(size) * scales[0] <= config.max_level_side
+        # the kept levels are the full-resolution grid's, from the first that fits
+        full = pyramid_scales(size, config.min_plate_size, config.scale_factor)
+        assert full[len(full) - len(scales):] == scales
+        h, w = smallest_plate(size, config)
+        full_h, full_w = smallest_plate(size, DetectorConfig(max_level_side=0))
+        assert h >= full_h and w >= full_w and full_w == pytest.approx(config.min_plate_size[1])
+        assert w <= 47 / 640 * max(size) / config.scale_factor + 1e-6    # about 7 % of the longest side
+    assert smallest_plate((400, 640), config) == smallest_plate((400, 640), DetectorConfig(max_level_side=0))
+    assert smallest_plate((2483, 4000), DetectorConfig(max_level_side=0)) == pytest.approx((15.32, 60.0), abs=0.01)
+    for bad in (-1, 1, 46):
+        with pytest.raises(ValueError, match="max_level_side"):
+            DetectorConfig(max_level_side=bad)
+
+
+def test_a_plate_at_the_smallest_searched_size_is_found_and_a_tiny_one_at_full_resolution():
+    from MTCNN.cascade import smallest_plate
+    from MTCNN.onnx_detector import OnnxDetector
+
+    demo = cv2.imread(str(sorted((Path(__file__).parent.parent / "lpr" / "demo").glob("*.jpg"))[0]))
+    plate = demo[904:1006, 178:422]                      # the blue plate (about 165 x 61) with a margin
+    size = (1200, 4000)
+    _, min_w = smallest_plate(size, DetectorConfig())
+    assert min_w > 300                                   # a 4000-pixel-wide photo: plates of ~7 % and more
+
+    def photo(factor):
+        canvas = np.full((*size, 3), 128, np.uint8)
+        p = cv2.resize(plate, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+        canvas[500:500 + p.shape[0], 1800:1800 + p.shape[1]] = p
+        return canvas, 165 * factor
+
+    detector = OnnxDetector(config=DetectorConfig(), threads=1)
+    big, width = photo(1.15 * min_w / 165)               # just over the smallest searched plate
+    assert width > min_w and len(detector.detect(big).boxes) >= 1
+    tiny, width = photo(1.0)                             # a 165-pixel plate in the 4000-pixel photo
+    assert width < min_w and len(detector.detect(tiny).boxes) == 0
+    full = OnnxDetector(config=DetectorConfig(max_level_side=0), threads=1)
+    found = full.detect(tiny).boxes
+    assert len(found) >= 1 and found[0, 0] == pytest.approx(1800 + 40, abs=40)

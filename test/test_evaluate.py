@@ -310,7 +310,7 @@ def test_ladder_profile_times_every_stage_at_every_size():
         assert 0.5 * row["mean"] <= staged <= row["mean"] * 1.001  # the stages are most of the photo's time
         assert row["pnet level 0"] > 0 and row["onet"] > 0 and row["retries"] == 0.0
     assert native["read"] == 1.0                       # the first demo plate, read at its own size
-    assert native["levels"] > small["levels"]          # a larger photo, more pyramid levels
+    assert native["levels"] >= small["levels"]         # a larger photo, as many pyramid levels or more
     table = bench.ladder_table([out])
     assert "| onnx native demo" in table and "pnet level 0 ms" in table
 
