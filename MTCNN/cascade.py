@@ -150,8 +150,9 @@ class DetectorConfig:
         max_pyramid_mb: largest memory, in MiB, searching an image may need (:func:`pyramid_bytes`:
             the image, a retry's warped copy of it and PNet on the largest pyramid level); a larger
             image is refused with :class:`lprcore.imageio.ImageTooLargeError` before any is
-            allocated. The default, 4096, takes a 50-megapixel photo at the default ``min_plate_size``
-            (about 3.8 GiB); a 12-megapixel photo needs about 0.9 GiB.
+            allocated. A 12-megapixel photo needs about 96 MiB with the default ``max_level_side``
+            (0.9 GiB at full resolution); a 50-megapixel one about 315 MiB (3.8 GiB at full
+            resolution, within the default 4096).
         max_level_side: the longest side, in pixels, of the largest image-pyramid level searched:
             larger levels are left out, so a photo of any size costs about the same, and plates
             narrower than about ``47 / max_level_side`` of the photo's longest side (7 % at 640) are
