@@ -216,7 +216,7 @@ def load_checkpoint(path: str) -> dict:
 
     Returns:
         The checkpoint dict (``model``, ``optimizer``, ``scheduler``, ``epoch``, ``best``, ``history``,
-        and, since 0.2, ``seed`` and ``epochs``).
+        and ``seed`` and ``epochs``, which older checkpoints lack).
 
     Raises:
         CheckpointError: empty, truncated or damaged file, one that would run code when unpickled,

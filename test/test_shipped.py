@@ -70,9 +70,8 @@ def test_the_default_reader_reports_valid_texts_once_of_all_it_reads():
         assert len({p.text for p in plates}) == len(plates)
 
 
-#: End-to-end exact accuracy of the shipped weights on ccpd_sample/val when this floor was set
-#: (``python -m lpr.evaluate ../shared/data/ccpd_sample/val``: 100 % in 0.5 to 0.11, ONet 0.5 with
-#: the refinement stage, recognizer 0.5 to 0.11, the ONNX Runtime backend), minus 2 points.
+#: End-to-end exact accuracy floor of the shipped weights on ccpd_sample/val: the measured 100 %
+#: (``python -m lpr.evaluate ../shared/data/ccpd_sample/val``, docs/benchmarks.md) minus 2 points.
 E2E_FLOOR = 0.98
 
 
@@ -160,8 +159,8 @@ def test_shipped_onnx_models_are_checked_and_current():
     assert choose_backend("auto") == "onnx"
 
 
-#: Mean corner error of the shipped ONet on ccpd_sample/val when this floor was set (``python -m
-#: MTCNN.evaluate``: 2.9 % of the plate width in 0.5, with the refinement stage), plus 1.5 points.
+#: Mean corner error ceiling of the shipped detector on ccpd_sample/val: ONet's measured 2.9 % of the
+#: plate width with the refinement stage (``python -m MTCNN.evaluate``, docs/benchmarks.md), plus 1.5 points.
 CORNER_ERROR_CEILING = 0.044
 
 
