@@ -20,6 +20,7 @@ thresholds (:class:`DetectorConfig`) and the names of the shipped weight files.
 """
 from __future__ import annotations
 
+import copy
 import ctypes
 import functools
 import time
@@ -243,6 +244,44 @@ def smallest_plate(size: Tuple[int, int], config: DetectorConfig) -> Tuple[float
     if not scales:
         return float("inf"), float("inf")
     return PNET_CELL[0] / scales[0], PNET_CELL[1] / scales[0]
+
+
+#: Decode reductions :func:`decode_reduction` chooses from, largest first: JPEG's DCT scaling
+#: (OpenCV's ``IMREAD_REDUCED_COLOR_8/4/2``), which decodes a large photo in a fraction of the time.
+DECODE_REDUCTIONS: Tuple[int, ...] = (8, 4, 2)
+#: Width in pixels the smallest plate searched for keeps in a reduced decode: the plate's span in
+#: VNet's view (:data:`VNET_INPUT` inside :data:`VNET_FRAME`, 102 pixels), the widest view of a plate
+#: any net takes (ONet and LPRNet take 94), so no net enlarges a plate the full photo had sharper.
+#: Measured: docs/tuning.md#decode_reductions
+PLATE_VIEW_WIDTH: float = VNET_INPUT[1] * (1.0 - 2.0 * VNET_FRAME[0])
+
+
+def decode_reduction(size: Tuple[int, int], config: DetectorConfig) -> int:
+    """The largest factor r of :data:`DECODE_REDUCTIONS` (else 1) by which a photo of
+    ``size = (height, width)`` pixels may be decoded smaller and searched on the same pyramid grid
+    (:func:`reduced_config`): the smallest plate searched for (:func:`smallest_plate`) is still at
+    least :data:`PLATE_VIEW_WIDTH` pixels wide at 1/r size. Always 1 at full-resolution search
+    (``config.max_level_side == 0``), where the smallest plate is ``config.min_plate_size``."""
+    if not config.max_level_side:
+        return 1
+    width = smallest_plate(size, config)[1]
+    return next((r for r in DECODE_REDUCTIONS if width / r >= PLATE_VIEW_WIDTH), 1)
+
+
+def reduced_config(config: DetectorConfig, factor: int) -> DetectorConfig:
+    """A copy of ``config`` for a photo decoded at ``1 / factor`` of its size: ``min_plate_size``
+    divided by ``factor``, so the pyramid's levels are the photo's own (same sizes, same smallest
+    plate) and only their source is the smaller image. Not checked against :data:`MIN_PLATE_FLOOR`,
+    which bounds how far a pyramid enlarges a photo: this one enlarges nothing the full photo's would not.
+
+    Raises:
+        ValueError: ``factor`` is not a positive integer.
+    """
+    if int(factor) != factor or factor < 1:
+        raise ValueError(f"decode reduction must be a positive integer, got {factor}")
+    out = copy.copy(config)
+    out.min_plate_size = (config.min_plate_size[0] / factor, config.min_plate_size[1] / factor)
+    return out
 
 
 def pyramid_bytes(size: Tuple[int, int], config: DetectorConfig) -> int:

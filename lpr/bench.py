@@ -24,6 +24,7 @@ import os
 import platform
 import resource
 import sys
+import tempfile
 import time
 from typing import Dict, List, Sequence
 
@@ -32,7 +33,7 @@ import numpy as np
 from ccpd.plates import is_valid_text
 from lpr.config import ReaderConfig, ReadingOptions
 from lpr.options import add_reading_arguments, reading_options
-from lpr.pipeline import PlateReader, choose_backend, cut_quads
+from lpr.pipeline import PlateReader, choose_backend, cut_quads, decode_photo
 from MTCNN.cascade import DetectorConfig
 from MTCNN.options import add_detector_arguments, detector_config
 from lprcore.imageio import ImageReadError, imread, list_images
@@ -125,9 +126,10 @@ def _size_name(size) -> str:
 
 def measure_ladder(backend: str, folders: Sequence[str], threads: int, limit: int,
                    reading: ReadingOptions | None = None, sizes: Sequence = LADDER,
-                   detector: DetectorConfig | None = None) -> dict:
+                   detector: DetectorConfig | None = None, reduce: bool = True) -> dict:
     """Profile one backend (run in a child process) over the size ladder: every photo of ``folders``
-    resized to each of ``sizes``, JPEG-encoded (quality 95, untimed), then decoded and read, timed
+    resized to each of ``sizes``, JPEG-encoded (quality 95, written to a file, untimed), then decoded
+    (:func:`lpr.pipeline.decode_photo`: a large photo at a reduced size, unless not ``reduce``) and read, timed
     per stage (:data:`STAGES`; mean milliseconds per photo, 0 for a photo that did not run the stage,
     so the stages add up to the mean total), with the whole photo's mean, median, p90 and maximum,
     the median number of pyramid levels,
@@ -144,53 +146,55 @@ def measure_ladder(backend: str, folders: Sequence[str], threads: int, limit: in
     reader = PlateReader(ReaderConfig(detector=detector or DetectorConfig(), reading=reading or ReadingOptions()),
                          backend=backend, threads=threads)
     out: dict = {"backend": reader.backend, "rows": {}}
-    for folder in folders:
-        try:
-            labels = {s.path: s.text for s in read_source(folder).samples}
-        except (OSError, ValueError):
-            labels = {}
-        files = list_images(folder)[:limit] if limit else list_images(folder)
-        photos = []
-        for f in files:
+    with tempfile.TemporaryDirectory(prefix="lpr-ladder-") as tmp:  # one JPEG at a time
+        for folder in folders:
             try:
-                photos.append((f, imread(f)))
-            except (ImageReadError, OSError):
-                continue
-        for size in sizes:
-            stages: Dict[str, List[float]] = {k: [] for k in STAGES}
-            total, levels, right, labelled = [], [], 0, 0
-            for k, (f, im) in enumerate(photos):
-                if size is not None:
-                    if (im.shape[0] > im.shape[1]) != (size[0] > size[1]):
-                        size_here = size[::-1]  # a portrait photo (CCPD's 720x1160) keeps its orientation
-                    else:
-                        size_here = size
-                    im = cv2.resize(im, (size_here[1], size_here[0]), interpolation=cv2.INTER_AREA
-                                    if size_here[0] < im.shape[0] else cv2.INTER_LINEAR)
-                data = cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, 95])[1]
-                if k == 0:
-                    reader(cv2.imdecode(data, cv2.IMREAD_COLOR))  # warm-up at this size
-                t0 = time.perf_counter()
-                image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-                timings = {"decode": 1000 * (time.perf_counter() - t0)}
-                plates = reader(image, timings)
-                total.append(1000 * (time.perf_counter() - t0))
-                level_ms = [v for key, v in timings.items() if key.startswith("pnet level ")]
-                levels.append(len(level_ms))
-                timings["pnet other"] = sum(level_ms[1:])
-                for key in STAGES:
-                    stages[key].append(timings.get(key, 0.0))
-                if f in labels:
-                    labelled += 1
-                    right += labels[f] in {p.text for p in plates}
-            row = {key: float(np.mean(v)) if v else 0.0 for key, v in stages.items()}
-            row.update(photos=len(total), levels=float(np.median(levels)) if levels else 0.0,
-                       mean=float(np.mean(total)) if total else float("nan"),
-                       median=float(np.median(total)) if total else float("nan"),
-                       p90=float(np.percentile(total, 90)) if total else float("nan"),
-                       max=float(np.max(total)) if total else float("nan"),
-                       read=(right / labelled) if labelled else None)
-            out["rows"][f"{_size_name(size)} {os.path.basename(os.path.normpath(folder))}"] = row
+                labels = {s.path: s.text for s in read_source(folder).samples}
+            except (OSError, ValueError):
+                labels = {}
+            files = list_images(folder)[:limit] if limit else list_images(folder)
+            photos = []
+            for f in files:
+                try:
+                    photos.append((f, imread(f)))
+                except (ImageReadError, OSError):
+                    continue
+            for size in sizes:
+                stages: Dict[str, List[float]] = {k: [] for k in STAGES}
+                total, levels, right, labelled = [], [], 0, 0
+                for k, (f, im) in enumerate(photos):
+                    if size is not None:
+                        if (im.shape[0] > im.shape[1]) != (size[0] > size[1]):
+                            size_here = size[::-1]  # a portrait photo (CCPD's 720x1160) keeps its orientation
+                        else:
+                            size_here = size
+                        im = cv2.resize(im, (size_here[1], size_here[0]), interpolation=cv2.INTER_AREA
+                                        if size_here[0] < im.shape[0] else cv2.INTER_LINEAR)
+                    path = os.path.join(tmp, "photo.jpg")
+                    cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tofile(path)
+                    if k == 0:
+                        reader.read_reduced(*decode_photo(path, reader.config.detector, reduce=reduce))  # warm-up
+                    t0 = time.perf_counter()
+                    image, factor = decode_photo(path, reader.config.detector, reduce=reduce)
+                    timings = {"decode": 1000 * (time.perf_counter() - t0)}
+                    plates = reader.read_reduced(image, factor, timings)
+                    total.append(1000 * (time.perf_counter() - t0))
+                    level_ms = [v for key, v in timings.items() if key.startswith("pnet level ")]
+                    levels.append(len(level_ms))
+                    timings["pnet other"] = sum(level_ms[1:])
+                    for key in STAGES:
+                        stages[key].append(timings.get(key, 0.0))
+                    if f in labels:
+                        labelled += 1
+                        right += labels[f] in {p.text for p in plates}
+                row = {key: float(np.mean(v)) if v else 0.0 for key, v in stages.items()}
+                row.update(photos=len(total), levels=float(np.median(levels)) if levels else 0.0,
+                           mean=float(np.mean(total)) if total else float("nan"),
+                           median=float(np.median(total)) if total else float("nan"),
+                           p90=float(np.percentile(total, 90)) if total else float("nan"),
+                           max=float(np.max(total)) if total else float("nan"),
+                           read=(right / labelled) if labelled else None)
+                out["rows"][f"{_size_name(size)} {os.path.basename(os.path.normpath(folder))}"] = row
     return out
 
 
@@ -227,6 +231,9 @@ def main(argv=None) -> int:
     p.add_argument("--ladder", action="store_true",
                    help="profile per stage over the size ladder instead: every photo resized to "
                         f"{', '.join(_size_name(z) for z in LADDER)} (width x height), decoded from JPEG and read")
+    p.add_argument("--full-decode", action="store_true",
+                   help="--ladder: decode every photo at full size (default: a large JPEG at the reduced size "
+                        "the search allows, as python main.py does)")
     add_reading_arguments(p.add_argument_group("reading", "as python main.py's"))
     add_detector_arguments(p.add_argument_group("detector tuning", "as python main.py's (--ladder only)"))
     args = p.parse_args(argv)
@@ -249,9 +256,9 @@ def main(argv=None) -> int:
         for b in backends:
             with ctx.Pool(1) as pool:
                 ladder.append(pool.apply(_child_ladder, ((b, args.folders, args.threads, args.limit, reading, LADDER,
-                                                          detector_config(args, p)),)))
+                                                          detector_config(args, p), not args.full_decode),)))
         print(f"Stage profile over the size ladder; {os.cpu_count()} cores, {args.threads} threads per backend; "
-              "mean ms per photo of each stage (they add up to the total mean), whole photo mean/median/p90/max")
+              f"{'full-size' if args.full_decode else 'reduced'} decode; mean ms per photo of each stage (they add up to the total mean), whole photo mean/median/p90/max")
         print(ladder_table(ladder))
         return 0
     results = []

@@ -50,10 +50,10 @@ import numpy as np
 
 from lpr.draw import draw_plates
 from lpr.options import add_reader_arguments, reader_config
-from lpr.pipeline import PlateReader
+from lpr.pipeline import PlateReader, decode_photo
 from lprcore.files import prepare_output_dir
 from lprcore.imageio import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageReadError, check_pixels,
-                             check_regular_file, image_size, imread, imwrite, to_bgr8)
+                             check_regular_file, imwrite, to_bgr8)
 from lprcore.parallel import prefetch, print_stderr, progress
 from lprcore.cli import positive_int, setup_runtime
 from lprcore.manifest import WeightsError
@@ -370,10 +370,11 @@ def _error_text(e: BaseException) -> str:
 
 
 def _read_one(path: str, image: np.ndarray, frame: int | None, reader: PlateReader,
-              opts: InputOptions, used: dict) -> dict:
-    """Read one image and do all its work (save, show); return its record."""
+              opts: InputOptions, used: dict, factor: int = 1) -> dict:
+    """Read one image, decoded at ``1 / factor`` of its size (:meth:`PlateReader.read_reduced`), and
+    do all its work (save, show); return its record."""
     t0 = time.perf_counter()
-    plates = reader(image)
+    plates = reader.read_reduced(image, factor)
     ms = (time.perf_counter() - t0) * 1000
     rec = {"image": path, **({"frame": frame} if frame is not None else {}),
            "plates": [p.to_json() for p in plates], "ms": round(ms, 1)}
@@ -395,19 +396,18 @@ def _read_one(path: str, image: np.ndarray, frame: int | None, reader: PlateRead
     return rec
 
 
-def load_image(path: str, opts: InputOptions, config: DetectorConfig) -> np.ndarray:
-    """Check and decode one image file: the pixel and pyramid limits from its header first, then the
-    image (BGR uint8). Runs on the prefetch thread of :func:`main`.
+def load_image(path: str, opts: InputOptions, config: DetectorConfig) -> Tuple[np.ndarray, int]:
+    """Check and decode one image file (:func:`lpr.pipeline.decode_photo`): the pixel and pyramid
+    limits from its header first, then the image (BGR uint8), a large JPEG at a reduced size unless
+    the annotated image is saved or shown. Runs on the prefetch thread of :func:`main`.
+
+    Returns:
+        ``(image, factor)``: the image and the reduction it was decoded at (1: full size).
 
     Raises:
         ImageReadError, OSError, ValueError, MemoryError: the file cannot be used (the message says why).
     """
-    check_regular_file(path)
-    size = image_size(path)
-    if size is not None:  # both limits from the header, before decoding
-        check_pixels(path, size, opts.max_pixels)
-        check_image_size(size, config, path)
-    return imread(path, opts.max_pixels)
+    return decode_photo(path, config, opts.max_pixels, reduce=not (opts.save_dir or opts.show))
 
 
 def _prefetchable(opts: InputOptions, config: DetectorConfig):
@@ -448,8 +448,8 @@ def read_input(path: str, reader: PlateReader, opts: InputOptions, used: Dict[st
             return
         if isinstance(loaded, BaseException):
             raise loaded
-        image = loaded if loaded is not None else load_image(path, opts, reader.detector.config)
-        record = _read_one(path, image, None, reader, opts, used)
+        image, factor = loaded if loaded is not None else load_image(path, opts, reader.detector.config)
+        record = _read_one(path, image, None, reader, opts, used, factor)
     except (ImageReadError, OSError, ValueError, MemoryError) as e:
         record = {"image": path, "error": _error_text(e)}
     except Exception as e:  # a bug must not lose the rest of the batch

@@ -34,9 +34,14 @@ class ReadingOptions:
             which include every photo with no plate at all.
         stretched_retry: when a photo still has no valid read, detect again on it stretched along x
             (:data:`lpr.pipeline.STRETCH_RETRY_FACTORS`), for plates seen from the side.
+        time_budget_ms: milliseconds a photo may take (0: no budget). The first pass always runs;
+            a retry runs only when the time already spent on the photo plus the retry's expected
+            time (the first pass's detection time for each photo-sized detector pass it makes)
+            fits in the budget, so a photo with no plate costs about one pass more instead of four.
 
     Raises:
-        ValueError: ``min_confidence`` or ``second_look_below`` outside [0, 1].
+        ValueError: ``min_confidence`` or ``second_look_below`` outside [0, 1], or
+            ``time_budget_ms`` negative.
     """
 
     min_confidence: float = 0.0
@@ -45,12 +50,15 @@ class ReadingOptions:
     second_look_below: float = SECOND_LOOK_BELOW
     rotated_retry: bool = True
     stretched_retry: bool = True
+    time_budget_ms: float = 0.0
 
     def __post_init__(self):
         for name in ("min_confidence", "second_look_below"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:  # also refuses NaN
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
+        if not self.time_budget_ms >= 0.0:  # also refuses NaN
+            raise ValueError(f"time_budget_ms must be >= 0 (0: no budget), got {self.time_budget_ms}")
 
 
 @dataclass

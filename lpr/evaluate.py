@@ -30,9 +30,9 @@ import numpy as np
 from ccpd.sources import LABELS_FILE, read_source
 from ccpd.subsets import scan_root
 from lprcore.augment import to_gray3 as to_grayscale  # a photo as a grayscale camera gives it
-from lprcore.imageio import ImageReadError, imread
+from lprcore.imageio import ImageReadError
 from lpr.options import add_reader_arguments, reader_config
-from lpr.pipeline import Plate, PlateReader, keep_plates
+from lpr.pipeline import Plate, PlateReader, decode_photo, keep_plates
 from lprcore.parallel import print_stderr
 from lprcore.cli import setup_runtime
 from lprcore.report import format_table, pct, read_samples
@@ -168,14 +168,14 @@ def read_scenes(reader: PlateReader, root: str, grayscale: bool = False) -> List
     out = []
     for path, (text, source) in by_path.items():
         try:
-            image = imread(path)
+            image, factor = decode_photo(path, reader.config.detector)  # as the command line decodes it
         except (ImageReadError, FileNotFoundError) as e:
             print_stderr(f"skipped {e}")
             continue
         if grayscale:
             image = to_grayscale(image)
         t0 = time.perf_counter()
-        plates = tuple(reader(image))
+        plates = tuple(reader.read_reduced(image, factor))
         out.append(SceneRead(path, text, source, plates, time.perf_counter() - t0))
     return out
 

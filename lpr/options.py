@@ -10,7 +10,7 @@ import sys
 
 from lpr.config import ReaderConfig, ReadingOptions
 from lpr.pipeline import BACKENDS, ROTATED_RETRY_ANGLES, STRETCH_RETRY_FACTORS
-from lprcore.cli import add_runtime_args, probability
+from lprcore.cli import add_runtime_args, nonnegative_float, probability
 from MTCNN.options import add_detector_arguments, detector_config
 
 
@@ -45,6 +45,10 @@ def add_reading_arguments(parser) -> None:
                         help="when still no plate was read, do not search the photo again stretched "
                              f"{', '.join(f'x{f:g}' for f in STRETCH_RETRY_FACTORS)} along x, for plates seen "
                              "from the side (default: retry)")
+    parser.add_argument("--time-budget", dest="time_budget_ms", type=nonnegative_float,
+                        default=d.time_budget_ms, metavar="MS",
+                        help="milliseconds a photo may take: a retry runs only when its expected time still "
+                             "fits; the first pass always runs (default: 0, no budget)")
 
 
 def reading_options(args: argparse.Namespace, parser: argparse.ArgumentParser | None = None) -> ReadingOptions:
@@ -59,7 +63,8 @@ def reading_options(args: argparse.Namespace, parser: argparse.ArgumentParser | 
     try:
         return ReadingOptions(min_confidence=args.min_confidence, all_reads=args.all_reads,
                               second_look=args.second_look, second_look_below=args.second_look_below,
-                              rotated_retry=args.rotated_retry, stretched_retry=args.stretched_retry)
+                              rotated_retry=args.rotated_retry, stretched_retry=args.stretched_retry,
+                              time_budget_ms=args.time_budget_ms)
     except ValueError as e:
         if parser is None:
             raise

@@ -5,11 +5,12 @@
 """
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -17,7 +18,8 @@ import cv2
 import numpy as np
 
 from ccpd.plates import is_valid_text
-from lprcore.imageio import ImageTooLargeError
+from lprcore.imageio import (DEFAULT_MAX_PIXELS, ImageTooLargeError, check_pixels, check_regular_file, image_size,
+                             imread_reduced)
 from lprcore.compat import moved_names
 from lprcore.manifest import MANIFEST_NAME, WeightsError, export_mismatch, warn_unchecked
 from lprcore.onnx import check_threads, onnxruntime_available
@@ -103,6 +105,41 @@ class Plate:
         d["char_confidences"] = [round(c, 4) for c in self.char_confidences]
         d["valid"] = self.valid
         return d
+
+
+def scale_plate(plate: Plate, factor: float) -> Plate:
+    """``plate`` found on an image decoded at ``1 / factor`` of a photo's size, in the photo's pixels:
+    each point ``p`` (box and corners, pixel centres at integers) becomes ``p * factor + (factor - 1) / 2``,
+    the centre of the block of ``factor x factor`` photo pixels it stood for."""
+    shift = (factor - 1) / 2.0
+    corners = (None if plate.corners is None else
+               tuple((x * factor + shift, y * factor + shift) for x, y in plate.corners))
+    return replace(plate, box=tuple(v * factor + shift for v in plate.box), corners=corners)
+
+
+def decode_photo(path: str | os.PathLike, config: DetectorConfig, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
+                 reduce: bool = True) -> Tuple[np.ndarray, int]:
+    """Check and decode a photo for the detector of ``config``: the pixel limit and the pyramid's
+    memory limit from the file's header first (nothing decoded when over), then the image, a JPEG at
+    the reduction :func:`MTCNN.cascade.decode_reduction` allows when ``reduce``.
+
+    Returns:
+        ``(image, factor)``: ``ndarray[H, W, 3]`` uint8, BGR, decoded at ``1 / factor`` of the
+        file's size (1: full size); read it with :meth:`PlateReader.read_reduced`.
+
+    Raises:
+        FileNotFoundError, lprcore.imageio.ImageReadError, OSError: the file cannot be read (the
+            message names it).
+        lprcore.imageio.ImageTooLargeError: over ``max_pixels`` or ``config.max_pyramid_mb``.
+    """
+    check_regular_file(path)
+    size = image_size(path)
+    factor = 1
+    if size is not None:  # both limits from the header, before decoding
+        check_pixels(os.fspath(path), size, max_pixels)
+        cascade.check_image_size(size, config, os.fspath(path))
+        factor = cascade.decode_reduction(size, config) if reduce else 1
+    return imread_reduced(path, max_pixels, factor)
 
 
 def stale_onnx(folder: str | os.PathLike, names: Sequence[str]) -> List[str]:
@@ -406,27 +443,96 @@ class PlateReader:
         """
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError("image must be a BGR uint8 ndarray[H, W, 3]; convert with lprcore.imageio.to_bgr8")
+        started = time.perf_counter()
         # a detector without the profile argument (a custom one) is called with the image alone
         found = self.detector.detect(image) if timings is None else self.detector.detect(image, timings)
+        pass_seconds = time.perf_counter() - started
         quads, good = cut_quads(found)
         plates = self._read(image, found.boxes, quads, found.corners, good, timings)
         if not any(p.valid for p in plates):
             t0 = time.perf_counter()
-            plates += self.retry(image, False)
+            plates += self.retry(image, False, started=started, pass_seconds=pass_seconds, timings=timings)
             add_time(timings, "retries", t0)
         options = self.config.reading
         return keep_plates(plates, options.min_confidence, options.all_reads)
 
-    def retry(self, image: np.ndarray, read_valid: bool) -> List[Plate]:
+    def read_reduced(self, image: np.ndarray, factor: int, timings: Optional[Dict[str, float]] = None
+                     ) -> List[Plate]:
+        """Read the plates of a photo decoded at ``1 / factor`` of its size (``image``,
+        ``ndarray[H, W, 3]`` uint8, BGR: e.g. :func:`lprcore.imageio.imread_reduced`), as
+        :meth:`__call__` would read the full photo: the pyramid's levels are the full photo's
+        (:func:`MTCNN.cascade.reduced_config`), plates are cut from ``image``, and boxes and corners
+        are returned in the full photo's pixels. ``factor`` 1 is :meth:`__call__`.
+
+        Choose ``factor`` with :func:`MTCNN.cascade.decode_reduction`, which keeps the smallest plate
+        searched for at least as wide as the nets' views of it (:meth:`read_file` does).
+
+        Raises:
+            ValueError: ``image`` is not a BGR uint8 array, or ``factor`` not a positive integer.
+        """
+        if factor == 1:
+            return self(image, timings)
+        reduced = copy.copy(self)  # shares the nets; a detector of its own with the reduced config
+        reduced.detector = copy.copy(self.detector)
+        reduced.detector.config = cascade.reduced_config(self.config.detector, factor)
+        return [scale_plate(p, factor) for p in reduced(image, timings)]
+
+    def read_file(self, path: str | os.PathLike, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
+                  timings: Optional[Dict[str, float]] = None) -> List[Plate]:
+        """Read the plates of an image file, decoded no larger than the search needs.
+
+        A JPEG whose smallest searched plate (:func:`MTCNN.cascade.smallest_plate`) is wide enough
+        is decoded at 1/2, 1/4 or 1/8 size (:func:`MTCNN.cascade.decode_reduction`, e.g. 1/2 for a
+        4000x2483 photo) and read with :meth:`read_reduced`; anything else is decoded whole. The
+        plates are in the file's full-size pixels either way.
+
+        Args:
+            path: image file (may contain Chinese characters).
+            max_pixels: largest image accepted, height x width pixels, checked from the header.
+            timings: as :meth:`__call__`, plus ``"decode"``.
+
+        Raises:
+            FileNotFoundError, lprcore.imageio.ImageReadError, OSError: the file cannot be read
+                (the message names it).
+            lprcore.imageio.ImageTooLargeError: over ``max_pixels`` or the detector's pyramid limit.
+        """
+        t0 = time.perf_counter()
+        image, factor = decode_photo(path, self.config.detector, max_pixels)
+        add_time(timings, "decode", t0)
+        return self.read_reduced(image, factor, timings)
+
+    def retry(self, image: np.ndarray, read_valid: bool, *, started: Optional[float] = None,
+              pass_seconds: float = 0.0, timings: Optional[Dict[str, float]] = None) -> List[Plate]:
         """The plates the retries this reader has on add after a first pass on ``image``: none when
         ``read_valid`` (the first pass read a valid text); else the rotated retry's, then, when
         those hold no valid read either, the stretched retry's (unfiltered, each retry's by
-        decreasing detection score)."""
+        decreasing detection score).
+
+        Args:
+            started: ``time.perf_counter()`` when the photo's reading began; with
+                ``config.reading.time_budget_ms`` set, a retry is skipped when the time since then plus
+                ``pass_seconds`` for each photo-sized detector pass it makes (one per angle, the
+                stretch factor's worth per stretch) would exceed the budget.
+            pass_seconds: the first pass's detection time, seconds.
+            timings: when given, ``"retries skipped"`` counts the retries the budget left out.
+        """
         more: List[Plate] = []
         options = self.config.reading
-        if options.rotated_retry and not read_valid:
+
+        def fits(passes: float) -> bool:
+            if not options.time_budget_ms or started is None:
+                return True
+            spent = time.perf_counter() - started
+            if 1000.0 * (spent + passes * pass_seconds) <= options.time_budget_ms:
+                return True
+            if timings is not None:
+                timings["retries skipped"] = timings.get("retries skipped", 0) + 1
+            return False
+
+        if options.rotated_retry and not read_valid and fits(len(ROTATED_RETRY_ANGLES)):
             more += self.retry_rotated(image)
-        if options.stretched_retry and not read_valid and not any(p.valid for p in more):
+        if (options.stretched_retry and not read_valid and not any(p.valid for p in more)
+                and fits(sum(STRETCH_RETRY_FACTORS))):
             more += self.retry_stretched(image)
         return more
 

@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--squeeze", type=float, nargs=2, metavar=("LO", "HI"),
                            help="squeeze each scene along x by a factor drawn from U(LO, HI), 0 < LO <= HI "
                                 "<= 1 (plates seen from the side; labels follow)")
+            s.add_argument("--inset", type=float, nargs=4, metavar=("H", "W", "LO", "HI"),
+                           help="set each scene, resized so its plate is U(LO, HI) pixels wide, into a random-"
+                                "texture photo of H x W pixels (small plates in large photos; labels follow)")
     s = sub.add_parser("ccpd", help="synthetic CCPD: random-texture scenes with one blue or green plate, "
                                     "labelled by CCPD file names")
     s.add_argument("--out", required=True, help="output folder: images named the CCPD way")
@@ -115,6 +118,11 @@ def main(argv=None) -> int:
     squeeze = getattr(args, "squeeze", None)
     if squeeze and not 0 < squeeze[0] <= squeeze[1] <= 1:
         p.error(f"--squeeze needs 0 < LO <= HI <= 1, got {squeeze[0]} {squeeze[1]}")
+    inset = getattr(args, "inset", None)
+    if inset and not (0 < inset[2] <= inset[3] and min(inset[:2]) >= 64):
+        p.error(f"--inset needs H, W >= 64 and 0 < LO <= HI, got {' '.join(f'{v:g}' for v in inset)}")
+    if inset:
+        inset = (int(inset[0]), int(inset[1]), inset[2], inset[3])
     if args.workers < 1:
         p.error("--workers must be >= 1")
     for d in getattr(args, "photos", []):
@@ -136,7 +144,7 @@ def main(argv=None) -> int:
         return 0
     try:
         samples = generate(args.command, args.out, args.count, args.seed, args.types, args.photos, provinces,
-                           args.assets, args.workers, args.start, squeeze)
+                           args.assets, args.workers, args.start, squeeze, inset)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
+from dataclasses import replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
@@ -218,7 +219,8 @@ def _cover_quad(sample: PlateSample, aspect: float) -> np.ndarray:
 def synth_scene(index: int, seed: int, type_weights: Dict[str, float], photos: Sequence[PlateSample] = (),
                 province_weights=None, assets: Optional[str] = None,
                 size: Tuple[int, int] = SCENE_SIZE,
-                squeeze: Optional[Tuple[float, float]] = None) -> Tuple[np.ndarray, List[PlateSample]]:
+                squeeze: Optional[Tuple[float, float]] = None,
+                inset: Optional[Tuple[int, int, float, float]] = None) -> Tuple[np.ndarray, List[PlateSample]]:
     """Make synthetic scene number ``index`` (deterministic in ``seed`` and ``index``).
 
     Args:
@@ -228,6 +230,10 @@ def synth_scene(index: int, seed: int, type_weights: Dict[str, float], photos: S
             drawn from U(lo, hi) (its own random stream: the scene is otherwise the one made
             without it), boxes and vertices with it, so its plates are narrower than plates are, as
             seen from the side or through non-square pixels. ``None``: as made.
+        inset: ``(height, width, lo, hi)``: the finished scene is resized so that its first plate is
+            U(lo, hi) pixels wide (its own random stream; smaller if it would not fit) and set at a
+            random place in a random-texture photo of ``height x width`` pixels, labels with it: small
+            plates in large photos, for recall by plate width. ``None``: as made.
 
     Returns:
         ``(image ndarray[H, W, 3] uint8 BGR, samples)``, one sample per plate in the image.
@@ -272,10 +278,30 @@ def synth_scene(index: int, seed: int, type_weights: Dict[str, float], photos: S
         width = max(1, int(round(w * np.random.default_rng([seed, index, 4]).uniform(*squeeze))))
         image = cv2.resize(image, (width, h), interpolation=cv2.INTER_AREA)
         k = width / w  # the factor the rounded width gives
+    samples = [PlateSample("", s.text, s.colour, s.layout, (s.bbox[0] * k, s.bbox[1], s.bbox[2] * k, s.bbox[3]),
+                           tuple((x * k, y) for x, y in s.vertices), s.source, None, s.plate_type) for s in samples]
+    if inset is not None:
+        image, samples = _inset(image, samples, inset, np.random.default_rng([seed, index, 5]))
     name = f"{index:07d}.jpg"
-    return image, [PlateSample(name, s.text, s.colour, s.layout, (s.bbox[0] * k, s.bbox[1], s.bbox[2] * k, s.bbox[3]),
-                               tuple((x * k, y) for x, y in s.vertices), s.source, None, s.plate_type)
-                   for s in samples]
+    return image, [replace(s, path=name) for s in samples]
+
+
+def _inset(image: np.ndarray, samples: List[PlateSample], inset: Tuple[int, int, float, float],
+           rng: np.random.Generator) -> Tuple[np.ndarray, List[PlateSample]]:
+    """``image`` resized so its first plate is U(lo, hi) pixels wide (at most the size that fits) and
+    set into a random-texture canvas of ``inset = (height, width, lo, hi)``; the samples moved with it."""
+    ch, cw, lo, hi = inset
+    h, w = image.shape[:2]
+    plate_w = max(samples[0].bbox[2] - samples[0].bbox[0], 1.0)
+    k = min(rng.uniform(lo, hi) / plate_w, ch / h, cw / w)
+    nw, nh = max(1, int(round(w * k))), max(1, int(round(h * k)))
+    small = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+    kx, ky = nw / w, nh / h
+    canvas = random_scene((ch, cw), rng)
+    ox, oy = int(rng.integers(0, cw - nw + 1)), int(rng.integers(0, ch - nh + 1))
+    canvas[oy:oy + nh, ox:ox + nw] = small
+    return canvas, [replace(s, bbox=(s.bbox[0] * kx + ox, s.bbox[1] * ky + oy, s.bbox[2] * kx + ox, s.bbox[3] * ky + oy),
+                            vertices=tuple((x * kx + ox, y * ky + oy) for x, y in s.vertices)) for s in samples]
 
 
 def _write_crop(index: int, out: str, **kw) -> PlateSample:
@@ -294,22 +320,26 @@ def _write_scene(index: int, out: str, **kw) -> List[PlateSample]:
 
 def generate(kind: str, out: str, count: int, seed: int = 0, type_weights: Optional[Dict[str, float]] = None,
              photos: Sequence[str] = (), province_weights=None, assets: Optional[str] = None,
-             workers: int = 1, start: int = 0, squeeze: Optional[Tuple[float, float]] = None) -> List[PlateSample]:
+             workers: int = 1, start: int = 0, squeeze: Optional[Tuple[float, float]] = None,
+             inset: Optional[Tuple[int, int, float, float]] = None) -> List[PlateSample]:
     """Write ``count`` crops (``kind="crops"``) or scenes (``kind="scenes"``) and ``OUT/labels.tsv``.
 
     Args:
         photos: crops: folders of photos for the context around plates; scenes: label sources
             (:func:`ccpd.sources.read_source`) whose plates have boxes.
         type_weights: plate type -> weight (default :data:`ccpd.plates.DEFAULT_TYPE_WEIGHTS`).
-        squeeze: scenes only: see :func:`synth_scene`.
+        squeeze, inset: scenes only: see :func:`synth_scene`.
 
     Returns:
         The samples written, paths relative to ``out``.
 
     Raises:
         ValueError: unknown ``kind``, scenes asked from photos of which none has a box, or a
-            ``squeeze`` outside 0 < lo <= hi <= 1 or given for crops.
+            ``squeeze`` outside 0 < lo <= hi <= 1, an ``inset`` without 0 < lo <= hi or a
+            canvas under 64 pixels, or either given for crops.
     """
+    if inset is not None and (kind != "scenes" or not 0 < inset[2] <= inset[3] or min(inset[:2]) < 64):
+        raise ValueError(f"inset is for scenes, (height >= 64, width >= 64, 0 < lo <= hi); got {inset} for {kind}")
     if squeeze is not None and (kind != "scenes" or not 0 < squeeze[0] <= squeeze[1] <= 1):
         raise ValueError(f"squeeze is for scenes, with 0 < lo <= hi <= 1; got {squeeze} for {kind}")
     os.makedirs(out, exist_ok=True)
@@ -325,7 +355,7 @@ def generate(kind: str, out: str, count: int, seed: int = 0, type_weights: Optio
         if photos and not labelled:
             raise ValueError(f"no plate with a box in {list(photos)}: scenes need labelled photos")
         samples = [s for group in imap_progress(functools.partial(_write_scene, out=out, photos=tuple(labelled),
-                                                                  squeeze=squeeze, **common),
+                                                                  squeeze=squeeze, inset=inset, **common),
                                                 items, workers, "synthetic scenes", chunksize=4) for s in group]
     else:
         raise ValueError(f"kind must be 'crops' or 'scenes', got {kind!r}")

@@ -202,3 +202,30 @@ def test_squeeze_is_for_scenes_within_0_and_1(tmp_path, capsys):
     assert e.value.code == 2 and "--squeeze" in capsys.readouterr().err
     with pytest.raises(SystemExit):                                      # not an option of crops
         synth_cli(["crops", "--out", str(tmp_path), "--count", "1", "--squeeze", "0.5", "0.8"])
+
+
+def test_an_inset_scene_is_the_scene_made_smaller_in_a_larger_photo_with_its_labels(synth_dir):
+    base = read_source(synth_dir).samples[0]
+    scene, samples = synth_scene(0, 1, {"blue": 1.0}, [base])
+    photo, inset = synth_scene(0, 1, {"blue": 1.0}, [base], inset=(1080, 1920, 40, 40))
+    assert photo.shape == (1080, 1920, 3) and [s.text for s in inset] == [s.text for s in samples]
+    x1, y1, x2, y2 = inset[0].bbox
+    assert x2 - x1 == pytest.approx(40, abs=1)                           # the plate as wide as asked
+    k = (x2 - x1) / (samples[0].bbox[2] - samples[0].bbox[0])
+    quad, src = np.float32(inset[0].vertices), np.float32(samples[0].vertices)
+    np.testing.assert_allclose(quad - quad.min(0), (src - src.min(0)) * k, atol=0.5)   # the same quad, scaled
+    assert 0 <= x1 and x2 <= 1920 and 0 <= y1 and y2 <= 1080
+    # the scene's pixels are where the labels say (its plate region matches the scene resized)
+    ox, oy = quad[0] - src[0] * k
+    h, w = scene.shape[:2]
+    small = cv2.resize(scene, (round(w * k), round(h * k)), interpolation=cv2.INTER_AREA)
+    oxi, oyi = round(ox), round(oy)
+    assert np.median(np.abs(photo[oyi:oyi + small.shape[0], oxi:oxi + small.shape[1]].astype(int) - small)) <= 1
+
+
+def test_inset_is_for_scenes_with_a_sensible_canvas(tmp_path, capsys):
+    with pytest.raises(ValueError, match="inset"):
+        generate("crops", str(tmp_path), 1, inset=(1080, 1920, 20, 40))
+    with pytest.raises(SystemExit) as e:
+        synth_cli(["scenes", "--out", str(tmp_path), "--count", "1", "--inset", "1080", "1920", "40", "20"])
+    assert e.value.code == 2 and "--inset" in capsys.readouterr().err
