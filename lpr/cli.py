@@ -41,7 +41,6 @@ import signal
 import sys
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
@@ -51,6 +50,7 @@ import numpy as np
 from lpr.draw import draw_plates
 from lpr.options import add_reader_arguments, reader_config
 from lpr.pipeline import PlateReader, decode_photo
+from lpr.records import error_record, read_record
 from lprcore.files import prepare_output_dir
 from lprcore.imageio import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageReadError, check_pixels,
                              check_regular_file, imwrite, to_bgr8)
@@ -66,8 +66,15 @@ DEMO_DIR = Path(__file__).resolve().parent / "demo"
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 #: More inputs than this get a progress bar (on a terminal only).
 PROGRESS_MIN = 3
+#: A first argument of exactly this runs the HTTP service (:mod:`lpr.serve`) instead of reading.
+SERVE_COMMAND = "serve"
 
 EXIT_STATUS_HELP = """\
+the service:
+  serve [OPTIONS]  read plates over HTTP instead: a REST service with a web page (python -m lpr serve
+                   --help; docs/service.md). Only a first argument of exactly "serve" starts it: a
+                   photo named serve is read as ./serve
+
 exit status:
   0  every input was read
   1  an input failed (its line has "error"), or standard output closed before the end
@@ -373,11 +380,7 @@ def _read_one(path: str, image: np.ndarray, frame: int | None, reader: PlateRead
               opts: InputOptions, used: dict, factor: int = 1) -> dict:
     """Read one image, decoded at ``1 / factor`` of its size (:meth:`PlateReader.read_reduced`), and
     do all its work (save, show); return its record."""
-    t0 = time.perf_counter()
-    plates = reader.read_reduced(image, factor)
-    ms = (time.perf_counter() - t0) * 1000
-    rec = {"image": path, **({"frame": frame} if frame is not None else {}),
-           "plates": [p.to_json() for p in plates], "ms": round(ms, 1)}
+    rec, plates = read_record(reader, image, path, factor, frame)
     if opts.save_dir or opts.show:
         drawn = draw_plates(image, plates)
         if opts.save_dir:
@@ -451,10 +454,10 @@ def read_input(path: str, reader: PlateReader, opts: InputOptions, used: Dict[st
         image, factor = loaded if loaded is not None else load_image(path, opts, reader.detector.config)
         record = _read_one(path, image, None, reader, opts, used, factor)
     except (ImageReadError, OSError, ValueError, MemoryError) as e:
-        record = {"image": path, "error": _error_text(e)}
+        record = error_record(path, _error_text(e))
     except Exception as e:  # a bug must not lose the rest of the batch
         log.exception("unexpected failure on %s", path)
-        record = {"image": path, "error": f"{type(e).__name__}: {e}"}
+        record = error_record(path, f"{type(e).__name__}: {e}")
     yield record
 
 
@@ -500,10 +503,17 @@ def main(argv=None, prog: str | None = None) -> int:
     Ctrl-C (SIGINT) and SIGTERM stop the run through its clean-up (:class:`Interrupts`): one line on
     stderr says how many records were written, and the status is 130 or 143 (128 + the signal).
 
+    A first argument of exactly ``serve`` runs the HTTP service instead (:func:`lpr.serve.main` on
+    the arguments after it); a photo named ``serve`` is read when given as ``./serve``.
+
     Args:
         prog: the command's name in usage messages (default: the program's file name, ``lpr-read``
             when installed).
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [SERVE_COMMAND]:
+        from lpr.serve import main as serve_main  # FastAPI and uvicorn only when serving
+        return serve_main(argv[1:], prog=f"{prog or os.path.basename(sys.argv[0]) or 'lpr-read'} {SERVE_COMMAND}")
     parser = build_parser(prog)
     args = parser.parse_args(argv)
     if sys.stdout is None or getattr(sys.stdout, "closed", False):
@@ -576,7 +586,7 @@ def _run(args, parser: argparse.ArgumentParser, out: RecordWriter, interrupts: I
         # decoding the next image (a thread; OpenCV releases the GIL) overlaps reading this one
         entries = progress(inputs, desc="images", unit="img", disable=len(inputs) <= PROGRESS_MIN)
         for (path, error), loaded in prefetch(entries, lambda e: None if e[1] else load(e[0]), depth=1):
-            records = [{"image": path, "error": error}] if error else read_input(path, reader, opts, used, loaded)
+            records = [error_record(path, error)] if error else read_input(path, reader, opts, used, loaded)
             for record in records:
                 failed += "error" in record
                 with interrupts.hold():  # a whole line, or none

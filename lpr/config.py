@@ -29,7 +29,10 @@ class ReadingOptions:
             on its text (:meth:`LPRNet.reading.Recognizer.second_look`); off: one cut a plate.
         second_look_below: the confidence in [0, 1] at or above which a valid first read is kept
             without a second look; 1: every plate is cut again, 0: only reads that follow no rule.
-        rotated_retry: when no plate of a photo reads a valid text, detect again on the photo
+        fine_retry: when no plate of a photo reads a valid text, search it again for smaller plates:
+            pyramid levels up to :data:`lpr.pipeline.FINE_RETRY_SIDE` pixels instead of
+            ``DetectorConfig.max_level_side`` (nothing to do when that is 0 or the photo is small).
+        rotated_retry: when still no plate reads a valid text, detect again on the photo
             rotated (:data:`lpr.pipeline.ROTATED_RETRY_ANGLES`); costs time only on such photos,
             which include every photo with no plate at all.
         stretched_retry: when a photo still has no valid read, detect again on it stretched along x
@@ -48,6 +51,7 @@ class ReadingOptions:
     all_reads: bool = False
     second_look: bool = True
     second_look_below: float = SECOND_LOOK_BELOW
+    fine_retry: bool = True
     rotated_retry: bool = True
     stretched_retry: bool = True
     time_budget_ms: float = 0.0

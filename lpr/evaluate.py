@@ -23,7 +23,7 @@ import argparse
 import os
 import time
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -38,7 +38,7 @@ from lprcore.cli import setup_runtime
 from lprcore.report import format_table, pct, read_samples
 from lprcore.manifest import WeightsError
 from MTCNN.boxes import box_iou
-from MTCNN.evaluate import MATCH_IOU
+from MTCNN.evaluate import MATCH_IOU, WIDTH_BANDS, width_band
 
 
 @dataclass
@@ -144,6 +144,7 @@ class SceneRead:
     Attributes:
         path: the photo. text: its main plate's text. source: its ``source`` column.
         plates: all plates read, best detection first. seconds: time spent in the reader.
+        width: the main plate's box width in pixels of the photo, ``None`` when its labels have no box.
     """
 
     path: str
@@ -151,6 +152,7 @@ class SceneRead:
     source: str
     plates: Tuple[Plate, ...]
     seconds: float
+    width: Optional[float] = None
 
 
 def read_scenes(reader: PlateReader, root: str, grayscale: bool = False) -> List[SceneRead]:
@@ -162,11 +164,11 @@ def read_scenes(reader: PlateReader, root: str, grayscale: bool = False) -> List
         FileNotFoundError: ``root`` is not a folder. ccpd.sources.LabelError: a malformed labels file.
     """
     scan = read_source(root)
-    by_path: Dict[str, Tuple[str, str]] = {}
+    by_path: Dict[str, Tuple[str, str, Optional[float]]] = {}
     for s in scan.samples:  # one main plate per photo: the first row of a file
-        by_path.setdefault(s.path, (s.text, s.source))
+        by_path.setdefault(s.path, (s.text, s.source, None if s.bbox is None else float(s.bbox[2] - s.bbox[0])))
     out = []
-    for path, (text, source) in by_path.items():
+    for path, (text, source, width) in by_path.items():
         try:
             image, factor = decode_photo(path, reader.config.detector)  # as the command line decodes it
         except (ImageReadError, FileNotFoundError) as e:
@@ -176,8 +178,24 @@ def read_scenes(reader: PlateReader, root: str, grayscale: bool = False) -> List
             image = to_grayscale(image)
         t0 = time.perf_counter()
         plates = tuple(reader.read_reduced(image, factor))
-        out.append(SceneRead(path, text, source, plates, time.perf_counter() - t0))
+        out.append(SceneRead(path, text, source, plates, time.perf_counter() - t0, width))
     return out
+
+
+def accuracy_by_width(reads: Sequence[SceneRead], min_confidence: float = 0.0,
+                      all_reads: bool = False) -> Dict[str, Tuple[int, int]]:
+    """Photos whose main plate was read (exact, among the reads :func:`lpr.pipeline.keep_plates` keeps)
+    and photos, per :data:`MTCNN.evaluate.WIDTH_BANDS` band of the main plate's width; bands in
+    increasing width, photos without a box left out (empty when none has one)."""
+    counts: Dict[str, List[int]] = {}
+    for r in reads:
+        if r.width is None:
+            continue
+        c = counts.setdefault(width_band(r.width), [0, 0])
+        c[0] += r.text in {p.text for p in keep_plates(r.plates, min_confidence, all_reads)}
+        c[1] += 1
+    order = [width_band(WIDTH_BANDS[0] - 1)] + [width_band(w) for w in WIDTH_BANDS]
+    return {b: (counts[b][0], counts[b][1]) for b in order if b in counts}
 
 
 def count_scenes(reads: Sequence[SceneRead], min_confidence: float = 0.0,
@@ -243,6 +261,11 @@ def main(argv=None) -> int:
                             "extra reads / image": {k: f"{c.extra_reads / max(c.n, 1):.2f}" for k, c in scenes.items()},
                             "ms/image": {k: f"{1000 * c.seconds / max(c.n, 1):.0f}" for k, c in scenes.items()},
                             "images": {k: str(c.n) for k, c in scenes.items()}}, list(scenes)))
+        widths = accuracy_by_width(reads, config.reading.min_confidence, config.reading.all_reads)
+        if widths:
+            print("\nImage accuracy by the main plate's width (pixels of the photo; labels with boxes)")
+            print(format_table({"image accuracy %": {k: pct(r, n) for k, (r, n) in widths.items()},
+                                "images": {k: str(n) for k, (r, n) in widths.items()}}, list(widths)))
         steps = {f"{t:.1f}": count_scenes(reads, t)["all"] for t in CONFIDENCE_STEPS}
         steps["all reads"] = count_scenes(reads, all_reads=True)["all"]
         print("\nAll sources, by --min-confidence (valid plate texts, each text once; last: --all-reads)")

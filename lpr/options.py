@@ -9,8 +9,9 @@ import argparse
 import sys
 
 from lpr.config import ReaderConfig, ReadingOptions
-from lpr.pipeline import BACKENDS, ROTATED_RETRY_ANGLES, STRETCH_RETRY_FACTORS
+from lpr.pipeline import BACKENDS, FINE_RETRY_SIDE, ROTATED_RETRY_ANGLES, STRETCH_RETRY_FACTORS
 from lprcore.cli import add_runtime_args, nonnegative_float, probability
+from MTCNN.cascade import PNET_CELL, DetectorConfig
 from MTCNN.options import add_detector_arguments, detector_config
 
 
@@ -37,6 +38,10 @@ def add_reading_arguments(parser) -> None:
                         help="take the second look at plates read with a confidence below P or with a text "
                              f"that follows no plate rule; 1: every plate, 0: invalid texts only "
                              f"(default: {d.second_look_below:g})")
+    parser.add_argument("--no-fine-retry", dest="fine_retry", action="store_false",
+                        help="when no plate of a photo was read, do not search it again for plates down to "
+                             f"{100 * PNET_CELL[1] / FINE_RETRY_SIDE:.0f} %% of its longest side (default: retry; the "
+                             f"first pass looks for plates of {100 * PNET_CELL[1] / DetectorConfig().max_level_side:.0f} %% and more)")
     parser.add_argument("--no-rotated-retry", dest="rotated_retry", action="store_false",
                         help="when no plate of a photo was read, do not search it again rotated by "
                              f"{', '.join(f'{a:+g}' for a in ROTATED_RETRY_ANGLES)} degrees (default: retry; "
@@ -63,7 +68,8 @@ def reading_options(args: argparse.Namespace, parser: argparse.ArgumentParser | 
     try:
         return ReadingOptions(min_confidence=args.min_confidence, all_reads=args.all_reads,
                               second_look=args.second_look, second_look_below=args.second_look_below,
-                              rotated_retry=args.rotated_retry, stretched_retry=args.stretched_retry,
+                              fine_retry=args.fine_retry, rotated_retry=args.rotated_retry,
+                              stretched_retry=args.stretched_retry,
                               time_budget_ms=args.time_budget_ms)
     except ValueError as e:
         if parser is None:

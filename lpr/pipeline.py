@@ -19,7 +19,7 @@ import numpy as np
 
 from ccpd.plates import is_valid_text
 from lprcore.imageio import (DEFAULT_MAX_PIXELS, ImageTooLargeError, check_pixels, check_regular_file, image_size,
-                             imread_reduced)
+                             image_size_bytes, imdecode, imread_reduced)
 from lprcore.compat import moved_names
 from lprcore.manifest import MANIFEST_NAME, WeightsError, export_mismatch, warn_unchecked
 from lprcore.onnx import check_threads, onnxruntime_available
@@ -45,6 +45,11 @@ ROTATED_RETRY_ANGLES = (-15.0, 15.0)
 #: valid read by, for plates seen from the side (narrower than PNet's cell).
 #: Measured: docs/tuning.md#stretch_retry_factors
 STRETCH_RETRY_FACTORS = (2.0,)
+#: Fine retry (:meth:`PlateReader.retry_fine`): the longest side, pixels, of the largest pyramid level
+#: searched again on a photo with no valid read, when ``DetectorConfig.max_level_side`` is smaller
+#: (plates down to 47 / 1600 = 3 % of the photo's longest side instead of 7 %).
+#: Measured: docs/tuning.md#fine_retry_side
+FINE_RETRY_SIDE = 1600
 #: Each ONNX model and the torch weight files it was exported from (``python -m lpr.export``).
 ONNX_SOURCES = {**DETECTOR_EXPORTED_FROM, **RECOGNIZER_EXPORTED_FROM}
 
@@ -107,6 +112,16 @@ class Plate:
         return d
 
 
+def fine_passes(size: Tuple[int, int], config: DetectorConfig, side: int) -> float:
+    """The fine retry's expected time in first passes on an image of ``size = (height, width)``: the
+    pixels of its pyramid (largest level ``side``) over those of the first pass's (PNet's work, which
+    dominates), for the time budget."""
+    def area(max_side):
+        return sum(size[0] * size[1] * s * s for s in cascade.pyramid_scales(
+            size, config.min_plate_size, config.scale_factor, max_side)) or 1.0
+    return area(side) / area(config.max_level_side)
+
+
 def scale_plate(plate: Plate, factor: float) -> Plate:
     """``plate`` found on an image decoded at ``1 / factor`` of a photo's size, in the photo's pixels:
     each point ``p`` (box and corners, pixel centres at integers) becomes ``p * factor + (factor - 1) / 2``,
@@ -140,6 +155,34 @@ def decode_photo(path: str | os.PathLike, config: DetectorConfig, max_pixels: Op
         cascade.check_image_size(size, config, os.fspath(path))
         factor = cascade.decode_reduction(size, config) if reduce else 1
     return imread_reduced(path, max_pixels, factor)
+
+
+def decode_photo_bytes(data: bytes | bytearray | memoryview, name: str, config: DetectorConfig,
+                       max_pixels: Optional[int] = DEFAULT_MAX_PIXELS, reduce: bool = True) -> Tuple[np.ndarray, int]:
+    """:func:`decode_photo` for a photo held in memory (e.g. an upload to ``python -m lpr serve``):
+    the same limits from its header first (nothing decoded when over), then the image, a JPEG at
+    the reduction :func:`MTCNN.cascade.decode_reduction` allows when ``reduce``
+    (:func:`lprcore.imageio.imdecode`).
+
+    Args:
+        data: the encoded image file's bytes.
+        name: names the photo in error messages (e.g. the uploaded file's name); never opened.
+
+    Returns:
+        ``(image, factor)``: ``ndarray[H, W, 3]`` uint8, BGR, decoded at ``1 / factor`` of the
+        photo's size (1: full size); read it with :meth:`PlateReader.read_reduced`.
+
+    Raises:
+        lprcore.imageio.ImageReadError: no bytes, or not a decodable image (the message names it).
+        lprcore.imageio.ImageTooLargeError: over ``max_pixels`` or ``config.max_pyramid_mb``.
+    """
+    size = image_size_bytes(data, name)
+    factor = 1
+    if size is not None:  # both limits from the header, before decoding
+        check_pixels(name, size, max_pixels)
+        cascade.check_image_size(size, config, name)
+        factor = cascade.decode_reduction(size, config) if reduce else 1
+    return imdecode(data, name, max_pixels, factor)
 
 
 def stale_onnx(folder: str | os.PathLike, names: Sequence[str]) -> List[str]:
@@ -429,8 +472,7 @@ class PlateReader:
 
     def __call__(self, image: np.ndarray, timings: Optional[Dict[str, float]] = None) -> List[Plate]:
         """Read the plates of ``image`` (``ndarray[H, W, 3]`` uint8, BGR); best detection first (the
-        rotated retry's plates after the first pass's and the stretched retry's after those, each by
-        detection score), only the reads :func:`keep_plates` keeps with ``config.reading``'s
+        retries' plates after the first pass's, in the order of :meth:`retry`, each by detection score), only the reads :func:`keep_plates` keeps with ``config.reading``'s
         ``min_confidence`` and ``all_reads``.
 
         Args:
@@ -504,9 +546,10 @@ class PlateReader:
     def retry(self, image: np.ndarray, read_valid: bool, *, started: Optional[float] = None,
               pass_seconds: float = 0.0, timings: Optional[Dict[str, float]] = None) -> List[Plate]:
         """The plates the retries this reader has on add after a first pass on ``image``: none when
-        ``read_valid`` (the first pass read a valid text); else the rotated retry's, then, when
-        those hold no valid read either, the stretched retry's (unfiltered, each retry's by
-        decreasing detection score).
+        ``read_valid`` (the first pass read a valid text); else the fine retry's (:meth:`retry_fine`,
+        skipped with a warning when its pyramid is over ``max_pyramid_mb``), then, while no valid
+        read is among them, the rotated retry's and then the stretched retry's (unfiltered, each
+        retry's by decreasing detection score).
 
         Args:
             started: ``time.perf_counter()`` when the photo's reading began; with
@@ -529,7 +572,14 @@ class PlateReader:
                 timings["retries skipped"] = timings.get("retries skipped", 0) + 1
             return False
 
-        if options.rotated_retry and not read_valid and fits(len(ROTATED_RETRY_ANGLES)):
+        side = self.fine_retry_side(image.shape[:2])
+        if options.fine_retry and side and not read_valid and fits(fine_passes(image.shape[:2], self.config.detector, side)):
+            try:  # retry_fine checks the finer pyramid's memory before it builds it
+                more += self.retry_fine(image, side)
+            except ImageTooLargeError as e:
+                log.warning("fine retry skipped: %s", e)
+        if (options.rotated_retry and not read_valid and not any(p.valid for p in more)
+                and fits(len(ROTATED_RETRY_ANGLES))):
             more += self.retry_rotated(image)
         if (options.stretched_retry and not read_valid and not any(p.valid for p in more)
                 and fits(sum(STRETCH_RETRY_FACTORS))):
@@ -551,6 +601,38 @@ class PlateReader:
                       r.colour, r.layout,
                       tuple((float(x), float(y)) for x, y in corners[i]) if good[i] else None)
                 for i, (b, r) in enumerate(zip(boxes, reads))]
+
+    def fine_retry_side(self, size: Tuple[int, int]) -> int:
+        """The largest level side the fine retry would search on an image of ``size = (height, width)``:
+        :data:`FINE_RETRY_SIDE`, or 0 when that adds no level to the first pass's search (the first
+        pass searched at full resolution or its cap already reached the photo's own levels)."""
+        config = self.config.detector
+        if not config.max_level_side or config.max_level_side >= FINE_RETRY_SIDE:
+            return 0
+        first = cascade.pyramid_scales(size, config.min_plate_size, config.scale_factor, config.max_level_side)
+        fine = cascade.pyramid_scales(size, config.min_plate_size, config.scale_factor, FINE_RETRY_SIDE)
+        return FINE_RETRY_SIDE if len(fine) > len(first) else 0
+
+    def retry_fine(self, image: np.ndarray, side: int = FINE_RETRY_SIDE) -> List[Plate]:
+        """Every plate found on ``image`` by a search whose largest pyramid level is ``side`` pixels
+        (the grid of ``config.detector``; plates smaller than the first pass looked for), read from
+        ``image``: unfiltered :class:`Plate` list by decreasing detection score.
+
+        Args:
+            image: ``ndarray[H, W, 3]`` uint8, BGR.
+            side: longest side, pixels, of the largest level (0: full resolution).
+
+        Raises:
+            lprcore.imageio.ImageTooLargeError: the finer pyramid is over ``config.detector.max_pyramid_mb``
+                (checked before it is built).
+        """
+        fine = copy.copy(self.detector)  # shares the nets; a config of its own
+        fine.config = copy.copy(self.detector.config)
+        fine.config.max_level_side = int(side)
+        cascade.check_image_size(image.shape[:2], fine.config, "photo (fine retry)")
+        found = fine.detect(image)
+        quads, good = cut_quads(found)
+        return sorted(self._read(image, found.boxes, quads, found.corners, good), key=lambda p: -p.score)
 
     def retry_rotated(self, image: np.ndarray, angles: Sequence[float] = ROTATED_RETRY_ANGLES) -> List[Plate]:
         """Every plate found on ``image`` rotated by each of ``angles``, read from ``image`` itself.

@@ -7,10 +7,12 @@ Every image the project hands around is ``ndarray[H, W, 3]`` uint8 in **BGR** or
 Reading is bounded: only regular files are opened (a FIFO would block, a device never end), and an
 image over ``max_pixels`` (default :data:`DEFAULT_MAX_PIXELS`) is refused from its header, before
 it is decoded, where Pillow knows the format (JPEG, PNG, BMP, TIFF, WebP ...), and after decoding
-otherwise.
+otherwise. Images held in memory (an upload to ``python -m lpr serve``) are decoded by
+:func:`imdecode` with the same limits, through the same decoding step as files.
 """
 from __future__ import annotations
 
+import io
 import os
 import stat
 import warnings
@@ -79,13 +81,38 @@ def image_size(path: str | os.PathLike) -> Optional[Tuple[int, int]]:
         ImageTooLargeError: the header declares more pixels than Pillow's decompression-bomb limit.
     """
     path = os.fspath(path)
+    return _header_size(path, path)
+
+
+def image_size_bytes(data: bytes | bytearray | memoryview, name: str = "image") -> Optional[Tuple[int, int]]:
+    """``(height, width)`` from the header of an image held in memory (e.g. an upload), without
+    decoding the pixels: :func:`image_size` on the bytes (Pillow's lazy ``Image.open`` on a
+    ``BytesIO``).
+
+    Args:
+        data: the encoded image file's bytes.
+        name: names the image in error messages.
+
+    Returns:
+        ``(height, width)`` in pixels, or ``None`` when Pillow does not know the format (or the header
+        is damaged).
+
+    Raises:
+        ImageTooLargeError: the header declares more pixels than Pillow's decompression-bomb limit.
+    """
+    return _header_size(io.BytesIO(data), name)
+
+
+def _header_size(source, name: str) -> Optional[Tuple[int, int]]:
+    """The body of :func:`image_size` and :func:`image_size_bytes`: ``source`` is a path or a
+    binary file object; ``name`` names it in errors."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Image.DecompressionBombWarning: the caller decides
-            with Image.open(path) as im:
+            with Image.open(source) as im:
                 w, h = im.size
     except Image.DecompressionBombError as e:
-        raise ImageTooLargeError(f"{path}: image too large ({e})") from None
+        raise ImageTooLargeError(f"{name}: image too large ({e})") from None
     except Exception:  # unknown format or damaged header: left to OpenCV
         return None
     return int(h), int(w)
@@ -204,19 +231,65 @@ def imread_reduced(path: str | os.PathLike, max_pixels: Optional[int] = DEFAULT_
     data = np.fromfile(path, dtype=np.uint8)
     if data.size == 0:
         raise ImageReadError(f"{path}: empty file (0 bytes)")
+    return _decode(data, path, max_pixels, factor)
+
+
+def imdecode(data: bytes | bytearray | memoryview, name: str = "image",
+             max_pixels: Optional[int] = DEFAULT_MAX_PIXELS, factor: int = 1) -> Tuple[np.ndarray, int]:
+    """Decode an image file held in memory (e.g. an upload) as BGR uint8, a JPEG at ``1 / factor``
+    of its size: :func:`imread_reduced` on bytes, with the same limits, checks and errors (the
+    bytes never name a file on disk; ``name`` only names them in messages).
+
+    Args:
+        data: the encoded image (JPEG, PNG, BMP, TIFF, WebP ... whatever OpenCV decodes).
+        name: names the image in error messages, e.g. the uploaded file's name.
+        max_pixels: largest image accepted, height x width pixels (``None``: only OpenCV's own
+            limit); checked from the header before decoding where Pillow knows the format, and the
+            number of bytes against it first (:data:`MAX_FILE_BYTES_PER_PIXEL`).
+        factor: 1 (full size), 2, 4 or 8 (keys of :data:`REDUCED_DECODE_FLAGS`); only a JPEG is
+            decoded reduced.
+
+    Returns:
+        ``(image, used)``: ``ndarray[ceil(H / used), ceil(W / used), 3]`` uint8, BGR, and the factor
+        used: ``factor`` for a JPEG, 1 for any other format.
+
+    Raises:
+        ValueError: ``factor`` is not 1, 2, 4 or 8.
+        ImageTooLargeError: more pixels than ``max_pixels`` (or than OpenCV decodes), or more bytes
+            than such an image needs.
+        ImageReadError: no bytes, or not a decodable image.
+    """
+    if factor != 1 and factor not in REDUCED_DECODE_FLAGS:
+        raise ValueError(f"decode reduction must be 1, 2, 4 or 8, got {factor}")
+    size = memoryview(data).nbytes
+    if size == 0:
+        raise ImageReadError(f"{name}: empty file (0 bytes)")
+    if max_pixels is not None and size > MAX_FILE_BYTES_PER_PIXEL * max_pixels + (1 << 20):
+        raise ImageTooLargeError(f"{name}: file too large for an image of at most {max_pixels / 1e6:g} "
+                                 f"megapixels ({size / 2**20:.0f} MiB; raise the limit with --max-pixels)")
+    header = image_size_bytes(data, name)
+    if header is not None:
+        check_pixels(name, header, max_pixels)
+    return _decode(np.frombuffer(data, dtype=np.uint8), name, max_pixels, factor)
+
+
+def _decode(data: np.ndarray, name: str, max_pixels: Optional[int], factor: int) -> Tuple[np.ndarray, int]:
+    """The one decoding step of :func:`imread_reduced` and :func:`imdecode`: ``data`` (``uint8[N]``,
+    N >= 1, the encoded file) already checked against the limits its header shows; a JPEG decoded
+    at ``1 / factor``, the pixel limit checked again on what a full-size decode gave."""
     used = factor if factor != 1 and is_jpeg(data) else 1
     flags = REDUCED_DECODE_FLAGS[used] | cv2.IMREAD_IGNORE_ORIENTATION if used > 1 else cv2.IMREAD_UNCHANGED
     try:
         image = cv2.imdecode(data, flags)
     except cv2.error as e:  # e.g. a header over OpenCV's own pixel limit
         if "MAX_IMAGE_PIXELS" in str(e):
-            raise ImageTooLargeError(f"{path}: image too large for OpenCV to decode") from None
-        raise ImageReadError(f"{path}: not a readable image ({str(e).strip().splitlines()[-1]})") from None
+            raise ImageTooLargeError(f"{name}: image too large for OpenCV to decode") from None
+        raise ImageReadError(f"{name}: not a readable image ({str(e).strip().splitlines()[-1]})") from None
     if image is None:
-        raise ImageReadError(f"{path}: not a readable image (corrupt, truncated or unknown format)")
+        raise ImageReadError(f"{name}: not a readable image (corrupt, truncated or unknown format)")
     if used == 1:
-        check_pixels(path, image.shape[:2], max_pixels)
-    return to_bgr8(image, path), used
+        check_pixels(name, image.shape[:2], max_pixels)
+    return to_bgr8(image, name), used
 
 
 def imwrite(path: str | os.PathLike, image: np.ndarray) -> None:

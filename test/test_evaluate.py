@@ -142,6 +142,20 @@ def test_scene_counts_follow_the_read_filter():
     assert (every.right, every.reads, every.extra_reads) == (1, 4, 3)
 
 
+def test_scene_accuracy_by_the_main_plates_width_bands():
+    from lpr.evaluate import SceneRead, accuracy_by_width
+    from lpr.pipeline import Plate
+
+    def read(text, width, got):
+        return SceneRead("x.jpg", text, "s", tuple(Plate((0, 0, 10, 10), 0.9, t, 0.9) for t in got), 0.1, width)
+    reads = [read("皖A12345", 30.0, ["皖A12345"]), read("皖A12346", 35.0, []), read("皖A12347", 150.0, ["皖A12347"]),
+             read("皖A12348", 10.0, []), read("皖A12349", None, ["皖A12349"])]
+    assert accuracy_by_width(reads) == {"<20": (0, 1), "20-40": (1, 2), "100+": (1, 1)}   # no box: left out
+    assert list(accuracy_by_width(reads)) == ["<20", "20-40", "100+"]                     # by increasing width
+    assert accuracy_by_width(reads, min_confidence=0.95)["20-40"] == (0, 2)
+    assert accuracy_by_width(reads[-1:]) == {}
+
+
 def test_recognition_benchmark_cuts_double_row_plates_row_by_row(tmp_path):
     """A plate labelled double-row is read as the pipeline reads one: its rows side by side."""
     import cv2

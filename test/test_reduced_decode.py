@@ -150,3 +150,30 @@ def test_the_time_budget_option_is_checked_on_the_command_line(capsys):
     with pytest.raises(SystemExit) as e:
         main(["--time-budget", "-5"])
     assert e.value.code == 2 and "--time-budget" in capsys.readouterr().err
+
+
+def test_the_fine_retry_finds_a_plate_smaller_than_the_first_pass_looks_for(reader):
+    from lpr.pipeline import FINE_RETRY_SIDE, fine_passes
+
+    demo = cv2.imread(str(DEMO))
+    plate = demo[904:1006, 178:422]                      # the blue plate (about 165 x 61) with a margin
+    size = (1080, 1920)
+    first_w = smallest_plate(size, DetectorConfig())[1]
+    fine_w = smallest_plate(size, DetectorConfig(max_level_side=FINE_RETRY_SIDE))[1]
+    factor = 1.4 * fine_w / 165                          # between what the retry and the first pass look for
+    assert 165 * factor < first_w
+    canvas = np.full((*size, 3), 128, np.uint8)
+    p = cv2.resize(plate, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    canvas[600:600 + p.shape[0], 900:900 + p.shape[1]] = p
+    assert len(reader.detector.detect(canvas).boxes) == 0            # the first pass does not see it
+    found = reader(canvas)
+    assert len(found) == 1 and found[0].valid
+    assert 880 < found[0].box[0] < found[0].box[2] < 900 + p.shape[1] + 30
+    off = PlateReader(ReaderConfig(reading=ReadingOptions(fine_retry=False, rotated_retry=False,
+                                                          stretched_retry=False)), backend="onnx", threads=1)
+    assert off(canvas) == []
+    # nothing to add: a small photo (its levels all searched) or a full-resolution first pass
+    assert reader.fine_retry_side((400, 640)) == 0 and reader.fine_retry_side(size) == FINE_RETRY_SIDE
+    full = PlateReader(ReaderConfig(detector=DetectorConfig(max_level_side=0)), backend="onnx", threads=1)
+    assert full.fine_retry_side(size) == 0
+    assert fine_passes(size, DetectorConfig(), FINE_RETRY_SIDE) > 2  # what the time budget weighs
