@@ -11,8 +11,9 @@ photos. Prints one Markdown table row: requests, errors (anything but a 200 with
 p99 latency in ms, requests per second, and the server's resident memory (VmRSS of its process and
 its children, from /proc; Linux) after the warm-up and after the run, and their ratio.
 
-Exit status: 0 when every request was answered with a record, 1 when any failed, 2 for usage errors
-and a server that did not start.
+Exit status: 0 when every request was answered with a record and the server's memory grew by at
+most ``--max-rss-ratio`` (1.2x), 1 when any request failed or the memory grew more, 2 for usage
+errors and a server that did not start.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 from urllib.request import urlopen
 
-from lprcore.cli import nonnegative_int, positive_float, positive_int
+from lprcore.cli import nonnegative_float, nonnegative_int, positive_float, positive_int
 from lprcore.parallel import print_stderr
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
@@ -75,16 +76,32 @@ def wait_ready(url: str, timeout_s: float, proc: subprocess.Popen | None = None)
 
 def stop_server(proc: subprocess.Popen, timeout_s: float = 20.0, sig: int = signal.SIGINT) -> int:
     """Stop a server started by :func:`running_server` with ``sig`` (SIGINT, as Ctrl-C, or SIGTERM:
-    uvicorn answers the requests in flight first), killing it after ``timeout_s``; returns its exit
-    status."""
+    uvicorn answers the requests in flight first), killing it after ``timeout_s`` (with its worker
+    processes: the whole process group when it leads one, as :func:`running_server`'s do); returns
+    its exit status."""
     if proc.poll() is None:
         proc.send_signal(sig)
         try:
             proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            _kill(proc)
     return proc.returncode
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    """SIGKILL ``proc`` and, when it leads its own process group, the group (uvicorn's workers)."""
+    try:
+        if os.name == "posix" and os.getpgid(proc.pid) == proc.pid:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+#: Tries of :func:`running_server` when the free port it picked was taken before the server bound it.
+PORT_TRIES = 3
 
 
 @contextlib.contextmanager
@@ -92,38 +109,48 @@ def running_server(server_args: Sequence[str] = (), host: str = "127.0.0.1", sta
                    env: Optional[dict] = None, stop_signal: int = signal.SIGINT
                    ) -> Iterator[Tuple[subprocess.Popen, str]]:
     """``python -m lpr serve --host HOST --port FREE_PORT --log-level warning SERVER_ARGS`` in a
-    subprocess, for the block: yields ``(process, base URL)`` once ``/healthz`` answers; stopped with
-    ``stop_signal`` at the end (:func:`stop_server`). Its output goes to a temporary log file
-    (``process.log_path``), removed afterwards.
+    subprocess (its own process group), for the block: yields ``(process, base URL)`` once
+    ``/healthz`` answers; stopped with ``stop_signal`` at the end (:func:`stop_server`), and killed
+    with its workers whatever happens (an exception, Ctrl-C while it starts). A port taken by another
+    process between its pick and the server's bind is picked again (:data:`PORT_TRIES` tries). Its
+    output goes to a temporary log file (``process.log_path``), removed afterwards.
 
     Raises:
         ServerError: it did not start within ``startup_timeout_s`` (the message ends with its log).
     """
-    port = free_port(host)
-    fd, log_path = tempfile.mkstemp(prefix="lpr-serve-", suffix=".log")
-    cmd = [sys.executable, "-m", "lpr", "serve", "--host", host, "--port", str(port), "--log-level", "warning",
-           *server_args]
     root = str(Path(__file__).resolve().parent.parent)
     child_env = dict(os.environ if env is None else env)
     child_env["PYTHONPATH"] = os.pathsep.join(p for p in (root, child_env.get("PYTHONPATH")) if p)
-    try:
-        with os.fdopen(fd, "wb") as log:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_env)
-        proc.log_path = log_path
-        url = f"http://{host}:{port}"
+    for attempt in range(1, PORT_TRIES + 1):
+        port = free_port(host)
+        cmd = [sys.executable, "-m", "lpr", "serve", "--host", host, "--port", str(port), "--log-level", "warning",
+               *server_args]
+        fd, log_path = tempfile.mkstemp(prefix="lpr-serve-", suffix=".log")
+        proc = None
         try:
-            wait_ready(url, startup_timeout_s, proc)
-        except ServerError as e:
-            stop_server(proc)
-            tail = Path(log_path).read_text(errors="replace")[-2000:]
-            raise ServerError(f"{e}: {shlex.join(cmd)}\n{tail}") from None
-        try:
-            yield proc, url
+            with os.fdopen(fd, "wb") as log:
+                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        env=child_env, start_new_session=os.name == "posix")
+            proc.log_path = log_path
+            url = f"http://{host}:{port}"
+            try:
+                wait_ready(url, startup_timeout_s, proc)
+            except ServerError as e:
+                stop_server(proc)
+                tail = Path(log_path).read_text(errors="replace")[-2000:]
+                if attempt < PORT_TRIES and proc.returncode not in (None, 0) and "address already in use" in tail.lower():
+                    continue  # another process took the port first
+                raise ServerError(f"{e}: {shlex.join(cmd)}\n{tail}") from None
+            try:
+                yield proc, url
+            finally:
+                stop_server(proc, sig=stop_signal)
+            return
         finally:
-            stop_server(proc, sig=stop_signal)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(log_path)
+            if proc is not None and proc.poll() is None:  # an exception (or Ctrl-C) before the stop above
+                _kill(proc)
+            with contextlib.suppress(OSError):
+                os.unlink(log_path)
 
 
 def tree_rss_kib(pid: int) -> Optional[int]:
@@ -293,6 +320,24 @@ def load_test(url: str, photos: Sequence[Path], clients: int, requests: int, war
                       messages=[m for r in results for m in r.messages][:5])
 
 
+#: Largest server RSS after the run / after the warm-up that passes (the service's target).
+MAX_RSS_RATIO = 1.2
+
+
+def failures(report: LoadReport, max_rss_ratio: Optional[float] = MAX_RSS_RATIO) -> List[str]:
+    """Why ``report`` fails the load test, one line each (empty: it passes): any failed request, and
+    the server's memory growing by more than ``max_rss_ratio`` (``None`` or 0: not checked; nor when
+    the memory was not measured)."""
+    out = []
+    if report.errors:
+        out.append(f"{report.errors} of {report.requests} requests failed")
+    ratio = report.rss_ratio
+    if max_rss_ratio and ratio is not None and ratio > max_rss_ratio:
+        out.append(f"the server's memory grew {ratio:.2f}x from the warm-up to the end of the run, over "
+                   f"--max-rss-ratio {max_rss_ratio:g}")
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The load test's options: the server (started or ``--url``), the load, the photos."""
     p = argparse.ArgumentParser(prog="python -m lpr.loadtest", description=__doc__.split("\n\n")[0])
@@ -310,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help='options of the started server, one string, e.g. "--workers 2 --threads 1" (default: none)')
     p.add_argument("--api-key", metavar="KEY", help="send this X-API-Key (default: the LPR_API_KEY environment "
                                                     "variable; unset: none)")
+    p.add_argument("--max-rss-ratio", type=nonnegative_float, default=MAX_RSS_RATIO, metavar="R",
+                   help="fail (exit 1) when the server's RSS after the run is more than R x its RSS after the "
+                        f"warm-up; 0: not checked (default: {MAX_RSS_RATIO:g})")
     p.add_argument("--timeout", type=positive_float, default=120.0, metavar="S",
                    help="seconds a request may take (default: 120)")
     return p
@@ -347,7 +395,10 @@ def main(argv=None) -> int:
     sys.stdout.write(report.markdown() + "\n")
     for m in report.messages:
         print_stderr(f"failed: {m}")
-    return 1 if report.errors else 0
+    failed = failures(report, args.max_rss_ratio)
+    for m in failed:
+        print_stderr(f"error: {m}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

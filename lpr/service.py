@@ -20,8 +20,8 @@ Every error answers ``{"error": MESSAGE, "status": CODE}``: 400 not an image (or
 ``Content-Length`` before the body is read, else while it is read), over ``max_pixels`` or the
 detector's pyramid limit (from the image header, before decoding) or more than ``max_files`` photos,
 415 a content type that is not an image or multipart, 422 bad options (unknown or out of range), 503
-overloaded (``queue`` requests already waiting or running in this process; ``Retry-After`` says when
-to try again). Clients send bytes only: no route takes a path, and the server opens no file a request
+overloaded (``queue`` requests already waiting or running in this process, or out of memory reading
+the photo; ``Retry-After`` says when to try again). Clients send bytes only: no route takes a path, and the server opens no file a request
 names.
 
 Decoding and reading run on a thread pool of ``inference_threads`` threads, never on the event loop.
@@ -191,7 +191,7 @@ class BodyLimit:
         length = next((v for k, v in scope.get("headers", ()) if k == b"content-length"), None)
         if length is not None:
             text = length.decode("latin-1").strip()
-            if not text.isdigit():
+            if not (text.isascii() and text.isdigit()):  # str.isdigit() alone takes "²", which int() refuses
                 return await error_response(400, f"bad Content-Length header: {text!r}")(scope, receive, send)
             if int(text) > self.max_bytes:
                 return await error_response(413, self._too_large(text))(scope, receive, send)
@@ -308,6 +308,24 @@ def _status_of(e: BaseException) -> int:
     if isinstance(e, MemoryError):
         return 503
     return 400
+
+
+def _photo_error(e: BaseException) -> HTTPException:
+    """The error answer of a photo that could not be read (:func:`_status_of`; a 503 with
+    ``Retry-After``, as every 503 of the service)."""
+    status = _status_of(e)
+    return HTTPException(status, _error_text(e),
+                         headers={"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None)
+
+
+def api_key_matches(sent: Optional[str], expected: str) -> bool:
+    """Whether the ``X-API-Key`` header ``sent`` (as Starlette gives it: the header's bytes decoded as
+    Latin-1; ``None`` when absent) is ``expected``, compared in constant time as bytes: the header's
+    own bytes against ``expected`` in UTF-8, so that a non-ASCII key sent as UTF-8 (curl, most
+    clients) matches."""
+    if not sent:
+        return False
+    return hmac.compare_digest(sent.encode("latin-1", "replace"), expected.encode("utf-8"))
 
 
 def _error_text(e: BaseException) -> str:
@@ -459,7 +477,7 @@ def create_app(config: ServiceConfig | None = None, reader: PlateReader | None =
 
     async def require_key(key: Optional[str] = Security(key_header)) -> None:
         expected = config.api_key
-        if expected and not (key and hmac.compare_digest(key.encode("utf-8"), expected.encode("utf-8"))):
+        if expected and not api_key_matches(key, expected):
             raise HTTPException(401, f"{'wrong' if key else 'missing'} API key: send it in the "
                                      f"{API_KEY_HEADER} header")
 
@@ -489,7 +507,7 @@ def create_app(config: ServiceConfig | None = None, reader: PlateReader | None =
             try:
                 return await _run(state, data, name, options)
             except (ImageReadError, ValueError, MemoryError) as e:
-                raise HTTPException(_status_of(e), _error_text(e)) from None
+                raise _photo_error(e) from None
 
     @v1.post("/read/batch", summary="Read the plates of several photos",
              responses={k: v for k, v in _ERRORS.items() if k != 401}, openapi_extra={"requestBody": _BATCH_BODY})

@@ -1,6 +1,7 @@
 """The HTTP service (lpr.service, ``python -m lpr serve``): every route and error status through
 FastAPI's TestClient, the record equal to the command line's, the bytes decoder, and the real server
 on a loopback port."""
+import asyncio
 import json
 import struct
 import threading
@@ -8,6 +9,7 @@ import urllib.error
 import urllib.request
 import warnings
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +115,19 @@ def test_query_options_reach_the_reader(client):
     assert none.status_code == 200 and none.json()["plates"] == []  # no read is that sure
     again = client.post("/v1/read", content=jpeg(), headers={"Content-Type": "image/jpeg"})
     assert texts(again.json()) == [LABELS[PHOTO.name]]  # the options were for that request only
+
+
+def test_per_request_options_leave_the_shared_reader_alone(reader):
+    from lpr.service import reader_with
+
+    before, detector_config = reader.config, reader.detector.config
+    other = reader_with(reader, replace(reader.config.reading, all_reads=True, min_confidence=0.5))
+    assert other is not reader and other.detector is not reader.detector  # a detector object of its own
+    assert other.config.reading.all_reads and other.detector.config is other.config.detector
+    assert reader.config is before and reader.detector.config is detector_config  # the shared one untouched
+    assert not reader.config.reading.all_reads
+    assert other.recognizer is reader.recognizer  # the nets are shared
+    assert reader_with(reader, reader.config.reading) is reader
 
 
 def test_batch_reads_every_photo_and_reports_the_bad_one(client):
@@ -282,6 +297,80 @@ def test_overload_is_503_with_retry_after(reader):
         assert first["r"].status_code == 200 and texts(first["r"].json()) == [LABELS[PHOTO.name]]
         again = c.post("/v1/read", content=jpeg(), headers={"Content-Type": "image/jpeg"})
         assert again.status_code == 200  # the place is free again
+
+
+class FailingReader:
+    """A reader whose reading raises ``error`` (built from the real one: its config and backend)."""
+
+    def __init__(self, real: PlateReader, error: BaseException):
+        self.config, self.backend, self.error = real.config, real.backend, error
+
+    def read_reduced(self, image, factor, timings=None):
+        raise self.error
+
+
+def test_out_of_memory_is_503_with_retry_after_and_every_path_frees_the_queue(reader):
+    raw = {"content": jpeg(), "headers": {"Content-Type": "image/jpeg"}}
+    app = create_app(ServiceConfig(queue=1), FailingReader(reader, MemoryError()))
+    with TestClient(app) as c:
+        r = c.post("/v1/read", **raw)
+        assert_error(r, 503, "MemoryError")
+        assert r.headers["Retry-After"] == "1"  # as every 503
+        batch = c.post("/v1/read/batch", files={"files": ("a.jpg", jpeg())}).json()
+        assert batch == [{"image": "a.jpg", "error": "MemoryError"}]
+        assert app.state.lpr.admission.active == 0
+    app = create_app(ServiceConfig(queue=1), FailingReader(reader, RuntimeError("a bug")))
+    with TestClient(app, raise_server_exceptions=False) as c:
+        assert_error(c.post("/v1/read", **raw), 500, "internal error: RuntimeError")  # logged; still the shape
+        assert app.state.lpr.admission.active == 0
+        # the client goes away in the middle of its body: the place is given back too
+        messages = [{"type": "http.request", "body": jpeg()[:1000], "more_body": True}, {"type": "http.disconnect"}]
+        sent = []
+
+        async def receive():
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": "/v1/read", "raw_path": b"/v1/read", "query_string": b"",
+                 "root_path": "", "headers": [(b"content-type", b"image/jpeg"), (b"transfer-encoding", b"chunked")],
+                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "app": app}
+        c.portal.call(app, scope, receive, send)
+        assert sent[0]["status"] == 400 and app.state.lpr.admission.active == 0
+        assert c.post("/v1/read", **raw).status_code == 500  # admitted: the one place is free
+
+
+def test_a_content_length_of_unicode_digits_is_400_not_500():
+    from lpr.service import BodyLimit
+
+    async def app(scope, receive, send):
+        raise AssertionError("the body limit let a bad Content-Length through")
+
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/read", "headers": [(b"content-length", b"\xb2")]}
+    asyncio.run(BodyLimit(app, 10)(scope, receive, send))  # "\xb2" is "²": str.isdigit() says yes, int() no
+    assert sent[0]["status"] == 400 and json.loads(sent[1]["body"])["error"] == "bad Content-Length header: '²'"
+
+
+def test_a_non_ascii_api_key_sent_as_utf8_matches(reader):
+    from lpr.service import api_key_matches
+
+    assert api_key_matches("s3cret", "s3cret") and not api_key_matches("s3cre", "s3cret")
+    assert not api_key_matches(None, "s3cret") and not api_key_matches("", "s3cret")
+    with TestClient(create_app(ServiceConfig(api_key="clé-密钥"), reader)) as c:
+        ok = c.get("/v1/info", headers=[(API_KEY_HEADER.encode(), "clé-密钥".encode("utf-8"))])
+        assert ok.status_code == 200 and ok.json()["api_key"] is True
+        assert_error(c.get("/v1/info", headers=[(API_KEY_HEADER.encode(), "clé-密钥".encode("latin-1", "replace"))]),
+                     401, "wrong API key")
 
 
 def test_service_config_is_validated():
