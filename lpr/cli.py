@@ -51,6 +51,7 @@ from lpr.draw import draw_plates
 from lpr.options import add_reader_arguments, reader_config
 from lpr.pipeline import PlateReader, decode_photo
 from lpr.records import error_record, read_record
+from lpr.video import VideoOptions, add_video_arguments, is_stream_source, video_options, video_records
 from lprcore.files import prepare_output_dir
 from lprcore.imageio import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageReadError, check_pixels,
                              check_regular_file, imwrite, to_bgr8)
@@ -82,8 +83,14 @@ exit status:
      backend without torch installed; nothing was read
   130, 143  interrupted (Ctrl-C) or terminated (SIGTERM); the records written are whole lines
 
-records (one JSON line per input, per sampled frame for videos):
+records (one JSON line per input; per plate track for videos and streams):
   {"image": PATH, "plates": [...], "ms": T}                 read (a video frame adds "frame": K)
+  {"video": PATH, "track_id": N, "text": T, "votes": {...}, ...}
+                                                            a plate track of a video or stream, when
+                                                            it ends (--per-frame: one record per
+                                                            sampled frame instead; docs/video.md)
+  {"video": PATH, "error": MESSAGE}                         a video or stream that failed or was lost,
+                                                            after the records of what was read
   {"image": PATH, "error": MESSAGE}                         not read: missing, empty, corrupt, not an
                                                             image, over a limit, a FIFO or device,
                                                             a folder that cannot be listed, a video
@@ -235,7 +242,7 @@ def expand_inputs(paths: List[str]) -> List[Tuple[str, Optional[str]]]:
             if not found and not errs:
                 inputs.append((p, "folder holds no image files"))
             inputs += [(f, None) for f in found]
-        elif os.path.lexists(p):
+        elif os.path.lexists(p) or is_stream_source(p):
             inputs.append((p, None))
         elif glob.has_magic(p):
             matched = sorted(m for m in glob.glob(p, recursive=True) if not os.path.isdir(m))
@@ -332,12 +339,15 @@ class InputOptions:
         video_step: read every N-th frame of videos (>= 1).
         max_pixels: refuse images with more pixels (``None``: no limit).
         show: show each annotated image in a window; set to ``False`` when no window can be opened.
+        video: how videos and streams are read as plate tracks (:func:`lpr.video.video_records`);
+            ``None``: one record per sampled frame of video files (:func:`frames`).
     """
 
     save_dir: str | None = None
     video_step: int = 5
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     show: bool = False
+    video: VideoOptions | None = None
 
 
 #: Longest file name, in bytes, on the usual file systems (ext4, XFS, Btrfs, APFS; NTFS: 255 UTF-16
@@ -418,7 +428,7 @@ def _prefetchable(opts: InputOptions, config: DetectorConfig):
     value, or ``None`` for a video (read frame by frame on the main thread)."""
 
     def load(path: str):
-        if path.lower().endswith(VIDEO_EXTENSIONS):
+        if path.lower().endswith(VIDEO_EXTENSIONS) or is_stream_source(path):
             return None
         try:
             return load_image(path, opts, config)
@@ -445,7 +455,11 @@ def read_input(path: str, reader: PlateReader, opts: InputOptions, used: Dict[st
         JSON-ready dicts (see the module docstring); each after all the work for it (saving included).
     """
     try:
-        if path.lower().endswith(VIDEO_EXTENSIONS):
+        if path.lower().endswith(VIDEO_EXTENSIONS) or is_stream_source(path):
+            video = opts.video
+            if video is not None and (not video.per_frame or video.fps or is_stream_source(path)):
+                yield from video_records(path, reader, video)  # one record per plate track
+                return
             for k, frame in frames(path, opts.video_step, opts.max_pixels, reader.detector.config):
                 yield _read_one(path, frame, k, reader, opts, used)
             return
@@ -474,6 +488,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     io.add_argument("--show", action="store_true", help="show each annotated image in a window (needs a display)")
     io.add_argument("--video-step", type=positive_int, default=5, metavar="N",
                     help="read every N-th frame of videos (default: 5)")
+    add_video_arguments(io, with_step=False, full=False)
     speed = add_reader_arguments(p, "folder with the weights of both stages, e.g. a training export (default: "
                                     "the shipped MTCNN/weights and LPRNet/weights)", inputs=io)
     speed.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
@@ -577,7 +592,8 @@ def _run(args, parser: argparse.ArgumentParser, out: RecordWriter, interrupts: I
         # OpenCV's Qt backend aborts the whole process without a display: refuse up front
         print_stderr("warning: --show ignored: no display (DISPLAY is not set)")
         show = False
-    opts = InputOptions(save_dir=args.save_dir, video_step=args.video_step, max_pixels=args.max_pixels, show=show)
+    opts = InputOptions(save_dir=args.save_dir, video_step=args.video_step, max_pixels=args.max_pixels, show=show,
+                        video=video_options(args))
     inputs = expand_inputs(args.paths or [str(DEMO_DIR)])  # (path, error or None), in argument order
     used: Dict[str, int] = {}
     failed = 0

@@ -1,4 +1,4 @@
-"""Command line of the synthetic-plate generator: ``python -m platesynth {crops,scenes,ccpd,sheet} ...``.
+"""Command line of the synthetic-plate generator: ``python -m platesynth {crops,scenes,ccpd,sheet,video} ...``.
 
     python -m platesynth crops --out data/synth_crops --count 20000 --seed 0 \\
         --photos ../shared/data/ccpd_sample/train ../shared/data/scenes_train
@@ -6,6 +6,7 @@
         --photos ../shared/data/ccpd_sample/train ../shared/data/scenes_train
     python -m platesynth ccpd --out data/synth --count 2000 --green-ratio 0.2 --seed 0
     python -m platesynth sheet --out sheet.png --real ../shared/data/plate_crops_more
+    python -m platesynth video --out data/video_s1 --seed 1
 
 Same arguments, same bytes (whatever ``--workers``). Exit status 0, or 2 for bad options or assets.
 """
@@ -20,6 +21,7 @@ from ccpd.plates import DEFAULT_TYPE_WEIGHTS, PLATE_TYPES
 from platesynth.ccpd_scenes import generate as generate_ccpd
 from platesynth.generate import SCENE_SIZE, generate, parse_province_weights
 from platesynth.render import AssetError, load_glyphs
+from platesynth.video import VIDEO_FPS, VIDEO_FRAMES, VIDEO_SIZE
 
 
 def parse_types(text: str) -> dict:
@@ -92,7 +94,32 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--per-type", type=int, default=4, help="plates per type and side")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--photos", nargs="*", default=[], help="photos for the synthetic crops' context")
+    s = sub.add_parser("video", help="a test video of plates on cars driving through the picture (clip.mp4) and "
+                                     "its ground truth per track (tracks.json): python -m lpr.track_eval reads it")
+    s.add_argument("--out", required=True, help="output folder: clip.mp4 and tracks.json")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--frames", type=int, default=VIDEO_FRAMES, help=f"number of frames (default: {VIDEO_FRAMES})")
+    s.add_argument("--size", nargs=2, type=int, metavar=("H", "W"), default=list(VIDEO_SIZE),
+                   help=f"frame height and width, pixels (default: {VIDEO_SIZE[0]} {VIDEO_SIZE[1]})")
+    s.add_argument("--fps", type=float, default=VIDEO_FPS, help=f"frames per second (default: {VIDEO_FPS:g})")
+    s.add_argument("--tracks", type=int, help="number of cars (default: one per 1.6 s of video; a car that "
+                                              "finds no free time is left out)")
+    s.add_argument("--assets", help="glyph/template folder (default: $LPR_PLATE_ASSETS or ../shared/data/plate_assets/pengfei8324)")
     return p
+
+
+def _video(p: argparse.ArgumentParser, args) -> int:
+    """``python -m platesynth video``: write the test video and its ground truth."""
+    from platesynth.video import make_video
+    if args.frames < 1 or min(args.size) < 64 or not args.fps > 0 or (args.tracks is not None and args.tracks < 1):
+        p.error("--frames, --tracks must be >= 1, --size at least 64 64 and --fps > 0")
+    try:
+        truth = make_video(args.out, args.seed, args.frames, tuple(args.size), args.fps, args.tracks, args.assets)
+    except (AssetError, OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    logging.info("wrote %d frames with %d plate tracks to %s", args.frames, len(truth["tracks"]), args.out)
+    return 0
 
 
 def main(argv=None) -> int:
@@ -108,6 +135,8 @@ def main(argv=None) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
         return 0
+    if args.command == "video":
+        return _video(p, args)
     if args.count < 0:
         p.error("--count must be >= 0")
     if args.command == "ccpd":

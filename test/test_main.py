@@ -165,7 +165,7 @@ def test_video_frames(capsys, mixed_folder, random_weights, tmp_path):
     for _ in range(4):
         vw.write(img)
     vw.release()
-    code, records, _ = run(capsys, [path, "--video-step", "2", "--weights-dir", str(random_weights), *FEW])
+    code, records, _ = run(capsys, [path, "--per-frame", "--video-step", "2", "--weights-dir", str(random_weights), *FEW])
     assert code == 0 and [r["frame"] for r in records] == [0, 2]
 
 

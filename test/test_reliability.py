@@ -113,7 +113,7 @@ def test_01_non_utf8_file_name_does_not_abort_the_batch(capsys, good_jpg, video_
     bad_video = os.path.join(os.fsencode(d), b"plate-\xff\xfe.avi")  # cv2.VideoCapture crashed on it
     shutil.copy(video_files / "full.avi", bad_video)
     shutil.copy(good_jpg, d / "z.jpg")
-    code, records, _ = run_cli(capsys, [str(d), "--save-dir", str(tmp_path / "out"), "--video-step", "5",
+    code, records, _ = run_cli(capsys, [str(d), "--save-dir", str(tmp_path / "out"), "--video-step", "5", "--per-frame",
                                         *weights_args(random_weights)])
     assert code == 0 and len(records) == 5, records
     video, odd = records[1:3], records[3]
@@ -295,11 +295,11 @@ def test_06_help_documents_the_exit_codes(capsys):
 def test_07_zero_frame_and_truncated_videos_are_reported(capsys, video_files, random_weights):
     code, records, _ = run_cli(capsys, [str(video_files / "zero.avi"), *weights_args(random_weights)])
     assert code == 1 and len(records) == 1 and "no readable frame" in records[0]["error"]
-    code, records, _ = run_cli(capsys, [str(video_files / "truncated.avi"), "--video-step", "2",
+    code, records, _ = run_cli(capsys, [str(video_files / "truncated.avi"), "--video-step", "2", "--per-frame",
                                         *weights_args(random_weights)])
     assert code == 1 and [r.get("frame") for r in records[:-1]] == list(range(0, 2 * len(records) - 2, 2))
     assert "truncated" in records[-1]["error"] and "of 10 frames" in records[-1]["error"]
-    code, records, _ = run_cli(capsys, [str(video_files / "full.avi"), "--video-step", "3",
+    code, records, _ = run_cli(capsys, [str(video_files / "full.avi"), "--video-step", "3", "--per-frame",
                                         *weights_args(random_weights)])
     assert code == 0 and [r["frame"] for r in records] == [0, 3, 6, 9]
 
@@ -927,7 +927,7 @@ def test_29_06_long_file_names_are_saved_under_name_max(capsys, good_jpg, video_
     shutil.copy(video_files / "full.avi", tmp_path / "a" / f"{long}.avi")  # frames add "_f000000"
     out = tmp_path / "out"
     code, records, _ = run_cli(capsys, [str(tmp_path / "a"), str(tmp_path / "b"), "--save-dir", str(out),
-                                        *weights_args(random_weights)])
+                                        "--per-frame", *weights_args(random_weights)])
     assert code == 0 and len(records) == 4 and not [r for r in records if "error" in r], records
     saved = os.listdir(out)
     assert len(set(saved)) == 4 and max(len(os.fsencode(n)) for n in saved) <= 255 and not temp_files(out)
