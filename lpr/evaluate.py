@@ -232,6 +232,20 @@ def evaluate_scenes(reader: PlateReader, root: str, grayscale: bool = False) -> 
 CONFIDENCE_STEPS = (0.0, 0.3, 0.5, 0.7, 0.9)
 
 
+def every_read_reader(config, args) -> Optional[PlateReader]:
+    """The reader of an evaluation command: ``config`` with every read returned (the counts apply
+    ``--min-confidence`` and ``--all-reads`` themselves), on the backend, device, threads and weights
+    of ``args`` (:func:`lpr.options.add_reader_arguments`); ``None`` after printing why when the
+    weights cannot be used."""
+    try:
+        every = replace(config, reading=replace(config.reading, min_confidence=0.0, all_reads=True))
+        return PlateReader(every, weights_dir=args.weights_dir, backend=args.backend, device=args.device,
+                           threads=args.threads)
+    except WeightsError as e:
+        print_stderr(f"error: {e}")
+        return None
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m lpr.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("root", help="CCPD root (see ccpd/README.md), or a folder with labels.tsv (main plate per photo)")
@@ -244,13 +258,8 @@ def main(argv=None) -> int:
     config = reader_config(args, p)
     if not os.path.isdir(args.root):
         p.error(f"{args.root}: not a folder")
-    try:
-        # every read comes back: the counts apply --min-confidence and --all-reads themselves
-        every = replace(config, reading=replace(config.reading, min_confidence=0.0, all_reads=True))
-        reader = PlateReader(every, weights_dir=args.weights_dir, backend=args.backend, device=args.device,
-                             threads=args.threads)
-    except WeightsError as e:
-        print_stderr(f"error: {e}")
+    reader = every_read_reader(config, args)
+    if reader is None:
         return 2
     if os.path.isfile(os.path.join(args.root, LABELS_FILE)):
         reads = read_scenes(reader, args.root, args.grayscale)

@@ -1,4 +1,4 @@
-"""Command line of the synthetic-plate generator: ``python -m platesynth {crops,scenes,ccpd,sheet,video} ...``.
+"""Command line of the synthetic-plate generator: ``python -m platesynth {crops,scenes,ccpd,sheet,video,hard} ...``.
 
     python -m platesynth crops --out data/synth_crops --count 20000 --seed 0 \\
         --photos ../shared/data/ccpd_sample/train ../shared/data/scenes_train
@@ -7,6 +7,8 @@
     python -m platesynth ccpd --out data/synth --count 2000 --green-ratio 0.2 --seed 0
     python -m platesynth sheet --out sheet.png --real ../shared/data/plate_crops_more
     python -m platesynth video --out data/video_s1 --seed 1
+    python -m platesynth hard --kind rotated --out data/hard_rotated --count 200 --seed 501 \
+        --photos ../shared/data/ccpd_sample/train
 
 Same arguments, same bytes (whatever ``--workers``). Exit status 0, or 2 for bad options or assets.
 """
@@ -16,10 +18,12 @@ import argparse
 import logging
 import os
 import sys
+from typing import List, Optional
 
 from ccpd.plates import DEFAULT_TYPE_WEIGHTS, PLATE_TYPES
 from platesynth.ccpd_scenes import generate as generate_ccpd
 from platesynth.generate import SCENE_SIZE, generate, parse_province_weights
+from platesynth.hard import KINDS as HARD_KINDS
 from platesynth.render import AssetError, load_glyphs
 from platesynth.video import VIDEO_FPS, VIDEO_FRAMES, VIDEO_SIZE
 
@@ -105,7 +109,46 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tracks", type=int, help="number of cars (default: one per 1.6 s of video; a car that "
                                               "finds no free time is left out)")
     s.add_argument("--assets", help="glyph/template folder (default: $LPR_PLATE_ASSETS or ../shared/data/plate_assets/pengfei8324)")
+    s = sub.add_parser("hard", help="hard photos of one kind (platesynth.hard): rotated 30-45 degrees, night, "
+                                    "steep side views, O-series or green plates, or the plain control")
+    s.add_argument("--kind", required=True, choices=HARD_KINDS, help="the kind of hard photo")
+    s.add_argument("--out", required=True, help="output folder: images and labels.tsv")
+    _add_common(s)
+    s.add_argument("--photos", nargs="*", default=[],
+                   help="label sources whose plates have boxes, e.g. ../shared/data/ccpd_sample/train "
+                        "(default: random textures)")
+    s.add_argument("--size", nargs=2, type=int, metavar=("H", "W"), default=list(SCENE_SIZE),
+                   help=f"scene size without --photos (default: {SCENE_SIZE[0]} {SCENE_SIZE[1]})")
     return p
+
+
+def _photos_and_provinces(p: argparse.ArgumentParser, args) -> Optional[List[float]]:
+    """Check ``--photos`` (folders) and parse ``--province-weights`` (``None``: uniform); a bad value
+    ends the program through ``p.error`` (exit 2)."""
+    for d in getattr(args, "photos", []):
+        if not os.path.isdir(d):
+            p.error(f"--photos {d}: not a folder")
+    try:
+        return parse_province_weights(args.province_weights) if args.province_weights else None
+    except ValueError as e:
+        p.error(f"--province-weights: {e}")
+
+
+def _hard(p: argparse.ArgumentParser, args) -> int:
+    """``python -m platesynth hard``: write hard scenes of one kind and their labels."""
+    from platesynth.hard import generate_hard
+    if args.count < 0 or args.workers < 1 or min(args.size) < 64:
+        p.error("--count must be >= 0, --workers >= 1 and --size at least 64 64")
+    provinces = _photos_and_provinces(p, args)
+    try:
+        load_glyphs(args.assets)
+        samples = generate_hard(args.kind, args.out, args.count, args.seed, args.photos, provinces, args.assets,
+                                args.workers, args.start, tuple(args.size))
+    except (AssetError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    logging.info("wrote %d %s plates in %d scenes to %s", len(samples), args.kind, args.count, args.out)
+    return 0
 
 
 def _video(p: argparse.ArgumentParser, args) -> int:
@@ -137,6 +180,8 @@ def main(argv=None) -> int:
         return 0
     if args.command == "video":
         return _video(p, args)
+    if args.command == "hard":
+        return _hard(p, args)
     if args.count < 0:
         p.error("--count must be >= 0")
     if args.command == "ccpd":
@@ -154,13 +199,7 @@ def main(argv=None) -> int:
         inset = (int(inset[0]), int(inset[1]), inset[2], inset[3])
     if args.workers < 1:
         p.error("--workers must be >= 1")
-    for d in getattr(args, "photos", []):
-        if not os.path.isdir(d):
-            p.error(f"--photos {d}: not a folder")
-    try:
-        provinces = parse_province_weights(args.province_weights) if args.province_weights else None
-    except ValueError as e:
-        p.error(f"--province-weights: {e}")
+    provinces = _photos_and_provinces(p, args)
     try:
         load_glyphs(args.assets)
     except AssetError as e:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import replace
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -220,7 +220,9 @@ def synth_scene(index: int, seed: int, type_weights: Dict[str, float], photos: S
                 province_weights=None, assets: Optional[str] = None,
                 size: Tuple[int, int] = SCENE_SIZE,
                 squeeze: Optional[Tuple[float, float]] = None,
-                inset: Optional[Tuple[int, int, float, float]] = None) -> Tuple[np.ndarray, List[PlateSample]]:
+                inset: Optional[Tuple[int, int, float, float]] = None,
+                text_fn: Optional[Callable[[str, np.random.Generator], str]] = None,
+                glyphs=None) -> Tuple[np.ndarray, List[PlateSample]]:
     """Make synthetic scene number ``index`` (deterministic in ``seed`` and ``index``).
 
     Args:
@@ -234,12 +236,16 @@ def synth_scene(index: int, seed: int, type_weights: Dict[str, float], photos: S
             U(lo, hi) pixels wide (its own random stream; smaller if it would not fit) and set at a
             random place in a random-texture photo of ``height x width`` pixels, labels with it: small
             plates in large photos, for recall by plate width. ``None``: as made.
+        text_fn: ``text_fn(plate_type, rng) -> text`` for each plate (default: a random text of
+            its type, :func:`plate_text`), e.g. a series the usual texts never hold.
+        glyphs: the glyph source :func:`platesynth.render.render_plate` draws with (default:
+            ``load_glyphs(assets)``).
 
     Returns:
         ``(image ndarray[H, W, 3] uint8 BGR, samples)``, one sample per plate in the image.
     """
     rng = np.random.default_rng([seed, index, 2])
-    glyphs = load_glyphs(assets)
+    glyphs = glyphs if glyphs is not None else load_glyphs(assets)
     if photos:
         base = photos[int(rng.integers(len(photos)))]
         image = cv2.imdecode(np.fromfile(base.path, np.uint8), cv2.IMREAD_COLOR)
@@ -254,7 +260,7 @@ def synth_scene(index: int, seed: int, type_weights: Dict[str, float], photos: S
     samples = []
     for t in targets:
         kind = choose_type(rng, type_weights)
-        text = plate_text(kind, rng, province_weights)
+        text = text_fn(kind, rng) if text_fn is not None else plate_text(kind, rng, province_weights)
         plate = render_plate(text, kind, rng, RENDER_SCALE, glyphs)
         ph, pw = plate.shape[:2]
         quad = _cover_quad(t, pw / ph)
