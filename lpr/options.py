@@ -44,7 +44,7 @@ def add_reading_arguments(parser) -> None:
                              f"first pass looks for plates of {100 * PNET_CELL[1] / DetectorConfig().max_level_side:.0f} %% and more)")
     parser.add_argument("--no-rotated-retry", dest="rotated_retry", action="store_false",
                         help="when no plate of a photo was read, do not search it again rotated by "
-                             f"{', '.join(f'{a:+g}' for a in ROTATED_RETRY_ANGLES)} degrees (default: retry; "
+                             f"{', '.join(f'±{a:g}' for a in ROTATED_RETRY_ANGLES[1::2])} degrees, a pair at a time (default: retry; "
                              "photos with no plate pay these detector passes)")
     parser.add_argument("--no-stretched-retry", dest="stretched_retry", action="store_false",
                         help="when still no plate was read, do not search the photo again stretched "

@@ -37,10 +37,10 @@ log = logging.getLogger(__name__)
 
 #: Backends of :class:`PlateReader`: ``"auto"`` picks ``"onnx"`` when it can (:func:`choose_backend`).
 BACKENDS = ("auto", "onnx", "torch")
-#: Rotated retry (:meth:`PlateReader.retry_rotated`): angles (degrees, counter-clockwise) to turn a
-#: photo with no valid read by, for plates tilted more than PNet/ONet learned.
-#: Measured: docs/tuning.md#rotated_retry_angles
-ROTATED_RETRY_ANGLES = (-15.0, 15.0)
+#: Rotated retry (:meth:`PlateReader.retry`): angles (degrees, counter-clockwise) to turn a photo
+#: with no valid read by, for plates tilted more than PNet/ONet learned; tried in pairs, in this
+#: order, until a pair reads a valid text. Measured: docs/tuning.md#rotated_retry_angles
+ROTATED_RETRY_ANGLES = (-15.0, 15.0, -30.0, 30.0, -45.0, 45.0)
 #: Stretched retry (:meth:`PlateReader.retry_stretched`): x factors to stretch a photo still without a
 #: valid read by, for plates seen from the side (narrower than PNet's cell).
 #: Measured: docs/tuning.md#stretch_retry_factors
@@ -548,7 +548,8 @@ class PlateReader:
         """The plates the retries this reader has on add after a first pass on ``image``: none when
         ``read_valid`` (the first pass read a valid text); else the fine retry's (:meth:`retry_fine`,
         skipped with a warning when its pyramid is over ``max_pyramid_mb``), then, while no valid
-        read is among them, the rotated retry's and then the stretched retry's (unfiltered, each
+        read is among them, the rotated retry's (one pair of :data:`ROTATED_RETRY_ANGLES` at a
+        time, until a pair reads a valid text) and then the stretched retry's (unfiltered, each
         retry's by decreasing detection score).
 
         Args:
@@ -578,9 +579,11 @@ class PlateReader:
                 more += self.retry_fine(image, side)
             except ImageTooLargeError as e:
                 log.warning("fine retry skipped: %s", e)
-        if (options.rotated_retry and not read_valid and not any(p.valid for p in more)
-                and fits(len(ROTATED_RETRY_ANGLES))):
-            more += self.retry_rotated(image)
+        if options.rotated_retry and not read_valid:
+            for k in range(0, len(ROTATED_RETRY_ANGLES), 2):  # ±15, then ±30, then ±45 degrees
+                if any(p.valid for p in more) or not fits(2):
+                    break
+                more += self.retry_rotated(image, ROTATED_RETRY_ANGLES[k:k + 2])
         if (options.stretched_retry and not read_valid and not any(p.valid for p in more)
                 and fits(sum(STRETCH_RETRY_FACTORS))):
             more += self.retry_stretched(image)

@@ -326,13 +326,15 @@ def test_the_retries_run_only_while_nothing_valid_was_read(random_weights):
     image = np.zeros((120, 200, 3), np.uint8)
     assert run("皖A12345") == (["皖A12345"], [200])         # valid at once: one detection
     # invalid: detected again at each retry angle; one of them valid, so no stretched retry
-    assert len(ROTATED_RETRY_ANGLES) == 2 and STRETCH_RETRY_FACTORS == (2.0,)
+    assert len(ROTATED_RETRY_ANGLES) == 6 and STRETCH_RETRY_FACTORS == (2.0,)
     assert run("HELLO", "XX", "粤B12345") == (["HELLO", "XX", "粤B12345"], [200, 200, 200])
-    # nothing valid after the rotations: the photo stretched x2, the plate mapped back to x / 2
-    texts_read, widths = run("HELLO", "XX", "YY", "粤B12345")
-    assert texts_read == ["HELLO", "XX", "YY", "粤B12345"] and widths == [200, 200, 200, 400]
+    # a pair at a time: nothing valid at ±15, read at -30 and +30 (a text each), not at ±45
+    assert run("HELLO", "XX", "YY", "粤B12345", "ZZ") == (["HELLO", "XX", "YY", "粤B12345", "ZZ"], [200] * 5)
+    # nothing valid after all the rotations: the photo stretched x2, the plate mapped back to x / 2
+    texts_read, widths = run("HELLO", "A1", "A2", "A3", "A4", "A5", "A6", "粤B12345")
+    assert texts_read == ["HELLO", "A1", "A2", "A3", "A4", "A5", "A6", "粤B12345"] and widths == [200] * 7 + [400]
     detector.images.clear()
-    texts[:] = ["HELLO", "XX", "YY", "粤B12345"]
+    texts[:] = ["HELLO", "A1", "A2", "A3", "A4", "A5", "A6", "粤B12345"]
     stretched = reader(image)[-1]
     assert stretched.box == pytest.approx((30, 50, 70, 70), abs=1e-3)
     reader.config.reading.rotated_retry = False              # the stretched retry alone
