@@ -37,6 +37,8 @@ class ReadingOptions:
             which include every photo with no plate at all.
         stretched_retry: when a photo still has no valid read, detect again on it stretched along x
             (:data:`lpr.pipeline.STRETCH_RETRY_FACTORS`), for plates seen from the side.
+        contrast_retry: when a dark photo (:func:`lpr.pipeline.is_dark`, night) still has no valid
+            read, search and read it again with its contrast equalised (:meth:`lpr.pipeline.PlateReader.retry_contrast`).
         time_budget_ms: milliseconds a photo may take (0: no budget). The first pass always runs;
             a retry runs only when the time already spent on the photo plus the retry's expected
             time (the first pass's detection time for each photo-sized detector pass it makes)
@@ -54,6 +56,7 @@ class ReadingOptions:
     fine_retry: bool = True
     rotated_retry: bool = True
     stretched_retry: bool = True
+    contrast_retry: bool = True
     time_budget_ms: float = 0.0
 
     def __post_init__(self):

@@ -50,6 +50,9 @@ def add_reading_arguments(parser) -> None:
                         help="when still no plate was read, do not search the photo again stretched "
                              f"{', '.join(f'x{f:g}' for f in STRETCH_RETRY_FACTORS)} along x, for plates seen "
                              "from the side (default: retry)")
+    parser.add_argument("--no-contrast-retry", dest="contrast_retry", action="store_false",
+                        help="when a dark (night) photo still has no plate read, do not search it again with its "
+                             "contrast equalised (default: retry)")
     parser.add_argument("--time-budget", dest="time_budget_ms", type=nonnegative_float,
                         default=d.time_budget_ms, metavar="MS",
                         help="milliseconds a photo may take: a retry runs only when its expected time still "
@@ -69,7 +72,7 @@ def reading_options(args: argparse.Namespace, parser: argparse.ArgumentParser | 
         return ReadingOptions(min_confidence=args.min_confidence, all_reads=args.all_reads,
                               second_look=args.second_look, second_look_below=args.second_look_below,
                               fine_retry=args.fine_retry, rotated_retry=args.rotated_retry,
-                              stretched_retry=args.stretched_retry,
+                              stretched_retry=args.stretched_retry, contrast_retry=args.contrast_retry,
                               time_budget_ms=args.time_budget_ms)
     except ValueError as e:
         if parser is None:

@@ -50,6 +50,13 @@ STRETCH_RETRY_FACTORS = (2.0,)
 #: (plates down to 47 / 1600 = 3 % of the photo's longest side instead of 7 %).
 #: Measured: docs/tuning.md#fine_retry_side
 FINE_RETRY_SIDE = 1600
+#: Contrast retry (:meth:`PlateReader.retry_contrast`): a photo whose median gray level (0-255) is
+#: below this is dark (night); when no retry read a valid text on it, it is searched and read again
+#: with its contrast equalised (CLAHE on the lightness, :data:`CONTRAST_CLIP` x 8x8 tiles).
+#: Measured: docs/tuning.md#dark_median
+DARK_MEDIAN = 60
+#: CLAHE clip limit of the contrast retry (OpenCV's ``createCLAHE``).
+CONTRAST_CLIP = 3.0
 #: Each ONNX model and the torch weight files it was exported from (``python -m lpr.export``).
 ONNX_SOURCES = {**DETECTOR_EXPORTED_FROM, **RECOGNIZER_EXPORTED_FROM}
 
@@ -110,6 +117,24 @@ class Plate:
         d["char_confidences"] = [round(c, 4) for c in self.char_confidences]
         d["valid"] = self.valid
         return d
+
+
+def is_dark(image: np.ndarray, level: float = DARK_MEDIAN) -> bool:
+    """True when the median gray level (0-255) of ``image`` (``ndarray[H, W, 3]`` uint8, BGR; measured
+    on a copy at most 256 pixels wide) is below ``level``: a night photo."""
+    h, w = image.shape[:2]
+    step = max(1, w // 256)
+    gray = cv2.cvtColor(np.ascontiguousarray(image[::step, ::step]), cv2.COLOR_BGR2GRAY)
+    return bool(gray.size) and float(np.median(gray)) < level
+
+
+def equalise_contrast(image: np.ndarray, clip: float = CONTRAST_CLIP) -> np.ndarray:
+    """``image`` (``ndarray[H, W, 3]`` uint8, BGR) with its lightness equalised by CLAHE (Zuiderveld
+    1994; OpenCV's ``createCLAHE``, ``clip`` limit, 8x8 tiles) in the L*a*b* space, colours kept:
+    ``ndarray[H, W, 3]`` uint8, BGR."""
+    lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB)
+    lab[:, :, 0] = cv2.createCLAHE(clipLimit=clip, tileGridSize=(8, 8)).apply(lab[:, :, 0])
+    return cv2.cvtColor(lab, cv2.COLOR_LAB2BGR)
 
 
 def fine_passes(size: Tuple[int, int], config: DetectorConfig, side: int) -> float:
@@ -549,8 +574,8 @@ class PlateReader:
         ``read_valid`` (the first pass read a valid text); else the fine retry's (:meth:`retry_fine`,
         skipped with a warning when its pyramid is over ``max_pyramid_mb``), then, while no valid
         read is among them, the rotated retry's (one pair of :data:`ROTATED_RETRY_ANGLES` at a
-        time, until a pair reads a valid text) and then the stretched retry's (unfiltered, each
-        retry's by decreasing detection score).
+        time, until a pair reads a valid text), the stretched retry's and, on a dark photo
+        (:func:`is_dark`), the contrast retry's (unfiltered, each retry's by decreasing detection score).
 
         Args:
             started: ``time.perf_counter()`` when the photo's reading began; with
@@ -587,6 +612,9 @@ class PlateReader:
         if (options.stretched_retry and not read_valid and not any(p.valid for p in more)
                 and fits(sum(STRETCH_RETRY_FACTORS))):
             more += self.retry_stretched(image)
+        if (options.contrast_retry and not read_valid and not any(p.valid for p in more)
+                and is_dark(image) and fits(1)):
+            more += self.retry_contrast(image)
         return more
 
     def _read(self, image, boxes, quads, corners, good, timings=None) -> List[Plate]:
@@ -636,6 +664,19 @@ class PlateReader:
         found = fine.detect(image)
         quads, good = cut_quads(found)
         return sorted(self._read(image, found.boxes, quads, found.corners, good), key=lambda p: -p.score)
+
+    def retry_contrast(self, image: np.ndarray) -> List[Plate]:
+        """Every plate found and read on ``image`` with its contrast equalised (:func:`equalise_contrast`),
+        for night photos where glare and darkness hide the plate: unfiltered :class:`Plate` list by
+        decreasing detection score, in ``image``'s pixels.
+
+        Args:
+            image: ``ndarray[H, W, 3]`` uint8, BGR.
+        """
+        bright = equalise_contrast(image)
+        found = self.detector.detect(bright)
+        quads, good = cut_quads(found)
+        return sorted(self._read(bright, found.boxes, quads, found.corners, good), key=lambda p: -p.score)
 
     def retry_rotated(self, image: np.ndarray, angles: Sequence[float] = ROTATED_RETRY_ANGLES) -> List[Plate]:
         """Every plate found on ``image`` rotated by each of ``angles``, read from ``image`` itself.

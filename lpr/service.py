@@ -155,6 +155,7 @@ class ReadParams(BaseModel):
     fine_retry: Optional[bool] = Field(None, description="search a photo with no valid read again, for smaller plates")
     rotated_retry: Optional[bool] = Field(None, description="then again, rotated")
     stretched_retry: Optional[bool] = Field(None, description="then again, stretched along x")
+    contrast_retry: Optional[bool] = Field(None, description="then, on a dark photo, with its contrast equalised")
     time_budget_ms: Optional[float] = Field(None, ge=0, allow_inf_nan=False,
                                             description="milliseconds a photo may take: retries run only "
                                                         "when they fit (0: no budget)")

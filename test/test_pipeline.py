@@ -307,7 +307,9 @@ def test_a_plate_found_on_a_rotated_photo_is_mapped_back_onto_the_photo(angle):
 
 
 def test_the_retries_run_only_while_nothing_valid_was_read(random_weights):
-    reader = PlateReader(ReaderConfig(reading=ReadingOptions(all_reads=True, second_look=False)), weights_dir=random_weights)
+    # the black test photo is dark: the contrast retry is tested in test_reduced_decode.py
+    reader = PlateReader(ReaderConfig(reading=ReadingOptions(all_reads=True, second_look=False, contrast_retry=False)),
+                         weights_dir=random_weights)
     detector = _FixedDetector((60, 50, 140, 70))
     reader.detector = detector
     texts = []
@@ -383,8 +385,8 @@ def test_a_stretch_too_large_for_the_detector_is_skipped_not_fatal(random_weight
                 raise ImageTooLargeError("stretched photo: too large")
             return super().detect(image)
 
-    reader = PlateReader(ReaderConfig(reading=ReadingOptions(all_reads=True, second_look=False, rotated_retry=False)),
-                         weights_dir=random_weights)
+    reader = PlateReader(ReaderConfig(reading=ReadingOptions(all_reads=True, second_look=False, rotated_retry=False,
+                                                             contrast_retry=False)), weights_dir=random_weights)
     reader.detector = _NarrowOnly((60, 50, 140, 70))
     reader.recognizer.recognize = lambda image, quads: [Recognition("HELLO", 0.9, (0.9,) * 5) for _ in quads]
     assert reader.retry_stretched(np.zeros((120, 200, 3), np.uint8)) == []          # refused by the detector

@@ -177,3 +177,24 @@ def test_the_fine_retry_finds_a_plate_smaller_than_the_first_pass_looks_for(read
     full = PlateReader(ReaderConfig(detector=DetectorConfig(max_level_side=0)), backend="onnx", threads=1)
     assert full.fine_retry_side(size) == 0
     assert fine_passes(size, DetectorConfig(), FINE_RETRY_SIDE) > 2  # what the time budget weighs
+
+
+def test_a_dark_photo_with_no_read_gets_the_contrast_retry_and_a_bright_one_does_not(reader, monkeypatch):
+    from lpr.pipeline import equalise_contrast, is_dark
+
+    dark = np.full((200, 320, 3), 20, np.uint8)
+    dark[80:120, 100:220] = 45                           # a dim patch: CLAHE stretches it
+    bright = np.full((200, 320, 3), 150, np.uint8)
+    assert is_dark(dark) and not is_dark(bright)
+    out = equalise_contrast(dark)
+    assert out.shape == dark.shape and out.dtype == np.uint8
+    assert int(out[100, 160, 0]) - int(out[10, 10, 0]) > 25 - 0   # the patch stands out more than before
+    calls = []
+    monkeypatch.setattr(PlateReader, "retry_contrast", lambda self, image: calls.append(image.shape) or [])
+    reader(dark)
+    assert calls == [dark.shape]                         # nothing read on a dark photo: retried once
+    reader(bright)
+    assert calls == [dark.shape]                         # a bright photo: not
+    off = PlateReader(ReaderConfig(reading=ReadingOptions(contrast_retry=False)), backend="onnx", threads=1)
+    off(dark)
+    assert calls == [dark.shape]
