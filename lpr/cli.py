@@ -39,7 +39,6 @@ import logging
 import os
 import signal
 import sys
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,16 +47,15 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from lpr.draw import draw_plates
-from lpr.options import add_reader_arguments, reader_config
+from lpr.options import add_reader_arguments, load_reader, reader_config
 from lpr.pipeline import PlateReader, decode_photo
 from lpr.records import error_record, read_record
 from lpr.video import VideoOptions, add_video_arguments, is_stream_source, video_options, video_records
 from lprcore.files import prepare_output_dir
 from lprcore.imageio import (DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageReadError, check_pixels,
-                             check_regular_file, imwrite, to_bgr8)
+                             check_regular_file, imwrite, opencv_path, to_bgr8)
 from lprcore.parallel import prefetch, print_stderr, progress
 from lprcore.cli import positive_int, setup_runtime
-from lprcore.manifest import WeightsError
 from MTCNN.cascade import DetectorConfig, check_image_size
 
 log = logging.getLogger(__name__)
@@ -252,22 +250,6 @@ def expand_inputs(paths: List[str]) -> List[Tuple[str, Optional[str]]]:
     return inputs
 
 
-@contextlib.contextmanager
-def _opencv_path(path: str) -> Iterator[str]:
-    """A name of ``path`` that OpenCV can open: ``path`` itself, or, when it is not valid UTF-8 (it
-    holds ``os.fsdecode``'s surrogates, on which ``cv2.VideoCapture`` crashes the process), a
-    symbolic link to it with an ASCII name in a temporary folder, removed afterwards."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        with tempfile.TemporaryDirectory(prefix="lpr-") as d:
-            link = os.path.join(d, "input" + os.path.splitext(path)[1].encode("ascii", "replace").decode())
-            os.symlink(os.path.abspath(path), link)
-            yield link
-    else:
-        yield path
-
-
 def frames(path: str, step: int, max_pixels: int | None = DEFAULT_MAX_PIXELS,
            config: DetectorConfig | None = None) -> Iterator[Tuple[int, np.ndarray]]:
     """Every ``step``-th frame of a video as ``(index, BGR image)``.
@@ -288,7 +270,7 @@ def frames(path: str, step: int, max_pixels: int | None = DEFAULT_MAX_PIXELS,
 
     if check_regular_file(path).st_size == 0:
         raise TruncatedVideoError(f"{path}: video truncated or damaged: empty file (0 bytes)")
-    with _opencv_path(path) as name:
+    with opencv_path(path) as name:
         yield from _frames(cv2.VideoCapture(name), path, step, max_pixels, config)
 
 
@@ -544,20 +526,6 @@ def main(argv=None, prog: str | None = None) -> int:
             return 128 + signum
 
 
-def _torch_missing(args) -> str:
-    """The one-line error for the torch backend chosen on an install without torch (``lpr-read``
-    from ``pip install .``): why torch was needed and how to get it."""
-    if args.backend == "torch":
-        why = "--backend torch needs PyTorch"
-    elif str(args.device) != "cpu":
-        why = f"--device {args.device} needs PyTorch (the torch backend)"
-    else:
-        why = ("these weights have no current ONNX export (python -m lpr.export makes one), so they are "
-               "read with PyTorch")
-    return (f"error: {why}, which is not installed: pip install torch (the CPU wheel: see the README's "
-            "Install section)")
-
-
 def _run(args, parser: argparse.ArgumentParser, out: RecordWriter, interrupts: Interrupts) -> int:
     """The body of :func:`main` after the options are parsed; returns the exit status.
 
@@ -573,19 +541,10 @@ def _run(args, parser: argparse.ArgumentParser, out: RecordWriter, interrupts: I
             prepare_output_dir(args.save_dir)
         except OSError as e:
             parser.error(f"--save-dir {e}")
-    try:  # weights are checked before any image is read
-        reader = PlateReader(config, weights_dir=args.weights_dir, backend=args.backend, device=args.device,
-                             threads=args.threads)
-    except WeightsError as e:
-        print_stderr(f"error: {e}")
-        return 2
-    except (RuntimeError, AssertionError) as e:  # unknown or unavailable --device
-        print_stderr(f"error: --device {args.device}: {e}")
-        return 2
-    except ImportError as e:  # the torch backend on the install without torch
-        if (e.name or "").partition(".")[0] != "torch":
-            raise
-        print_stderr(_torch_missing(args))
+    # weights are checked before any image is read
+    reader = load_reader(lambda: PlateReader(config, weights_dir=args.weights_dir, backend=args.backend,
+                                             device=args.device, threads=args.threads), args)
+    if reader is None:
         return 2
     show = args.show
     if show and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):

@@ -31,12 +31,11 @@ from ccpd.sources import LABELS_FILE, read_source
 from ccpd.subsets import scan_root
 from lprcore.augment import to_gray3 as to_grayscale  # a photo as a grayscale camera gives it
 from lprcore.imageio import ImageReadError
-from lpr.options import add_reader_arguments, reader_config
+from lpr.options import add_reader_arguments, load_reader, reader_config
 from lpr.pipeline import Plate, PlateReader, decode_photo, keep_plates
 from lprcore.parallel import print_stderr
 from lprcore.cli import setup_runtime
 from lprcore.report import format_table, pct, read_samples
-from lprcore.manifest import WeightsError
 from MTCNN.boxes import box_iou
 from MTCNN.evaluate import MATCH_IOU, WIDTH_BANDS, width_band
 
@@ -235,15 +234,11 @@ CONFIDENCE_STEPS = (0.0, 0.3, 0.5, 0.7, 0.9)
 def every_read_reader(config, args) -> Optional[PlateReader]:
     """The reader of an evaluation command: ``config`` with every read returned (the counts apply
     ``--min-confidence`` and ``--all-reads`` themselves), on the backend, device, threads and weights
-    of ``args`` (:func:`lpr.options.add_reader_arguments`); ``None`` after printing why when the
-    weights cannot be used."""
-    try:
-        every = replace(config, reading=replace(config.reading, min_confidence=0.0, all_reads=True))
-        return PlateReader(every, weights_dir=args.weights_dir, backend=args.backend, device=args.device,
-                           threads=args.threads)
-    except WeightsError as e:
-        print_stderr(f"error: {e}")
-        return None
+    of ``args`` (:func:`lpr.options.add_reader_arguments`); ``None`` after printing why when it cannot
+    be loaded (:func:`lpr.options.load_reader`)."""
+    every = replace(config, reading=replace(config.reading, min_confidence=0.0, all_reads=True))
+    return load_reader(lambda: PlateReader(every, weights_dir=args.weights_dir, backend=args.backend,
+                                           device=args.device, threads=args.threads), args)
 
 
 def main(argv=None) -> int:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Callable, Optional, TypeVar
 
 from lpr.config import ReaderConfig, ReadingOptions
 from lpr.pipeline import BACKENDS, FINE_RETRY_SIDE, ROTATED_RETRY_ANGLES, STRETCH_RETRY_FACTORS
 from lprcore.cli import add_runtime_args, nonnegative_float, probability
+from lprcore.manifest import WeightsError
+from lprcore.parallel import print_stderr
 from MTCNN.cascade import PNET_CELL, DetectorConfig
 from MTCNN.options import add_detector_arguments, detector_config
 
@@ -145,3 +148,42 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+T = TypeVar("T")
+
+
+def torch_missing(args: argparse.Namespace) -> str:
+    """The one-line error for the torch backend chosen on an install without torch (``lpr-read``
+    from ``pip install .``): why torch was needed (``args.backend``, ``args.device``) and how to get it."""
+    if args.backend == "torch":
+        why = "--backend torch needs PyTorch"
+    elif str(args.device) != "cpu":
+        why = f"--device {args.device} needs PyTorch (the torch backend)"
+    else:
+        why = ("these weights have no current ONNX export (python -m lpr.export makes one), so they are "
+               "read with PyTorch")
+    return (f"error: {why}, which is not installed: pip install torch (the CPU wheel: see the README's "
+            "Install section)")
+
+
+def load_reader(build: Callable[[], T], args: argparse.Namespace) -> Optional[T]:
+    """``build()`` (a :class:`lpr.pipeline.PlateReader`, or what holds one), or ``None`` after one line
+    on stderr saying why it cannot be used: weights missing, damaged or mismatched
+    (:class:`lprcore.manifest.WeightsError`), an unknown or unavailable ``--device``, or the torch
+    backend on an install without torch (:func:`torch_missing`). The command then exits with 2.
+
+    Raises:
+        ImportError: a module other than torch is missing (a broken install, not a user error).
+    """
+    try:
+        return build()
+    except WeightsError as e:
+        print_stderr(f"error: {e}")
+    except (RuntimeError, AssertionError) as e:  # unknown or unavailable --device
+        print_stderr(f"error: --device {args.device}: {e}")
+    except ImportError as e:
+        if (e.name or "").partition(".")[0] != "torch":
+            raise
+        print_stderr(torch_missing(args))
+    return None

@@ -24,10 +24,9 @@ import signal
 import sys
 import threading
 
-from lpr.options import add_reader_arguments, reader_config
+from lpr.options import add_reader_arguments, load_reader, reader_config
 from lprcore.cli import positive_int
 from lprcore.imageio import DEFAULT_MAX_PIXELS
-from lprcore.manifest import WeightsError
 from lprcore.parallel import print_stderr
 
 #: Environment variable that hands the parsed command line to uvicorn's worker processes
@@ -140,16 +139,8 @@ def main(argv=None, prog: str | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     config = service_config(args, parser)
-    try:  # weights are checked before the server starts
-        reader = build_reader(config)
-    except WeightsError as e:
-        print_stderr(f"error: {e}")
-        return 2
-    except (RuntimeError, AssertionError) as e:  # unknown or unavailable --device
-        print_stderr(f"error: --device {args.device}: {e}")
-        return 2
-    except ImportError as e:  # the torch backend on the install without torch
-        print_stderr(f"error: the {args.backend} backend needs {e.name}, which is not installed")
+    reader = load_reader(lambda: build_reader(config), args)  # weights checked before the server starts
+    if reader is None:
         return 2
     options = dict(host=args.host, port=args.port, log_level=args.log_level,
                    access_log=args.log_level in ("info", "debug"), timeout_graceful_shutdown=10)

@@ -47,7 +47,6 @@ import re
 import secrets
 import signal
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -62,7 +61,8 @@ from lpr.records import read_record
 from lpr.tracking import (MATCH_BUFFER, MIN_TRACK_READS, TRACK_TIMEOUT, PlateTracker, Track, distinct_plates, read_track,
                           report_reading, track_record)
 from lprcore.cli import nonnegative_float, nonnegative_int, positive_float, positive_int
-from lprcore.imageio import DEFAULT_MAX_PIXELS, ImageReadError, check_pixels, check_regular_file, imwrite, to_bgr8
+from lprcore.imageio import (DEFAULT_MAX_PIXELS, ImageReadError, check_pixels, check_regular_file, imwrite,
+                             opencv_path, to_bgr8)
 from lprcore.parallel import print_stderr
 
 log = logging.getLogger(__name__)
@@ -121,22 +121,6 @@ def is_stream_source(source) -> bool:
     """Whether ``source`` is read as a stream rather than a file: a URL (:func:`is_stream_url`) or a
     camera index (:func:`camera_index`)."""
     return camera_index(source) is not None or is_stream_url(source)
-
-
-@contextlib.contextmanager
-def opencv_name(path: str) -> Iterator[str]:
-    """A name of the file ``path`` that OpenCV can open: ``path`` itself, or, when it is not valid
-    UTF-8 (``os.fsdecode``'s surrogates, on which ``cv2.VideoCapture`` crashes the process), a
-    symbolic link to it with an ASCII name in a temporary folder, removed afterwards."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        with tempfile.TemporaryDirectory(prefix="lpr-") as d:
-            link = os.path.join(d, "input" + os.path.splitext(path)[1].encode("ascii", "replace").decode())
-            os.symlink(os.path.abspath(path), link)
-            yield link
-    else:
-        yield path
 
 
 def open_capture(source):
@@ -388,7 +372,7 @@ class VideoSource:
         if self.live:  # a file read as a live source (a stand-in for a camera)
             self._read_stream()
             return
-        with opencv_name(path) as name:
+        with opencv_path(path) as name:
             cap = self._capture(name)
             try:
                 if not cap.isOpened():

@@ -12,11 +12,13 @@ otherwise. Images held in memory (an upload to ``python -m lpr serve``) are deco
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import stat
+import tempfile
 import warnings
-from typing import List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -324,3 +326,20 @@ def list_images(folder: str | os.PathLike, recursive: bool = True) -> List[str]:
         return sorted(list_files(folder, validExts=IMAGE_EXTENSIONS))
     return sorted(os.path.join(folder, f) for f in os.listdir(folder)
                   if is_image(f) and os.path.isfile(os.path.join(folder, f)))
+
+
+@contextlib.contextmanager
+def opencv_path(path: str) -> Iterator[str]:
+    """A name of the file ``path`` that OpenCV can open (``cv2.VideoCapture``): ``path`` itself, or,
+    when it is not valid UTF-8 (it holds ``os.fsdecode``'s surrogates, on which ``cv2.VideoCapture``
+    crashes the process), a symbolic link to it with an ASCII name in a temporary folder, removed
+    afterwards."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        with tempfile.TemporaryDirectory(prefix="lpr-") as d:
+            link = os.path.join(d, "input" + os.path.splitext(path)[1].encode("ascii", "replace").decode())
+            os.symlink(os.path.abspath(path), link)
+            yield link
+    else:
+        yield path
