@@ -14,11 +14,14 @@ from __future__ import annotations
 
 from typing import List, Sequence, Tuple
 
-PROVINCE_CHARS = "京沪津渝冀晋蒙辽吉黑苏浙皖闽赣鲁豫鄂湘粤桂琼川贵云藏陕甘青宁新"
-DIGITS = "0123456789"
-LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
-#: Marks of special plates (police, coach, trailer, Hong Kong, Macau, embassy, consulate).
-MARK_CHARS = "警学挂港澳使领"
+from ccpd.plates import DIGITS, LETTERS
+from ccpd.plates import MARKS as MARK_CHARS
+from ccpd.plates import PROVINCES as PROVINCE_CHARS
+
+# The characters come from their one home, :mod:`ccpd.plates` (31 provinces, 10 digits, 24 letters
+# without I and O, the 7 marks 警学挂港澳使领 of police, coach, trailer, Hong Kong, Macau, embassy and
+# consulate plates); the order of the tables below is fixed by the checkpoints and must not change.
+
 #: The original 68 classes; index -> character.
 ORIGINAL_CHARS: Tuple[str, ...] = tuple(PROVINCE_CHARS + DIGITS + LETTERS + "IO-")
 #: All classes of the current table (75); index -> character.

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 from ccpd.annotations import CCPDNameError, parse_name
-from ccpd.plates import COLOURS, LAYOUTS, LETTERS, PROVINCES
+from ccpd.plates import COLOURS, DIGITS, LAYOUTS, OFFICE_CODES, PROVINCES
 from lprcore.files import atomic_write
 from lprcore.imageio import list_images
 
@@ -83,8 +83,8 @@ class SourceScan:
 
 
 def looks_like_plate_text(text: str) -> bool:
-    """True for a province (or 使) + letter + 5 or 6 more characters."""
-    return len(text) in (7, 8) and (text[0] in PROVINCES or text[0] == "使") and text[1] in LETTERS + "0123456789"
+    """True for a province (or 使) + issuing-office code (or a digit, after 使) + 5 or 6 more characters."""
+    return len(text) in (7, 8) and (text[0] in PROVINCES or text[0] == "使") and text[1] in OFFICE_CODES + DIGITS
 
 
 def parse_box(text: str, where: str) -> Box:

@@ -3,7 +3,7 @@
 For each folder with a ``labels.tsv`` (one main plate per photo, its box in the labels): image
 accuracy end to end (the main plate's text exactly among the reads the reader reports:
 :func:`lpr.evaluate.count_scenes`), the same counting every read (``--all-reads``: invalid texts
-too, e.g. O-series plates that today's text rule rejects), detection recall (a box of the reader's,
+too), detection recall (a box of the reader's,
 read or not, at IoU >= 0.5 with the main plate's box), extra reads per photo and milliseconds per
 photo. The reader takes the options of ``python -m lpr`` (:func:`lpr.options.add_reader_arguments`).
 

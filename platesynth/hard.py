@@ -122,7 +122,7 @@ class LetterOGlyphs:
 
 def oseries_text(rng: np.random.Generator, province_weights=None) -> str:
     """A public-security plate text: province + ``O`` + 5 letters/digits (at most 2 letters, no I or
-    O in the serial), e.g. ``"粤O12345"`` (:func:`ccpd.plates.is_valid_text` rejects it today)."""
+    O in the serial), e.g. ``"粤O12345"`` (valid: :data:`ccpd.plates.OFFICE_O`)."""
     text = random_text(PLATE_TYPES["blue"], rng, province_weights)
     return text[0] + OSERIES_LETTER + text[2:]
 
