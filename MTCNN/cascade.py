@@ -54,8 +54,8 @@ VNET_INPUT: Tuple[int, int] = (40, 128)
 #: Where :func:`rectify_quads` puts the corners in VNet's crop (``[mx, 1 - mx] x [my, 1 - my]``): room
 #: for corners off by up to 12 % of the plate's width, 33 % of its height. Measured: docs/tuning.md#vnet_frame
 VNET_FRAME: Tuple[float, float] = (0.1, 0.2)
-#: A plate wider than this many times its width in VNet's crop is first area-averaged down, so the
-#: linear warp does not alias. Measured: docs/tuning.md#vnet_max_downscale
+#: A plate larger than this many times its size in VNet's crop (along an image axis) is first
+#: area-averaged down, so the linear warp does not alias (:func:`preshrink_factors`). Measured: docs/tuning.md#vnet_max_downscale
 VNET_MAX_DOWNSCALE = 1.5
 #: Scaling of the input: ``(x - INPUT_MEAN) * INPUT_SCALE``.
 INPUT_MEAN, INPUT_SCALE = 127.5, 0.0078125
@@ -633,24 +633,75 @@ class Detector:
     detect_plates = renamed_method("detect_plates", "detect")
 
 
+def crop_fractions_to_pixels(fractions: np.ndarray, size: Tuple[int, int] = VNET_INPUT) -> np.ndarray:
+    """Points given as fractions of a crop of ``size = (height, width)`` (VNet's outputs and targets:
+    ``(0, 0)`` the crop's top-left edge, ``(1, 1)`` its bottom-right edge) -> crop pixels in OpenCV's
+    warp convention (pixel ``i`` centred at ``i``): ``f * width - 0.5``. ``ndarray[..., 2]`` float64."""
+    h, w = size
+    return np.asarray(fractions, np.float64) * [w, h] - 0.5
+
+
+def crop_pixels_to_fractions(points: np.ndarray, size: Tuple[int, int] = VNET_INPUT) -> np.ndarray:
+    """The inverse of :func:`crop_fractions_to_pixels`: crop pixels ``ndarray[..., 2]`` -> fractions
+    of the crop (float64)."""
+    h, w = size
+    return (np.asarray(points, np.float64) + 0.5) / [w, h]
+
+
+def frame_fractions(frame: Tuple[float, float] = VNET_FRAME) -> np.ndarray:
+    """The frame's corners (TL, TR, BR, BL) as fractions of the crop: ``ndarray[4, 2]`` float32,
+    ``[[mx, my], [1 - mx, my], [1 - mx, 1 - my], [mx, 1 - my]]`` (VNet's identity output)."""
+    mx, my = frame
+    return np.float32([[mx, my], [1 - mx, my], [1 - mx, 1 - my], [mx, 1 - my]])
+
+
 def frame_corners(size: Tuple[int, int] = VNET_INPUT, frame: Tuple[float, float] = VNET_FRAME) -> np.ndarray:
     """The corners (TL, TR, BR, BL; x, y pixels) where :func:`rectify_quads` puts a plate's corners
     in a crop of ``size = (height, width)``: ``ndarray[4, 2]`` float32.
 
-    Points are in OpenCV's warp convention (pixel ``i`` centred at ``i``), and a fraction ``f`` of the
-    crop is the point ``f * width`` (VNet's outputs too): the frame sits half a pixel right of and
-    below the crop's exact centre, the same in training and inference."""
-    (h, w), (mx, my) = size, frame
-    return np.float32([[mx * w, my * h], [(1 - mx) * w, my * h], [(1 - mx) * w, (1 - my) * h], [mx * w, (1 - my) * h]])
+    :func:`frame_fractions` in pixels (:func:`crop_fractions_to_pixels`): the frame is centred on the
+    crop exactly, ``[mx * width - 0.5, (1 - mx) * width - 0.5]`` in OpenCV's pixel-centre convention."""
+    return crop_fractions_to_pixels(frame_fractions(frame), size).astype(np.float32)
+
+
+def preshrink_factors(quad: np.ndarray, frame_size: Tuple[float, float],
+                      max_downscale: float = VNET_MAX_DOWNSCALE) -> Tuple[float, float]:
+    """Per image axis (x, y) factors ``<= 1`` by which :func:`rectify_quads` area-averages a plate's
+    surroundings before its linear perspective warp, so that the warp shrinks no image axis by more
+    than ``max_downscale``.
+
+    The warp's inverse near the plate is estimated from the quadrilateral's edges: one crop pixel
+    across the frame moves ``(TR - TL) / frame_w`` (mean of top and bottom edges) in the image, one
+    down it ``(BL - TL) / frame_h`` (mean of left and right). An image axis may shrink until a crop
+    pixel step moves at most ``max_downscale`` pixels along it, whichever crop direction the step
+    takes: a level plate is shrunk by its width along x and by its height along y (a double-row
+    plate, twice as tall, is shrunk twice as much in y), a plate turned 45 degrees by the larger
+    demand on both axes.
+
+    Args:
+        quad: ``ndarray[4, 2]`` corners (x, y pixels, TL, TR, BR, BL).
+        frame_size: (width, height) of the frame in the crop, pixels.
+        max_downscale: the largest shrink left to the linear warp.
+
+    Returns:
+        ``(sx, sy)`` floats in ``(0, 1]``.
+    """
+    q = np.asarray(quad, np.float64).reshape(4, 2)
+    across = ((q[1] - q[0]) + (q[2] - q[3])) / 2 / max(frame_size[0], 1e-6)   # image pixels per crop pixel, x
+    down = ((q[3] - q[0]) + (q[2] - q[1])) / 2 / max(frame_size[1], 1e-6)     # ... y
+    per_axis = np.hypot(across, down)  # [x, y]: the longest move along each image axis per crop pixel
+    sx, sy = (float(min(1.0, max_downscale / v)) if v > 0 else 1.0 for v in per_axis)
+    return sx, sy
 
 
 def rectify_quads(image: np.ndarray, quads: np.ndarray, size: Tuple[int, int] = VNET_INPUT,
                   frame: Tuple[float, float] = VNET_FRAME) -> Tuple[np.ndarray, np.ndarray]:
     """Warp each quadrilateral of an image onto :func:`frame_corners` of a crop (VNet's input view).
 
-    A quadrilateral much wider than the crop's frame (more than :data:`VNET_MAX_DOWNSCALE` times) is
-    first shrunk by area averaging around it, so the linear perspective warp does not alias; the
-    returned homographies include that step. Parts of a crop outside the image are black.
+    A quadrilateral much larger than the crop's frame (more than :data:`VNET_MAX_DOWNSCALE` times
+    along an image axis, :func:`preshrink_factors`) is first shrunk by area averaging around it, per
+    axis, so the linear perspective warp does not alias; the returned homographies map the original
+    image. Parts of a crop outside the image are black.
 
     Args:
         image: ``ndarray[H, W, 3]`` uint8 (any channel order; kept).
@@ -667,25 +718,24 @@ def rectify_quads(image: np.ndarray, quads: np.ndarray, size: Tuple[int, int] = 
     crops = np.zeros((len(quads), size[0], size[1], 3), np.uint8)
     hs = np.zeros((len(quads), 3, 3))
     ih, iw = image.shape[:2]
-    frame_w = float(dst[1, 0] - dst[0, 0])
+    frame_size = (float(dst[1, 0] - dst[0, 0]), float(dst[3, 1] - dst[0, 1]))
     for i, q in enumerate(quads):
         m = cv2.getPerspectiveTransform(q.astype(np.float32), dst).astype(np.float64)
-        quad_w = float(quad_size(q)[0][0])
+        sx, sy = preshrink_factors(q, frame_size)
         src, offset = image, np.eye(3)
-        if quad_w > VNET_MAX_DOWNSCALE * frame_w:
+        if sx < 1.0 or sy < 1.0:
             # the crop's footprint in the image, shrunk with area averaging first
             inv = np.linalg.inv(m)
-            box = np.float64([[0, 0], [size[1], 0], [size[1], size[0]], [0, size[0]]])
+            box = np.float64([[-0.5, -0.5], [size[1] - 0.5, -0.5], [size[1] - 0.5, size[0] - 0.5], [-0.5, size[0] - 0.5]])
             foot = cv2.perspectiveTransform(box[None], inv)[0]
             x1, y1 = (int(np.floor(v)) for v in np.clip(foot.min(axis=0) - 2, 0, [iw, ih]))
             x2, y2 = (int(np.ceil(v)) for v in np.clip(foot.max(axis=0) + 2, 0, [iw, ih]))
             if x2 - x1 >= 2 and y2 - y1 >= 2:
-                s = VNET_MAX_DOWNSCALE * frame_w / quad_w
-                nw, nh = max(int(round((x2 - x1) * s)), 1), max(int(round((y2 - y1) * s)), 1)
+                nw, nh = max(int(round((x2 - x1) * sx)), 1), max(int(round((y2 - y1) * sy)), 1)
                 src = cv2.resize(image[y1:y2, x1:x2], (nw, nh), interpolation=cv2.INTER_AREA)
-                sx, sy = nw / (x2 - x1), nh / (y2 - y1)
-                # image pixel centre x -> small image: (x - x1 + 0.5) * sx - 0.5
-                offset = np.array([[sx, 0, (0.5 - x1) * sx - 0.5], [0, sy, (0.5 - y1) * sy - 0.5], [0, 0, 1]])
+                fx, fy = nw / (x2 - x1), nh / (y2 - y1)
+                # image pixel centre x -> small image: (x - x1 + 0.5) * fx - 0.5
+                offset = np.array([[fx, 0, (0.5 - x1) * fx - 0.5], [0, fy, (0.5 - y1) * fy - 0.5], [0, 0, 1]])
         local = m @ np.linalg.inv(offset)
         crops[i] = cv2.warpPerspective(src, local, (size[1], size[0]), flags=cv2.INTER_LINEAR,
                                        borderMode=cv2.BORDER_CONSTANT)
@@ -725,14 +775,12 @@ def vertex_stage(vnet: NetFn, image: np.ndarray, corners: np.ndarray, rounds: in
         ``ndarray[K, 4, 2]`` float32 refined corners (pixels, not clipped).
     """
     corners = np.asarray(corners, np.float32).reshape(-1, 4, 2).copy()
-    h, w = VNET_INPUT
-
     for _ in range(rounds):
         idx = np.nonzero(plausible_corners(corners, None))[0]
         if len(idx) == 0:
             break
         crops, hs = rectify_quads(image, corners[idx])
-        out = np.asarray(vnet(images_to_array(crops))[0], np.float64).reshape(-1, 4, 2) * [w, h]
+        out = crop_fractions_to_pixels(np.asarray(vnet(images_to_array(crops))[0], np.float64).reshape(-1, 4, 2))
         new = corners.copy()
         new[idx] = unwarp_points(out, hs)
         good = idx[plausible_corners(new[idx], None)]

@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 from lprcore.augment import photometric
 from lprcore.imageio import imread
 from MTCNN.boxes import quad_size
-from MTCNN.cascade import VNET_INPUT, rectify_quads
+from MTCNN.cascade import crop_pixels_to_fractions, rectify_quads
 from MTCNN.nets import images_to_input
 from MTCNN.prepare import read_list
 
@@ -130,6 +130,6 @@ class QuadSampleDataset(Dataset):
             quad = quad[[1, 0, 3, 2]].copy()
             quad[:, 0] = region.shape[1] - 1 - quad[:, 0]
         crops, hs = rectify_quads(np.ascontiguousarray(region), perturb_quad(quad, rng)[None])
-        target = cv2.perspectiveTransform(quad[None].astype(np.float64), hs[0])[0] / [VNET_INPUT[1], VNET_INPUT[0]]
+        target = crop_pixels_to_fractions(cv2.perspectiveTransform(quad[None].astype(np.float64), hs[0])[0])
         crop = photometric(crops[0], rng) if self.augment else crops[0]
         return images_to_input(np.ascontiguousarray(crop))[0], torch.from_numpy(target.astype(np.float32).reshape(8))

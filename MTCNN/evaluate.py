@@ -122,7 +122,7 @@ class Counts:
                 "recall@0.7 %": pct(self.tp_strict, self.plates),
                 "precision@0.7 %": pct(self.tp_strict, self.detections),
                 "false boxes/img": f"{self.false_boxes / max(self.images, 1):.3f}",
-                "corner error %": f"{100 * self.corner_sum / self.corner_n:.1f}" if self.corner_n else "-",
+                "corner error %": f"{100 * self.corner_sum / self.corner_n:.2f}" if self.corner_n else "-",
                 "ms/image": f"{1000 * self.seconds / max(self.images, 1):.0f}"}
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from MTCNN.cascade import PNET_STRIDE, VNET_INPUT, frame_corners, images_to_array
+from MTCNN.cascade import PNET_STRIDE, VNET_INPUT, frame_fractions, images_to_array
 
 
 def images_to_input(images: np.ndarray) -> torch.Tensor:
@@ -138,7 +138,7 @@ class VNet(nn.Module):
         self.corners = nn.Linear(128, 8)
         nn.init.zeros_(self.corners.weight)
         with torch.no_grad():
-            self.corners.bias.copy_(torch.from_numpy(frame_corners() / np.float32([w, h])).flatten())
+            self.corners.bias.copy_(torch.from_numpy(frame_fractions()).flatten())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.corners(self.fc(self.features(x)))

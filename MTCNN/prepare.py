@@ -258,8 +258,8 @@ VNET_REGION_PAD: Tuple[float, float] = (0.3, 0.6)
 
 
 def plate_region(image: np.ndarray, quad: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """Cut the region of :data:`VNET_REGION_SIZE` around one plate (area-averaged when shrunk,
-    linear when enlarged; parts outside the image black).
+    """Cut the region of :data:`VNET_REGION_SIZE` around one plate (each side that shrinks is
+    area-averaged, each that grows interpolated linearly; parts outside the image black).
 
     Args:
         image: ``ndarray[H, W, 3]`` uint8, BGR.
@@ -276,8 +276,12 @@ def plate_region(image: np.ndarray, quad: np.ndarray) -> Tuple[np.ndarray, np.nd
     x1, y1 = int(np.floor(lo[0] - px * bw)), int(np.floor(lo[1] - py * bh))
     x2, y2 = int(np.ceil(hi[0] + px * bw)), int(np.ceil(hi[1] + py * bh))
     patch = crop_boxes(image, np.float32([[x1, y1, x2, y2]]), (y2 - y1, x2 - x1))[0]
-    shrink = (x2 - x1) > rw and (y2 - y1) > rh
-    region = cv2.resize(patch, (rw, rh), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    # OpenCV's INTER_AREA averages only when both sides shrink (else it interpolates): shrink the
+    # sides that shrink by area averaging first, then enlarge the others linearly
+    mid = (min(x2 - x1, rw), min(y2 - y1, rh))
+    region = patch if mid == (x2 - x1, y2 - y1) else cv2.resize(patch, mid, interpolation=cv2.INTER_AREA)
+    if mid != (rw, rh):
+        region = cv2.resize(region, (rw, rh), interpolation=cv2.INTER_LINEAR)
     sx, sy = rw / (x2 - x1), rh / (y2 - y1)
     inside = np.stack([(quad[:, 0] - x1 + 0.5) * sx - 0.5, (quad[:, 1] - y1 + 0.5) * sy - 0.5], axis=1)
     return region, inside.astype(np.float32)

@@ -75,7 +75,9 @@ def cascade_loss(box_weight: float, vertex_weight: float = 0.5):
 
 
 def _crop_pixels(corners: torch.Tensor) -> torch.Tensor:
-    """VNet corners ``Tensor[N, 8]`` (fractions of the crop) -> ``Tensor[N, 4, 2]`` crop pixels."""
+    """VNet corners ``Tensor[N, 8]`` (fractions of the crop) -> ``Tensor[N, 4, 2]`` crop pixels, up to
+    the half-pixel offset of :func:`MTCNN.cascade.crop_fractions_to_pixels`, which cancels in the
+    differences the loss and the corner error take."""
     return corners.reshape(-1, 4, 2) * corners.new_tensor([VNET_INPUT[1], VNET_INPUT[0]])
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from MTCNN.cascade import (VNET_FRAME, VNET_INPUT, DetectorConfig, frame_corners, rectify_quads, unwarp_points,
-                           vertex_stage)
+from MTCNN.cascade import (VNET_FRAME, VNET_INPUT, DetectorConfig, crop_fractions_to_pixels, crop_pixels_to_fractions,
+                           frame_corners, frame_fractions, preshrink_factors, rectify_quads, unwarp_points, vertex_stage)
 from MTCNN.dataset import QuadSampleDataset, perturb_quad
 from MTCNN.nets import VNet
 from MTCNN.prepare import VNET_REGION_SIZE, main as mtcnn_prepare, plate_region
@@ -42,17 +42,75 @@ def test_rectify_puts_the_corners_on_the_frame_and_unwarp_inverts_it(scale):
     np.testing.assert_allclose(unwarp_points(frame[None], hs)[0], quad, atol=1e-3 * scale)
 
 
-def test_frame_is_the_margin_of_the_crop():
+def test_frame_is_the_margin_of_the_crop_centred_in_pixel_centre_convention():
     f = frame_corners()
     mx, my = VNET_FRAME
-    np.testing.assert_allclose(f, [[mx * W, my * H], [(1 - mx) * W, my * H], [(1 - mx) * W, (1 - my) * H],
-                                   [mx * W, (1 - my) * H]])
+    np.testing.assert_allclose(f, np.float32([[mx * W, my * H], [(1 - mx) * W, my * H], [(1 - mx) * W, (1 - my) * H],
+                                              [mx * W, (1 - my) * H]]) - 0.5)
+    # OpenCV centres pixel i at i: the crop spans [-0.5, W - 0.5], so its centre is ((W - 1) / 2, (H - 1) / 2)
+    np.testing.assert_allclose(f.mean(axis=0), [(W - 1) / 2, (H - 1) / 2], atol=1e-5)
+    np.testing.assert_allclose(crop_pixels_to_fractions(f), frame_fractions(), atol=1e-6)
+    np.testing.assert_allclose(crop_fractions_to_pixels([[0, 0], [1, 1]]), [[-0.5, -0.5], [W - 0.5, H - 0.5]])
+
+
+def test_rectified_plate_is_symmetric_in_the_crop():
+    # an axis-aligned white plate: its crop's white part is as far from the left edge as from the right
+    quad = np.float32([[50.5, 40.5], [150.5, 40.5], [150.5, 70.5], [50.5, 70.5]])  # pixel edges at .5: exact
+    crop = rectify_quads(white_quad_image_exact(quad), quad[None])[0][0][:, :, 0].astype(np.float64)
+    cols, rows = crop.sum(axis=0), crop.sum(axis=1)
+    np.testing.assert_allclose(cols, cols[::-1], atol=255 * 0.6 * H * 0.05)
+    np.testing.assert_allclose(rows, rows[::-1], atol=255 * 0.8 * W * 0.05)
+
+
+def white_quad_image_exact(quad, size=(120, 220)):
+    """A black image with white pixels whose centres lie inside an axis-aligned quadrilateral."""
+    img = np.zeros((*size, 3), np.uint8)
+    (x1, y1), (x2, y2) = quad.min(axis=0), quad.max(axis=0)
+    img[int(np.ceil(y1)):int(np.floor(y2)) + 1, int(np.ceil(x1)):int(np.floor(x2)) + 1] = 255
+    return img
+
+
+@pytest.mark.parametrize("size,angle,expect", [
+    ((100, 24), 0, (1.0, 1.0)),          # already at the frame's scale: no shrink
+    ((400, 96), 0, (0.375, 0.375)),      # 4x the frame: shrunk to 1.5x on both axes
+    ((300, 150), 0, (0.51, 0.24)),       # a double-row plate: shrunk by its height along y, not its width
+])
+def test_preshrink_factors_per_axis(size, angle, expect):
+    fw, fh = 102.4, 24.0
+    w, h = size
+    quad = np.float64([[0, 0], [w, 0], [w, h], [0, h]])
+    sx, sy = preshrink_factors(quad, (fw, fh))
+    want = [min(1.0, 1.5 * fw / w), min(1.0, 1.5 * fh / h)]
+    np.testing.assert_allclose([sx, sy], want, rtol=1e-6)
+    np.testing.assert_allclose([sx, sy], expect, atol=0.01)
+
+
+def test_preshrink_factors_of_a_turned_plate_cover_both_demands():
+    fw, fh = 102.4, 24.0
+    c, s = np.cos(np.pi / 4), np.sin(np.pi / 4)
+    quad = np.float64([[0, 0], [300, 0], [300, 150], [0, 150]]) @ np.float64([[c, s], [-s, c]])
+    sx, sy = preshrink_factors(quad, (fw, fh))
+    assert sx == pytest.approx(sy)
+    # a crop step along the plate's height moves 150 / 24 image pixels: after the shrink at most 1.5 per axis
+    assert 150 / fh * s * sy <= 1.5 + 1e-9 and 300 / fw * c * sx <= 1.5 + 1e-9
+
+
+def test_double_row_plate_is_not_aliased_in_height():
+    # horizontal stripes 2 pixels apart on a 300 x 150 plate: a linear 6x shrink in height would alias
+    # them into bands; area averaging first turns them into an even grey
+    img = np.zeros((400, 600, 3), np.uint8)
+    img[::4] = 255
+    img[1::4] = 255
+    quad = np.float32([[150, 125], [450, 125], [450, 275], [150, 275]])
+    crop = rectify_quads(img, quad[None])[0][0][:, :, 0].astype(np.float64)
+    inside = crop[10:30, 15:110]
+    assert abs(inside.mean() - 127.5) < 20 and inside.std() < 25
 
 
 def test_vertex_stage_maps_the_nets_crop_corners_back_to_the_image():
     quad = np.float32([[100, 80], [228, 80], [228, 120], [100, 120]])  # axis-aligned, 128 x 40 pixels
     img = white_quad_image(quad)
-    frame = frame_corners() / [W, H]
+    frame = frame_fractions()
     calls = []
 
     def identity(x):
@@ -75,7 +133,7 @@ def test_vertex_stage_leaves_degenerate_quads_and_failed_rounds_alone():
     quads = np.float32([[[10, 10], [110, 10], [110, 40], [10, 40]],   # a plate
                         [[10, 10], [110, 10], [60, 10], [10, 10]],    # collinear: no frame to rectify
                         [[np.nan, 1], [5, 1], [5, 5], [1, 5]]])        # not a number
-    frame = (frame_corners() / [W, H]).reshape(1, 8)
+    frame = frame_fractions().reshape(1, 8)
     seen = []
 
     def shift(x):
@@ -105,7 +163,7 @@ def test_vnet_shapes_and_identity_start():
     with torch.no_grad():
         out = net(torch.zeros(3, 3, H, W))
     assert out.shape == (3, 8)
-    np.testing.assert_allclose(out.numpy(), np.tile((frame_corners() / [W, H]).reshape(1, 8), (3, 1)), atol=1e-6)
+    np.testing.assert_allclose(out.numpy(), np.tile(frame_fractions().reshape(1, 8), (3, 1)), atol=1e-6)
 
 
 def test_vertex_rounds_is_checked():
@@ -175,6 +233,17 @@ def test_plate_region_keeps_the_corners_on_the_plate():
     x1, y1, x2, y2 = white_bounds(region)
     assert abs(x1 - inside[:, 0].min()) <= 1.5 and abs(x2 - inside[:, 0].max()) <= 1.5
     assert abs(y1 - inside[:, 1].min()) <= 1.5 and abs(y2 - inside[:, 1].max()) <= 1.5
+
+
+def test_plate_region_area_averages_a_side_that_shrinks_while_the_other_grows():
+    # a tall plate (60 x 120): its padded box is 96 x 264 pixels, the region 256 x 96, so the width
+    # grows and the height shrinks 2.75x; averaging in height damps pixel noise, interpolating does not
+    rng = np.random.default_rng(0)
+    img = np.clip(rng.normal(128, 40, (600, 400, 1)), 0, 255).astype(np.uint8).repeat(3, axis=2)
+    quad = np.float32([[170, 240], [230, 240], [230, 360], [170, 360]])
+    region, inside = plate_region(img, quad)
+    assert region.shape == (*VNET_REGION_SIZE, 3)
+    assert region[10:86, 20:236, 0].std() < 0.7 * img[..., 0].std()
 
 
 def test_prepare_and_train_vnet_end_to_end(tmp_path, synth_dir):
