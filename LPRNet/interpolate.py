@@ -1,0 +1,144 @@
+"""Weights half-way between two recognizers: the one before a fine-tuning round and the one after.
+
+A round that fine-tunes the recognizer on a new kind of plate (night glare, a new series) often costs
+a little on the ordinary plates. Averaging the weights of the recognizer before and after the round,
+``(1 - alpha) * base + alpha * tuned`` tensor by tensor, often keeps most of both: weight-space
+ensembling of a model and its fine-tuned copy (Wortsman et al. 2022, "Robust fine-tuning of zero-shot
+models", WiSE-FT, Sec. 3; the two share their start, so their weights lie in one basin). Choose
+``alpha`` on synthetic or training data, never on the validation photos.
+
+    python -m LPRNet.interpolate --base LPRNet/weights --tuned runs/lpr22/best.pth --alpha 0.5 --out LPRNet/weights
+
+Writes ``OUT/stn.pth`` and ``OUT/lprnet.pth`` (denormals zeroed) and records in ``OUT/MANIFEST.json``
+the command, both inputs with their SHA-256, ``alpha``, and the tuned run's own command and data.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Dict, Optional
+
+import torch
+
+from lprcore.cli import probability
+from lprcore.files import sha256_file
+from lprcore.manifest import RUN_ARGS_NAME, WeightsError, command_line, git_commit, short_message, update_manifest
+from lprcore.weights import export_weights
+from LPRNet.chars import CHARS, NUM_CLASSES
+from LPRNet.reading import LPRNET_WEIGHTS, STN_WEIGHTS
+from LPRNet.train import initial_state
+
+log = logging.getLogger(__name__)
+
+#: Weight files of the recognizer and their key prefix in a :class:`LPRNet.recognizer.RecognizerNet` state.
+PARTS: Dict[str, str] = {STN_WEIGHTS: "stn.", LPRNET_WEIGHTS: "lprnet."}
+
+
+def interpolate_states(base: Dict[str, torch.Tensor], tuned: Dict[str, torch.Tensor],
+                       alpha: float) -> Dict[str, torch.Tensor]:
+    """``(1 - alpha) * base + alpha * tuned`` for every floating-point tensor; other tensors (e.g.
+    BatchNorm's ``num_batches_tracked``, int64) are taken from ``tuned``.
+
+    Args:
+        base: a state dict (name -> tensor).
+        tuned: a state dict with the same names and shapes.
+        alpha: in ``[0, 1]``: 0 gives ``base``, 1 gives ``tuned``.
+
+    Returns:
+        A new state dict; each float tensor keeps ``base``'s dtype (computed in float32).
+
+    Raises:
+        ValueError: ``alpha`` outside ``[0, 1]``, or the states differ in names or shapes (the message
+            names the first differences).
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    only_base, only_tuned = sorted(set(base) - set(tuned)), sorted(set(tuned) - set(base))
+    if only_base or only_tuned:
+        raise ValueError(f"the two recognizers differ in tensors: only in base {only_base[:3]}, "
+                         f"only in tuned {only_tuned[:3]} (not the same architecture?)")
+    shapes = [k for k in base if tuple(base[k].shape) != tuple(tuned[k].shape)]
+    if shapes:
+        k = shapes[0]
+        raise ValueError(f"the two recognizers differ in the shape of {len(shapes)} tensor(s), e.g. {k}: "
+                         f"{tuple(base[k].shape)} against {tuple(tuned[k].shape)}")
+    out = {}
+    for k, b in base.items():
+        t = tuned[k]
+        if torch.is_floating_point(b):
+            out[k] = ((1.0 - alpha) * b.float() + alpha * t.float()).to(b.dtype)
+        else:
+            out[k] = t.clone()
+    return out
+
+
+def _tuned_run(path: str) -> Optional[dict]:
+    """``args.json`` of the run whose checkpoint ``path`` is (its folder), or ``None``."""
+    args_path = os.path.join(os.path.dirname(os.path.abspath(path)), RUN_ARGS_NAME)
+    if os.path.isfile(path) and os.path.isfile(args_path):
+        with open(args_path, encoding="utf-8") as fh:
+            return json.load(fh)
+    return None
+
+
+def describe_input(path: str) -> dict:
+    """Path and SHA-256 of a checkpoint file, or of each weight file of a weights folder."""
+    if os.path.isdir(path):
+        return {"path": path, "sha256": {f: sha256_file(os.path.join(path, f)) for f in PARTS}}
+    return {"path": path, "sha256": sha256_file(path)}
+
+
+def interpolate(base: str, tuned: str, alpha: float, out: str, command: Optional[str] = None) -> None:
+    """Write the interpolated recognizer to ``out`` (``stn.pth``, ``lprnet.pth``, manifest entries).
+
+    Args:
+        base: a weights folder (``stn.pth`` + ``lprnet.pth``) or a training checkpoint.
+        tuned: the same, after fine-tuning from ``base``.
+        alpha: weight of ``tuned``, in ``[0, 1]``.
+        out: output folder (may be ``base``: both inputs are read first).
+        command: the command line recorded in the manifest.
+
+    Raises:
+        lprcore.weights.WeightsError: an input is missing or unreadable (the message names it).
+        ValueError: ``alpha`` out of range, or the two are not the same architecture.
+    """
+    inputs = {"base": describe_input(base), "tuned": describe_input(tuned)}
+    state = interpolate_states(initial_state(base, NUM_CLASSES), initial_state(tuned, NUM_CLASSES), alpha)
+    run = _tuned_run(tuned) or {}
+    os.makedirs(out, exist_ok=True)
+    for name, prefix in PARTS.items():
+        part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        export_weights(part, os.path.join(out, name))
+        extra = {"charset": "".join(CHARS)} if name == LPRNET_WEIGHTS else {}
+        update_manifest(out, name, command=command, git_commit=git_commit(), alpha=alpha, interpolated=inputs,
+                        tuned_command=run.get("command"), data=run.get("data", []), **extra)
+        log.info("wrote %s to %s (alpha %.3g)", name, out, alpha)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m LPRNet.interpolate", description=__doc__.split("\n\n")[0])
+    p.add_argument("--base", required=True, help="weights folder or checkpoint before the round (e.g. LPRNet/weights)")
+    p.add_argument("--tuned", required=True, help="weights folder or checkpoint after it (e.g. runs/NAME/best.pth)")
+    p.add_argument("--alpha", type=probability, required=True, help="weight of --tuned, 0 to 1")
+    p.add_argument("--out", required=True, help="folder for stn.pth, lprnet.pth and their MANIFEST.json entries")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    for what in ("base", "tuned"):
+        path = getattr(args, what)
+        if not os.path.exists(path):
+            print(f"error: --{what} {path}: no such file or folder", file=sys.stderr)
+            return 2
+    try:
+        interpolate(args.base, args.tuned, args.alpha, args.out,
+                    command=command_line("python -m LPRNet.interpolate", argv))
+    except (WeightsError, ValueError) as e:
+        print(f"error: {short_message(e, 400)}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
