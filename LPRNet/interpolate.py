@@ -10,7 +10,9 @@ models", WiSE-FT, Sec. 3; the two share their start, so their weights lie in one
     python -m LPRNet.interpolate --base LPRNet/weights --tuned runs/lpr22/best.pth --alpha 0.5 --out LPRNet/weights
 
 Writes ``OUT/stn.pth`` and ``OUT/lprnet.pth`` (denormals zeroed) and records in ``OUT/MANIFEST.json``
-the command, both inputs with their SHA-256, ``alpha``, and the tuned run's own command and data.
+the command, both inputs with their SHA-256, ``alpha``, the tuned run's own command and data, and the
+exact-match accuracy of base, tuned and result on the validation lists (``--val``; by default the
+tuned run's own ``--val``).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import json
 import logging
 import os
 import sys
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 import torch
 
@@ -28,8 +30,10 @@ from lprcore.files import sha256_file
 from lprcore.manifest import RUN_ARGS_NAME, WeightsError, command_line, git_commit, short_message, update_manifest
 from lprcore.weights import export_weights
 from LPRNet.chars import CHARS, NUM_CLASSES
+from LPRNet.dataset import PlateTextDataset
 from LPRNet.reading import LPRNET_WEIGHTS, STN_WEIGHTS
-from LPRNet.train import initial_state
+from LPRNet.recognizer import RecognizerNet
+from LPRNet.train import accuracy, initial_state
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +95,16 @@ def describe_input(path: str) -> dict:
     return {"path": path, "sha256": sha256_file(path)}
 
 
-def interpolate(base: str, tuned: str, alpha: float, out: str, command: Optional[str] = None) -> None:
+def validation_accuracy(state: Dict[str, torch.Tensor], dataset: PlateTextDataset) -> float:
+    """Exact-match rate (greedy decode) of a :class:`RecognizerNet` state on ``dataset``, in [0, 1]."""
+    model = RecognizerNet(num_classes=NUM_CLASSES)
+    model.load_state_dict(state)
+    with torch.no_grad():
+        return accuracy(model.eval(), dataset)
+
+
+def interpolate(base: str, tuned: str, alpha: float, out: str, command: Optional[str] = None,
+                val: Sequence[str] = ()) -> dict:
     """Write the interpolated recognizer to ``out`` (``stn.pth``, ``lprnet.pth``, manifest entries).
 
     Args:
@@ -100,22 +113,39 @@ def interpolate(base: str, tuned: str, alpha: float, out: str, command: Optional
         alpha: weight of ``tuned``, in ``[0, 1]``.
         out: output folder (may be ``base``: both inputs are read first).
         command: the command line recorded in the manifest.
+        val: ``LPRNet.prepare`` lists to measure base, tuned and result on (empty: the tuned run's own
+            validation lists, when ``tuned`` is a run's checkpoint with its ``args.json``).
+
+    Returns:
+        The figures recorded: ``accuracy`` (the result), ``base_accuracy``, ``tuned_accuracy`` (each
+        in [0, 1]) and ``val`` (the lists); empty when there are no validation lists.
 
     Raises:
         lprcore.weights.WeightsError: an input is missing or unreadable (the message names it).
         ValueError: ``alpha`` out of range, or the two are not the same architecture.
     """
     inputs = {"base": describe_input(base), "tuned": describe_input(tuned)}
-    state = interpolate_states(initial_state(base, NUM_CLASSES), initial_state(tuned, NUM_CLASSES), alpha)
+    base_state, tuned_state = initial_state(base, NUM_CLASSES), initial_state(tuned, NUM_CLASSES)
+    state = interpolate_states(base_state, tuned_state, alpha)
     run = _tuned_run(tuned) or {}
+    val = list(val) or list((run.get("options") or {}).get("val") or [])
+    figures: dict = {}
+    if val:
+        dataset = PlateTextDataset(val)
+        figures = {"accuracy": validation_accuracy(state, dataset), "val": val,
+                   "base_accuracy": validation_accuracy(base_state, dataset),
+                   "tuned_accuracy": validation_accuracy(tuned_state, dataset)}
+        log.info("validation exact: base %.4f, tuned %.4f, interpolated %.4f", figures["base_accuracy"],
+                 figures["tuned_accuracy"], figures["accuracy"])
     os.makedirs(out, exist_ok=True)
     for name, prefix in PARTS.items():
         part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
         export_weights(part, os.path.join(out, name))
         extra = {"charset": "".join(CHARS)} if name == LPRNET_WEIGHTS else {}
         update_manifest(out, name, command=command, git_commit=git_commit(), alpha=alpha, interpolated=inputs,
-                        tuned_command=run.get("command"), data=run.get("data", []), **extra)
+                        tuned_command=run.get("command"), data=run.get("data", []), figures=figures, **extra)
         log.info("wrote %s to %s (alpha %.3g)", name, out, alpha)
+    return figures
 
 
 def main(argv=None) -> int:
@@ -124,6 +154,8 @@ def main(argv=None) -> int:
     p.add_argument("--tuned", required=True, help="weights folder or checkpoint after it (e.g. runs/NAME/best.pth)")
     p.add_argument("--alpha", type=probability, required=True, help="weight of --tuned, 0 to 1")
     p.add_argument("--out", required=True, help="folder for stn.pth, lprnet.pth and their MANIFEST.json entries")
+    p.add_argument("--val", nargs="*", default=[],
+                   help="LPRNet.prepare lists to measure base, tuned and result on (default: the tuned run's --val)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     for what in ("base", "tuned"):
@@ -133,7 +165,7 @@ def main(argv=None) -> int:
             return 2
     try:
         interpolate(args.base, args.tuned, args.alpha, args.out,
-                    command=command_line("python -m LPRNet.interpolate", argv))
+                    command=command_line("python -m LPRNet.interpolate", argv), val=args.val)
     except (WeightsError, ValueError) as e:
         print(f"error: {short_message(e, 400)}", file=sys.stderr)
         return 2

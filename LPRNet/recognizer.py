@@ -63,6 +63,10 @@ _CLASS_ROWS = ("backbone.20.weight", "backbone.20.bias", "backbone.21.weight", "
                "backbone.21.running_mean", "backbone.21.running_var", "container.0.weight", "container.0.bias")
 
 
+#: How far under the smallest old class bias a grown recognizer's new classes start (logits).
+NEW_CLASS_BIAS_MARGIN = 10.0
+
+
 def expand_classes(state: Dict[str, torch.Tensor], num_classes: int, prefix: str = "lprnet.") -> Dict[str, torch.Tensor]:
     """A state dict of a recognizer with fewer classes, grown to ``num_classes`` for fine-tuning.
 
@@ -89,7 +93,9 @@ def expand_classes(state: Dict[str, torch.Tensor], num_classes: int, prefix: str
         elif name == "backbone.21.bias":  # a small positive output keeps the new ReLUs alive
             new = torch.full((extra,), 0.01)
         elif name == "container.0.bias":
-            new = torch.full((extra,), float(t.min()) - 2.0)
+            # far below every old class's bias: where all old logits are low (a plate's first time
+            # step can be under -2), a margin of 2 let a new class win the greedy decode
+            new = torch.full((extra,), float(t.min()) - NEW_CLASS_BIAS_MARGIN)
         else:
             new = torch.zeros((extra, *t.shape[1:]))
         t = torch.cat([t, new.to(t.dtype)])

@@ -80,3 +80,18 @@ def test_command_writes_over_its_base_and_names_bad_inputs(tmp_path, capsys):
     assert "lprnet.pth" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         interpolate_main(["--base", str(base), "--tuned", str(tuned), "--alpha", "2", "--out", str(tmp_path / "o3")])
+
+
+def test_figures_on_the_validation_lists(tmp_path, synth_dir):
+    from LPRNet.prepare import main as prepare
+
+    assert prepare(["--ccpd", str(synth_dir), "--out", str(tmp_path / "d"), "--workers", "1"]) == 0
+    lst = str(tmp_path / "d" / "train.txt")
+    base, tuned, out = _folder(tmp_path / "a", 0), _folder(tmp_path / "b", 1), tmp_path / "out"
+    assert interpolate_main(["--base", str(base), "--tuned", str(tuned), "--alpha", "0", "--out", str(out),
+                             "--val", lst]) == 0
+    figures = json.loads((out / "MANIFEST.json").read_text(encoding="utf-8"))["files"]["stn.pth"]["figures"]
+    assert figures["val"] == [lst]
+    for k in ("accuracy", "base_accuracy", "tuned_accuracy"):
+        assert 0.0 <= figures[k] <= 1.0
+    assert figures["accuracy"] == figures["base_accuracy"]  # alpha 0 is the base itself
