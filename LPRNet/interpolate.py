@@ -56,7 +56,8 @@ def interpolate_states(base: Dict[str, torch.Tensor], tuned: Dict[str, torch.Ten
 
     Raises:
         ValueError: ``alpha`` outside ``[0, 1]``, or the states differ in names or shapes (the message
-            names the first differences).
+            names the first differences). States of a recognizer are grown to one class table before
+            they get here (:func:`load_state`).
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
@@ -80,12 +81,46 @@ def interpolate_states(base: Dict[str, torch.Tensor], tuned: Dict[str, torch.Ten
 
 
 def _tuned_run(path: str) -> Optional[dict]:
-    """``args.json`` of the run whose checkpoint ``path`` is (its folder), or ``None``."""
+    """``args.json`` of the run whose checkpoint ``path`` is (its folder), or ``None``.
+
+    Raises:
+        ValueError: the ``args.json`` is not a JSON object (the message names it).
+    """
     args_path = os.path.join(os.path.dirname(os.path.abspath(path)), RUN_ARGS_NAME)
-    if os.path.isfile(path) and os.path.isfile(args_path):
+    if not (os.path.isfile(path) and os.path.isfile(args_path)):
+        return None
+    try:
         with open(args_path, encoding="utf-8") as fh:
-            return json.load(fh)
-    return None
+            run = json.load(fh)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{args_path}: not a readable run record ({short_message(e)})") from e
+    if not isinstance(run, dict):
+        raise ValueError(f"{args_path}: not a run record (a JSON object)")
+    return run
+
+
+def load_state(path: str, what: str) -> Dict[str, torch.Tensor]:
+    """The :class:`RecognizerNet` state (``stn.*``, ``lprnet.*``; grown to the current table) of a
+    weights folder or training checkpoint.
+
+    Raises:
+        lprcore.weights.WeightsError: a file is missing or unreadable.
+        ValueError: not a recognizer (e.g. a bare ``lprnet.pth`` or a detector's folder); the message
+            names ``what`` and ``path``.
+    """
+    if os.path.isdir(path):
+        missing = [f for f in PARTS if not os.path.isfile(os.path.join(path, f))]
+        if missing:
+            raise ValueError(f"{what} {path}: a weights folder needs {' and '.join(PARTS)}; "
+                             f"{', '.join(missing)} missing")
+    try:
+        state = initial_state(path, NUM_CLASSES)
+    except KeyError as e:
+        raise ValueError(f"{what} {path}: not a recognizer (no {e} tensor; give a weights folder with "
+                         f"{' and '.join(PARTS)}, or a training checkpoint)") from e
+    if not all(any(k.startswith(prefix) for k in state) for prefix in PARTS.values()):
+        raise ValueError(f"{what} {path}: not a recognizer (its tensors lack the stn. / lprnet. parts)")
+    return state
 
 
 def describe_input(path: str) -> dict:
@@ -120,12 +155,19 @@ def interpolate(base: str, tuned: str, alpha: float, out: str, command: Optional
         The figures recorded: ``accuracy`` (the result), ``base_accuracy``, ``tuned_accuracy`` (each
         in [0, 1]) and ``val`` (the lists); empty when there are no validation lists.
 
+    A recognizer with fewer classes (the original 68) is grown to the current table first
+    (:func:`LPRNet.recognizer.expand_classes`), so a 68-class base mixes with a 75-class tuned one.
+
     Raises:
-        lprcore.weights.WeightsError: an input is missing or unreadable (the message names it).
-        ValueError: ``alpha`` out of range, or the two are not the same architecture.
+        lprcore.weights.WeightsError: a weight file is unreadable or differs from its manifest (the
+            message names it).
+        ValueError: ``alpha`` out of range, an input that is not a recognizer (a folder without
+            ``stn.pth`` and ``lprnet.pth``, a bare ``lprnet.pth``), the two not the same architecture,
+            or an unreadable ``args.json`` (each message names the input).
+        OSError: a ``val`` list or ``out`` cannot be read or written.
     """
+    base_state, tuned_state = load_state(base, "--base"), load_state(tuned, "--tuned")
     inputs = {"base": describe_input(base), "tuned": describe_input(tuned)}
-    base_state, tuned_state = initial_state(base, NUM_CLASSES), initial_state(tuned, NUM_CLASSES)
     state = interpolate_states(base_state, tuned_state, alpha)
     run = _tuned_run(tuned) or {}
     val = list(val) or list((run.get("options") or {}).get("val") or [])
@@ -163,11 +205,21 @@ def main(argv=None) -> int:
         if not os.path.exists(path):
             print(f"error: --{what} {path}: no such file or folder", file=sys.stderr)
             return 2
+    for path in args.val:
+        if not os.path.isfile(path):
+            print(f"error: --val {path}: no such list (from python -m LPRNet.prepare)", file=sys.stderr)
+            return 2
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        print(f"error: --out {args.out}: exists and is not a folder", file=sys.stderr)
+        return 2
     try:
         interpolate(args.base, args.tuned, args.alpha, args.out,
                     command=command_line("python -m LPRNet.interpolate", argv), val=args.val)
     except (WeightsError, ValueError) as e:
         print(f"error: {short_message(e, 400)}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: {e.filename or args.out}: {e.strerror or short_message(e)}", file=sys.stderr)
         return 2
     return 0
 

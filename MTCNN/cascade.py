@@ -21,6 +21,7 @@ thresholds (:class:`DetectorConfig`) and the names of the shipped weight files.
 from __future__ import annotations
 
 import copy
+import logging
 import ctypes
 import functools
 import time
@@ -33,9 +34,12 @@ import numpy as np
 
 from lprcore.compat import renamed_method
 from lprcore.imageio import ImageTooLargeError
+from lprcore.manifest import ManifestError, read_manifest
 from lprcore.report import add_time
 from MTCNN.boxes import (NmsMode, calibrate_boxes, clip_boxes, nms, plausible_corners, quad_size, remove_small_boxes,
                          vertices_to_corners)
+
+log = logging.getLogger(__name__)
 
 #: Cells of PNet's output step by this many pixels (height, width) of its input: the pooling stride.
 PNET_STRIDE: Tuple[int, int] = (2, 5)
@@ -67,6 +71,10 @@ PNET_WEIGHTS, ONET_WEIGHTS = "pnet.pth", "onet.pth"
 PNET_ONNX, ONET_ONNX = "pnet.onnx", "onet.onnx"
 #: The vertex net is optional: a weights folder without it gives ONet's corners.
 VNET_WEIGHTS, VNET_ONNX = "vnet.pth", "vnet.onnx"
+#: How VNet's outputs map to its crop (:func:`crop_fractions_to_pixels`: the frame centred), recorded
+#: as ``frame`` in the MANIFEST.json entries of the VNet weights that ``MTCNN.train`` and ``lpr.export``
+#: write; weights without it were trained with the frame half a pixel off (:func:`warn_old_vnet_frame`).
+VNET_FRAME_CONVENTION = "centred"
 
 #: A net as the stage functions call it: ``float32[N, 3, H, W]`` (:func:`images_to_array`) -> its
 #: outputs as NumPy arrays (PNet: logits ``[N, 2, h, w]``, offsets ``[N, 4, h, w]``; ONet: logits
@@ -692,6 +700,33 @@ def preshrink_factors(quad: np.ndarray, frame_size: Tuple[float, float],
     per_axis = np.hypot(across, down)  # [x, y]: the longest move along each image axis per crop pixel
     sx, sy = (float(min(1.0, max_downscale / v)) if v > 0 else 1.0 for v in per_axis)
     return sx, sy
+
+
+def warn_old_vnet_frame(weights_dir: str | Path) -> bool:
+    """Log a warning when the VNet weights of ``weights_dir`` were trained before VNet's frame was
+    centred in its crop: their corners come out about half a crop pixel off (fine-tune them:
+    docs/training.md, "The shipped detector").
+
+    Looks at the MANIFEST.json entry of ``vnet.pth`` (else of ``vnet.onnx``) for ``frame ==``
+    :data:`VNET_FRAME_CONVENTION`. A folder without a manifest entry for them, or with an unreadable
+    manifest, gets no warning here (the weight loaders report those).
+
+    Returns:
+        Whether a warning was logged.
+    """
+    folder = Path(weights_dir)
+    try:
+        files = read_manifest(folder)
+    except ManifestError:
+        return False
+    name = VNET_WEIGHTS if (folder / VNET_WEIGHTS).is_file() else VNET_ONNX
+    entry = files.get(name)
+    if entry is None or entry.get("frame") == VNET_FRAME_CONVENTION:
+        return False
+    log.warning("%s: trained with VNet's frame half a pixel off centre (its MANIFEST.json entry has no "
+                "frame: %s); its corners are about half a crop pixel off: fine-tune it with python -m "
+                "MTCNN.train --net vnet --init (docs/training.md)", folder / name, VNET_FRAME_CONVENTION)
+    return True
 
 
 def rectify_quads(image: np.ndarray, quads: np.ndarray, size: Tuple[int, int] = VNET_INPUT,

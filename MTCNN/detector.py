@@ -17,7 +17,7 @@ from lprcore.compat import moved_names
 from lprcore.manifest import warn_unchecked
 from lprcore.weights import load_weights, read_state_dict
 from MTCNN.cascade import (ONET_WEIGHTS, PNET_WEIGHTS, VNET_WEIGHTS, WEIGHTS_DIR, DetectorConfig, Detections, Detector,
-                           NetFn, onet_stage, pnet_stage)
+                           NetFn, onet_stage, pnet_stage, warn_old_vnet_frame)
 from MTCNN.nets import ONet, PNet, VNet
 
 
@@ -98,6 +98,8 @@ class TorchDetector(Detector):
                 net.to(self.device, memory_format=torch.channels_last)
         self.has_vertices = self.onet_model.has_vertices
         self.has_vnet = self.vnet_model is not None
+        if self.has_vnet:
+            warn_old_vnet_frame(weights_dir)
         self._pnet, self._onet = torch_net(self.pnet_model, self.device), torch_net(self.onet_model, self.device)
         self._vnet = torch_net(self.vnet_model, self.device) if self.has_vnet else None
 

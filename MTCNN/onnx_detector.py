@@ -11,7 +11,7 @@ from lprcore.compat import moved_names
 from lprcore.manifest import warn_unchecked
 from lprcore.onnx import OnnxNet
 from MTCNN.cascade import (ONET_ONNX, ONET_WEIGHTS, PNET_ONNX, PNET_WEIGHTS, VNET_ONNX, VNET_WEIGHTS, WEIGHTS_DIR,
-                           Detector, DetectorConfig)
+                           Detector, DetectorConfig, warn_old_vnet_frame)
 
 #: Each detector ONNX model and the torch weight files it is exported from (``python -m lpr.export``).
 EXPORTED_FROM = {PNET_ONNX: (PNET_WEIGHTS,), ONET_ONNX: (ONET_WEIGHTS,), VNET_ONNX: (VNET_WEIGHTS,)}
@@ -49,6 +49,7 @@ class OnnxDetector(Detector):
         self.has_vnet = (weights_dir / VNET_ONNX).is_file()
         if self.has_vnet:
             self.vnet = OnnxNet(weights_dir / VNET_ONNX, "VNet", threads, sources=EXPORTED_FROM[VNET_ONNX])
+            warn_old_vnet_frame(weights_dir)
 
 
 __getattr__ = moved_names(__name__)

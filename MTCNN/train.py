@@ -34,7 +34,7 @@ from lprcore.cli import add_training_args, nonnegative_float
 from lprcore.engine import distributed, CheckpointError, FitConfig, export_run, fit, make_loader, setup_training
 from MTCNN.dataset import BoxSampleDataset, QuadSampleDataset
 from MTCNN.evaluate import corner_error
-from MTCNN.cascade import ONET_WEIGHTS, PNET_WEIGHTS, VNET_INPUT, VNET_WEIGHTS
+from MTCNN.cascade import ONET_WEIGHTS, PNET_WEIGHTS, VNET_FRAME_CONVENTION, VNET_INPUT, VNET_WEIGHTS
 from lprcore.weights import WeightsError, read_state_dict
 from MTCNN.cascade import ONET_INPUT
 from MTCNN.nets import ONet, PNet, VNet
@@ -186,7 +186,8 @@ def main(argv=None) -> int:
         log.error("%s", e)
         return 2
     if args.export and distributed().main:
-        export_run(args.out, args.export, {weights_name: ""})
+        extra = {weights_name: {"frame": VNET_FRAME_CONVENTION}} if args.net == "vnet" else None
+        export_run(args.out, args.export, {weights_name: ""}, extra)
     return 0
 
 

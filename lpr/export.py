@@ -221,6 +221,8 @@ def main(argv=None) -> int:
         os.replace(folder / (name + ".check.onnx"), folder / name)
         manifest = read_manifest(folder)
         extra = {"charset": "".join(recognizer.chars)} if name == reading.RECOGNIZER_ONNX else {}
+        if name == cascade.VNET_ONNX and manifest.get(cascade.VNET_WEIGHTS, {}).get("frame"):
+            extra = {"frame": manifest[cascade.VNET_WEIGHTS]["frame"]}
         update_manifest(folder, name, command=command, opset=OPSET, input=CONTRACTS[name],
                         exported_from={src: manifest.get(src, {}).get("sha256") or sha256_file(folder / src)
                                        for src in ONNX_SOURCES[name]},

@@ -84,14 +84,36 @@ def test_command_writes_over_its_base_and_names_bad_inputs(tmp_path, capsys):
 
 def test_figures_on_the_validation_lists(tmp_path, synth_dir):
     from LPRNet.prepare import main as prepare
+    from LPRNet.reading import WEIGHTS_DIR as SHIPPED
 
     assert prepare(["--ccpd", str(synth_dir), "--out", str(tmp_path / "d"), "--workers", "1"]) == 0
     lst = str(tmp_path / "d" / "train.txt")
-    base, tuned, out = _folder(tmp_path / "a", 0), _folder(tmp_path / "b", 1), tmp_path / "out"
-    assert interpolate_main(["--base", str(base), "--tuned", str(tuned), "--alpha", "0", "--out", str(out),
-                             "--val", lst]) == 0
-    figures = json.loads((out / "MANIFEST.json").read_text(encoding="utf-8"))["files"]["stn.pth"]["figures"]
-    assert figures["val"] == [lst]
-    for k in ("accuracy", "base_accuracy", "tuned_accuracy"):
-        assert 0.0 <= figures[k] <= 1.0
-    assert figures["accuracy"] == figures["base_accuracy"]  # alpha 0 is the base itself
+    untrained = _folder(tmp_path / "random", 1)
+    runs = {}
+    for alpha in ("0", "1"):  # the shipped recognizer reads synthetic plates; a random one reads none
+        out = tmp_path / f"out{alpha}"
+        assert interpolate_main(["--base", str(SHIPPED), "--tuned", str(untrained), "--alpha", alpha,
+                                 "--out", str(out), "--val", lst]) == 0
+        runs[alpha] = json.loads((out / "MANIFEST.json").read_text(encoding="utf-8"))["files"]["lprnet.pth"]["figures"]
+    f0, f1 = runs["0"], runs["1"]
+    assert f0["val"] == [lst] and f0["base_accuracy"] > 0.1 and f0["tuned_accuracy"] == 0.0
+    assert f0["accuracy"] == f0["base_accuracy"] and f1["accuracy"] == f1["tuned_accuracy"] == 0.0
+    assert f1["base_accuracy"] == f0["base_accuracy"]
+
+
+def test_inputs_that_are_not_recognizers_are_named(tmp_path, capsys):
+    base = _folder(tmp_path / "a", 0)
+    detector = tmp_path / "det"
+    detector.mkdir()
+    (detector / "pnet.pth").write_bytes(b"x")
+    cases = [
+        (["--tuned", str(base / "lprnet.pth")], "not a recognizer"),           # a bare lprnet.pth
+        (["--tuned", str(detector)], "needs stn.pth and lprnet.pth"),           # a detector's folder
+        (["--tuned", str(base), "--val", str(tmp_path / "none.txt")], "--val"),  # a missing list
+        (["--tuned", str(base), "--out", str(base / "stn.pth")], "not a folder"),
+    ]
+    for extra, message in cases:
+        argv = ["--base", str(base), "--alpha", "0.5", "--out", str(tmp_path / "o")] + extra
+        assert interpolate_main(argv) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "o" / "stn.pth").exists()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from MTCNN.cascade import (VNET_FRAME, VNET_INPUT, DetectorConfig, crop_fractions_to_pixels, crop_pixels_to_fractions,
+from MTCNN.cascade import (VNET_FRAME, VNET_FRAME_CONVENTION, VNET_INPUT, WEIGHTS_DIR, DetectorConfig, warn_old_vnet_frame, crop_fractions_to_pixels, crop_pixels_to_fractions,
                            frame_corners, frame_fractions, preshrink_factors, rectify_quads, unwarp_points, vertex_stage)
 from MTCNN.dataset import QuadSampleDataset, perturb_quad
 from MTCNN.nets import VNet
@@ -243,7 +243,7 @@ def test_plate_region_area_averages_a_side_that_shrinks_while_the_other_grows():
     quad = np.float32([[170, 240], [230, 240], [230, 360], [170, 360]])
     region, inside = plate_region(img, quad)
     assert region.shape == (*VNET_REGION_SIZE, 3)
-    assert region[10:86, 20:236, 0].std() < 0.7 * img[..., 0].std()
+    assert region[10:86, 20:236, 0].std() < 0.55 * img[..., 0].std()  # linear in both: 0.66, averaged: 0.46
 
 
 def test_prepare_and_train_vnet_end_to_end(tmp_path, synth_dir):
@@ -269,7 +269,9 @@ def test_prepare_and_train_vnet_end_to_end(tmp_path, synth_dir):
                                      for f in figures)
     state = torch.load(tmp_path / "w" / "vnet.pth", weights_only=True)
     VNet().load_state_dict(state)
-    assert "vnet.pth" in json.loads((tmp_path / "w" / "MANIFEST.json").read_text())["files"]
+    entry = json.loads((tmp_path / "w" / "MANIFEST.json").read_text())["files"]["vnet.pth"]
+    assert entry["frame"] == VNET_FRAME_CONVENTION  # the convention it was trained with travels with it
+    assert not warn_old_vnet_frame(tmp_path / "w")
     assert mtcnn_train(argv[:2] + ["--train", str(tmp_path / "nothing.npz")] + argv[4:]) == 2
 
 
@@ -302,3 +304,24 @@ def test_plausible_corners_without_a_box_checks_shape_and_order_only():
     assert plausible_corners(quads, None).tolist() == [True, False, False, False]
     far_box = np.float32([[500, 500, 600, 530]] * 4)  # with a box, the overlap counts too
     assert not plausible_corners(quads, far_box).any()
+
+
+def test_vnet_weights_from_before_the_centred_frame_get_a_warning(tmp_path, caplog):
+    import shutil
+
+    from lprcore.manifest import read_manifest, update_manifest
+    from MTCNN.detector import TorchDetector
+
+    assert not warn_old_vnet_frame(WEIGHTS_DIR)  # the shipped VNet records its convention
+    assert read_manifest(WEIGHTS_DIR)["vnet.onnx"]["frame"] == VNET_FRAME_CONVENTION
+    old = tmp_path / "old"
+    old.mkdir()
+    for name in ("pnet.pth", "onet.pth", "vnet.pth"):
+        shutil.copy(WEIGHTS_DIR / name, old / name)
+        entry = {k: v for k, v in read_manifest(WEIGHTS_DIR)[name].items() if k not in ("sha256", "frame")}
+        update_manifest(old, name, **entry)
+    with caplog.at_level("WARNING", logger="MTCNN.cascade"):
+        TorchDetector(old)
+    assert any("vnet.pth" in r.getMessage() and "half a pixel" in r.getMessage() for r in caplog.records)
+    (old / "MANIFEST.json").unlink()  # no manifest: the loaders' own warning covers it, not this one
+    assert not warn_old_vnet_frame(old)
