@@ -1,6 +1,7 @@
 """DistributedDataParallel in the one training engine: two ``gloo`` processes started by ``torchrun``
 train to the same weights as one process with the same global batch, and checkpoints cross over."""
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -50,7 +51,9 @@ def _run(tmp_path: Path, out: str, epochs: int, resume: bool, processes: int) ->
     launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
               str(script)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    for _ in range(3):
+    for attempt in range(3):
+        if attempt and not resume:  # a fresh run again: the aborted one may have written its log already
+            shutil.rmtree(tmp_path / out, ignore_errors=True)
         run = subprocess.run(launch + args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
         # A gloo rank can abort in its C++ teardown at exit, after its work is done (seen about one
         # run in four on the 2-core machine, torch 2.13): launch that run again (at most twice), nothing else.
