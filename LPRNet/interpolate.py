@@ -7,7 +7,7 @@ ensembling of a model and its fine-tuned copy (Wortsman et al. 2022, "Robust fin
 models", WiSE-FT, Sec. 3; the two share their start, so their weights lie in one basin). Choose
 ``alpha`` on synthetic or training data, never on the validation photos.
 
-    python -m LPRNet.interpolate --base LPRNet/weights --tuned runs/lpr22/best.pth --alpha 0.5 --out LPRNet/weights
+    python -m LPRNet.interpolate --base LPRNet/weights --tuned runs/NAME/best.pth --alpha 0.5 --out LPRNet/weights
 
 Writes ``OUT/stn.pth`` and ``OUT/lprnet.pth`` (denormals zeroed) and records in ``OUT/MANIFEST.json``
 the command, both inputs with their SHA-256, ``alpha``, the tuned run's own command and data, and the
@@ -17,7 +17,6 @@ tuned run's own ``--val``).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -27,18 +26,15 @@ import torch
 
 from lprcore.cli import probability
 from lprcore.files import sha256_file
-from lprcore.manifest import RUN_ARGS_NAME, WeightsError, command_line, git_commit, short_message, update_manifest
+from lprcore.manifest import WeightsError, command_line, git_commit, read_run_args, short_message, update_manifest
 from lprcore.weights import export_weights
 from LPRNet.chars import CHARS, NUM_CLASSES
 from LPRNet.dataset import PlateTextDataset
-from LPRNet.reading import LPRNET_WEIGHTS, STN_WEIGHTS
+from LPRNet.reading import LPRNET_WEIGHTS
 from LPRNet.recognizer import RecognizerNet
-from LPRNet.train import accuracy, initial_state
+from LPRNet.train import RECOGNIZER_PARTS, accuracy, initial_state
 
 log = logging.getLogger(__name__)
-
-#: Weight files of the recognizer and their key prefix in a :class:`LPRNet.recognizer.RecognizerNet` state.
-PARTS: Dict[str, str] = {STN_WEIGHTS: "stn.", LPRNET_WEIGHTS: "lprnet."}
 
 
 def interpolate_states(base: Dict[str, torch.Tensor], tuned: Dict[str, torch.Tensor],
@@ -80,23 +76,10 @@ def interpolate_states(base: Dict[str, torch.Tensor], tuned: Dict[str, torch.Ten
     return out
 
 
-def _tuned_run(path: str) -> Optional[dict]:
-    """``args.json`` of the run whose checkpoint ``path`` is (its folder), or ``None``.
-
-    Raises:
-        ValueError: the ``args.json`` is not a JSON object (the message names it).
-    """
-    args_path = os.path.join(os.path.dirname(os.path.abspath(path)), RUN_ARGS_NAME)
-    if not (os.path.isfile(path) and os.path.isfile(args_path)):
-        return None
-    try:
-        with open(args_path, encoding="utf-8") as fh:
-            run = json.load(fh)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{args_path}: not a readable run record ({short_message(e)})") from e
-    if not isinstance(run, dict):
-        raise ValueError(f"{args_path}: not a run record (a JSON object)")
-    return run
+def _tuned_run(path: str) -> dict:
+    """The run record (``args.json``) beside the checkpoint ``path``; ``{}`` for a weights folder or a
+    checkpoint without one (:func:`lprcore.manifest.read_run_args`)."""
+    return read_run_args(os.path.dirname(os.path.abspath(path))) if os.path.isfile(path) else {}
 
 
 def load_state(path: str, what: str) -> Dict[str, torch.Tensor]:
@@ -109,16 +92,16 @@ def load_state(path: str, what: str) -> Dict[str, torch.Tensor]:
             names ``what`` and ``path``.
     """
     if os.path.isdir(path):
-        missing = [f for f in PARTS if not os.path.isfile(os.path.join(path, f))]
+        missing = [f for f in RECOGNIZER_PARTS if not os.path.isfile(os.path.join(path, f))]
         if missing:
-            raise ValueError(f"{what} {path}: a weights folder needs {' and '.join(PARTS)}; "
+            raise ValueError(f"{what} {path}: a weights folder needs {' and '.join(RECOGNIZER_PARTS)}; "
                              f"{', '.join(missing)} missing")
     try:
         state = initial_state(path, NUM_CLASSES)
     except KeyError as e:
         raise ValueError(f"{what} {path}: not a recognizer (no {e} tensor; give a weights folder with "
-                         f"{' and '.join(PARTS)}, or a training checkpoint)") from e
-    if not all(any(k.startswith(prefix) for k in state) for prefix in PARTS.values()):
+                         f"{' and '.join(RECOGNIZER_PARTS)}, or a training checkpoint)") from e
+    if not all(any(k.startswith(prefix) for k in state) for prefix in RECOGNIZER_PARTS.values()):
         raise ValueError(f"{what} {path}: not a recognizer (its tensors lack the stn. / lprnet. parts)")
     return state
 
@@ -126,7 +109,7 @@ def load_state(path: str, what: str) -> Dict[str, torch.Tensor]:
 def describe_input(path: str) -> dict:
     """Path and SHA-256 of a checkpoint file, or of each weight file of a weights folder."""
     if os.path.isdir(path):
-        return {"path": path, "sha256": {f: sha256_file(os.path.join(path, f)) for f in PARTS}}
+        return {"path": path, "sha256": {f: sha256_file(os.path.join(path, f)) for f in RECOGNIZER_PARTS}}
     return {"path": path, "sha256": sha256_file(path)}
 
 
@@ -169,7 +152,7 @@ def interpolate(base: str, tuned: str, alpha: float, out: str, command: Optional
     base_state, tuned_state = load_state(base, "--base"), load_state(tuned, "--tuned")
     inputs = {"base": describe_input(base), "tuned": describe_input(tuned)}
     state = interpolate_states(base_state, tuned_state, alpha)
-    run = _tuned_run(tuned) or {}
+    run = _tuned_run(tuned)
     val = list(val) or list((run.get("options") or {}).get("val") or [])
     figures: dict = {}
     if val:
@@ -180,7 +163,7 @@ def interpolate(base: str, tuned: str, alpha: float, out: str, command: Optional
         log.info("validation exact: base %.4f, tuned %.4f, interpolated %.4f", figures["base_accuracy"],
                  figures["tuned_accuracy"], figures["accuracy"])
     os.makedirs(out, exist_ok=True)
-    for name, prefix in PARTS.items():
+    for name, prefix in RECOGNIZER_PARTS.items():
         part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
         export_weights(part, os.path.join(out, name))
         extra = {"charset": "".join(CHARS)} if name == LPRNET_WEIGHTS else {}

@@ -55,6 +55,10 @@ def accuracy(model: nn.Module, dataset: PlateTextDataset, batch_size: int = 256)
     return sum(t == g for t, g in zip(texts, truth)) / max(len(truth), 1)
 
 
+#: The recognizer's weight files and their key prefix in a :class:`RecognizerNet` state.
+RECOGNIZER_PARTS = {STN_WEIGHTS: "stn.", LPRNET_WEIGHTS: "lprnet."}
+
+
 def initial_state(path: str, num_classes: int) -> dict:
     """The :class:`RecognizerNet` state to start from: a checkpoint file (``stn.*``/``lprnet.*``
     keys) or a weights folder (``stn.pth`` + ``lprnet.pth``), grown to ``num_classes`` classes.
@@ -64,8 +68,8 @@ def initial_state(path: str, num_classes: int) -> dict:
         ValueError: the state has more classes than ``num_classes``.
     """
     if os.path.isdir(path):
-        state = {f"stn.{k}": v for k, v in read_state_dict(os.path.join(path, STN_WEIGHTS)).items()}
-        state.update({f"lprnet.{k}": v for k, v in read_state_dict(os.path.join(path, LPRNET_WEIGHTS)).items()})
+        state = {prefix + k: v for name, prefix in RECOGNIZER_PARTS.items()
+                 for k, v in read_state_dict(os.path.join(path, name)).items()}
     else:
         state = read_state_dict(path)
     return expand_classes(state, num_classes)
@@ -74,7 +78,7 @@ def initial_state(path: str, num_classes: int) -> dict:
 def export(run_dir: str, out_dir: str) -> None:
     """Split the run's best :class:`RecognizerNet` into ``stn.pth`` and ``lprnet.pth`` (denormals
     zeroed) and record both in ``OUT/MANIFEST.json``, the character table with ``lprnet.pth``."""
-    export_run(run_dir, out_dir, {STN_WEIGHTS: "stn.", LPRNET_WEIGHTS: "lprnet."},
+    export_run(run_dir, out_dir, RECOGNIZER_PARTS,
                extra={LPRNET_WEIGHTS: {"charset": "".join(CHARS)}})
 
 

@@ -38,7 +38,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from lprcore.files import atomic_write
-from lprcore.manifest import RUN_ARGS_NAME, command_line, update_manifest, write_run_args
+from lprcore.manifest import command_line, read_run_args, update_manifest, write_run_args
 from lprcore.parallel import progress
 from lprcore.compat import moved_names
 from lprcore.weights import WeightsError, short_message, check_finite, export_weights, read_state_dict
@@ -527,11 +527,7 @@ def export_run(run_dir: str, export_dir: str, files: Mapping[str, str],
     best_path = os.path.join(run_dir, "best.pth")
     state = read_state_dict(best_path)
     meta = torch.load(best_path, map_location="cpu", weights_only=True)
-    args_path = os.path.join(run_dir, RUN_ARGS_NAME)
-    run = {}
-    if os.path.isfile(args_path):
-        with open(args_path, encoding="utf-8") as fh:
-            run = json.load(fh)
+    run = read_run_args(run_dir)
     for name, prefix in files.items():
         part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
         export_weights(part, os.path.join(export_dir, name))

@@ -102,6 +102,34 @@ def write_run_args(out_dir: str | os.PathLike, args: Any, data: Iterable[str | o
     return record
 
 
+def read_run_args(run_dir: str | os.PathLike) -> dict:
+    """The record :func:`write_run_args` left in ``run_dir`` (``command``, ``options``, ``git_commit``,
+    ``data``), or ``{}`` when the folder has none.
+
+    Raises:
+        ValueError: the ``args.json`` is unreadable or not a JSON object (the message names it).
+    """
+    path = os.path.join(os.fspath(run_dir), RUN_ARGS_NAME)
+    run = _read_json(path, ValueError)
+    if run is None:
+        return {}
+    if not isinstance(run, dict):
+        raise ValueError(f"{path}: not a run record (a JSON object)")
+    return run
+
+
+def _read_json(path: str, error: type) -> Any:
+    """The JSON value in ``path``, or ``None`` when there is no such file; ``error`` (naming the file)
+    when it cannot be read or parsed."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise error(f"{path}: cannot be read as JSON: {e}") from None
+
+
 def _jsonable(v: Any) -> bool:
     try:
         json.dumps(v)
@@ -117,13 +145,9 @@ def read_manifest(folder: str | os.PathLike) -> Dict[str, dict]:
         ManifestError: the manifest is not valid JSON or not of the layout above.
     """
     path = os.path.join(os.fspath(folder), MANIFEST_NAME)
-    if not os.path.isfile(path):
+    data = _read_json(path, ManifestError)
+    if data is None:
         return {}
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ManifestError(f"{path}: cannot be read as JSON: {e}") from None
     files = data.get("files") if isinstance(data, dict) else None
     if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
         raise ManifestError(f"{path}: expected {{\"files\": {{name: {{\"sha256\": ...}}}}}}")

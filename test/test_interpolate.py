@@ -117,3 +117,16 @@ def test_inputs_that_are_not_recognizers_are_named(tmp_path, capsys):
         assert interpolate_main(argv) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "o" / "stn.pth").exists()
+
+
+def test_a_broken_run_record_beside_the_checkpoint_is_named(tmp_path, capsys):
+    from LPRNet.recognizer import RecognizerNet
+
+    base = _folder(tmp_path / "a", 0)
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save(RecognizerNet().state_dict(), run / "best.pth")
+    (run / "args.json").write_text("{not json", encoding="utf-8")
+    assert interpolate_main(["--base", str(base), "--tuned", str(run / "best.pth"), "--alpha", "0.5",
+                             "--out", str(tmp_path / "o")]) == 2
+    assert "args.json" in capsys.readouterr().err
